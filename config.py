@@ -1,0 +1,136 @@
+"""Configuration classes, read from the environment (and `.env`).
+
+`create_app()` picks one by `FLASK_ENV`-like name: "development" (default), "testing" or
+"production". Values that must never have a default in production (the JWT secret, the database
+URL) are checked by `ProductionConfig.validate()`, which refuses to start rather than run with a
+guessable secret.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class ConfigError(RuntimeError):
+    """The environment is missing something the app refuses to run without."""
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    # None means "no DATABASE_URL": development and tests then run on the embedded PostgreSQL.
+    DATABASE_URL = os.environ.get("DATABASE_URL") or None
+    EMBEDDED_DATABASE_NAME = "shop"
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,  # a restarted database is noticed instead of failing one request
+        "pool_size": env_int("DB_POOL_SIZE", 5),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 5},
+    }
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or None
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=env_int("JWT_REFRESH_DAYS", 14))
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    CORS_ORIGINS = env_list("CORS_ORIGINS")
+
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "10 per minute;100 per hour")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Seat holds: how long a cart holds its seats, and how often changes may renew the hold.
+    CART_HOLD_MINUTES = env_int("CART_HOLD_MINUTES", 15)
+    CART_HOLD_MAX_RENEWALS = env_int("CART_HOLD_MAX_RENEWALS", 8)
+    # Checkout never waits longer than this for a row lock; contention becomes a 503 to retry.
+    CHECKOUT_LOCK_TIMEOUT_MS = env_int("CHECKOUT_LOCK_TIMEOUT_MS", 3000)
+
+    MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    API_TITLE = "shop"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"  # served from the flask-swagger-ui wheel, no CDN
+    OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "displayRequestDuration": True}
+
+    JSON_SORT_KEYS = False
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse to start with settings that would be unsafe in this environment."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    # A development-only secret: never used when JWT_SECRET_KEY is set, refused in production.
+    JWT_SECRET_KEY = Config.JWT_SECRET_KEY or "dev-only-secret-not-for-production-0123456789"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+    EMBEDDED_DATABASE_NAME = "shop_test"
+    JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    @classmethod
+    def validate(cls) -> None:
+        missing = [name for name in ("DATABASE_URL", "JWT_SECRET_KEY") if not getattr(cls, name)]
+        if missing:
+            raise ConfigError(
+                f"Production needs {', '.join(missing)} in the environment; refusing to start."
+            )
+        if len(cls.JWT_SECRET_KEY) < 32:
+            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters in production.")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> type[Config]:
+    """The config class named by `name`, or by the `SHOP_ENV` variable (default development)."""
+    name = (name or os.environ.get("SHOP_ENV") or "development").lower()
+    if name not in CONFIGS:
+        raise ConfigError(f"Unknown SHOP_ENV {name!r}; use one of {', '.join(CONFIGS)}.")
+    return CONFIGS[name]

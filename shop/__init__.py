@@ -1,0 +1,123 @@
+"""shop: the JSON API of an events ticket shop.
+
+`create_app()` builds the application as a list of `register_*` steps, so each concern
+(database, errors, logging, blueprints, commands) is set up in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import get_config
+
+__all__ = ["create_app"]
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Application factory. `config_name` is development, testing or production."""
+    app = Flask(__name__, instance_path=os.environ.get("SHOP_INSTANCE_PATH") or None)
+    config_class = get_config(config_name)
+    config_class.validate()
+    app.config.from_object(config_class)
+    app.config.update(overrides or {})
+
+    register_logging(app)
+    register_database(app)
+    register_extensions(app)
+    register_error_handlers(app)
+    register_request_guards(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    from shop.request_log import configure_logging, register_request_logging
+
+    configure_logging(app.config["LOG_LEVEL"])
+    register_request_logging(app)
+
+
+def register_database(app: Flask) -> None:
+    from shop.database import resolve_database_url
+
+    if "SQLALCHEMY_DATABASE_URI" not in app.config:
+        app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(
+            app.config["DATABASE_URL"], app.instance_path, app.config["EMBEDDED_DATABASE_NAME"]
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from shop.extensions import api, cors, db, jwt, limiter, migrate
+
+    # One trusted proxy hop (Render's load balancer) tells us the client's address.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")),
+    )
+    jwt.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["X-Request-ID", "X-Cart-Token", "Idempotent-Replayed", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Cart-Token",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ],
+    )
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    from shop.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_request_guards(app: Flask) -> None:
+    @app.before_request
+    def require_json_bodies() -> None:
+        # A body that is not JSON would otherwise read as "no fields" and answer a confusing 422.
+        has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
+        if has_body and not request.is_json:
+            raise UnsupportedMediaType()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.extensions import api
+    from shop.health import blp as health_blp
+    from shop.openapi import register_docs_routes
+
+    for blueprint in (health_blp,):
+        api.register_blueprint(blueprint)
+    register_docs_routes(app)
+
+
+def register_commands(app: Flask) -> None:
+    from shop.commands import register_commands as register
+
+    register(app)

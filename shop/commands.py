@@ -1,0 +1,122 @@
+"""`flask` commands for developers: seed, create-admin, erd, psql."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from shop.extensions import db
+
+
+def register_commands(app: Flask) -> None:
+    for command in (seed_command, create_admin_command, erd_command, psql_command):
+        app.cli.add_command(command)
+
+
+@click.command("seed")
+@click.option("--reset", is_flag=True, help="Empty every table first, then seed.")
+@click.option(
+    "--events",
+    "event_count",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many events to create.",
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    default=2026,
+    show_default=True,
+    help="Random seed (same seed, same data).",
+)
+def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
+    """Fill the database with demo data (does nothing if events exist; --reset starts over)."""
+    from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER, reset_database, seed
+
+    started = time.perf_counter()
+    if reset:
+        reset_database(db.session)
+    with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
+        report = seed(db.session, events=event_count, random_seed=random_seed, progress=bar.update)
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    if report.skipped:
+        click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
+    else:
+        click.echo(
+            f"Seeded {report.events} events and {report.ticket_types} ticket types"
+            f" in {elapsed:.1f} s."
+        )
+    click.echo(f"Demo customer: {DEMO_CUSTOMER['email']} / {DEMO_CUSTOMER['password']}")
+    click.echo(f"Demo admin:    {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="Admin", show_default=True)
+@click.password_option(help="Prompted for when not given.")
+def create_admin_command(email: str, name: str, password: str) -> None:
+    """Create an admin account, or make an existing account an admin."""
+    from shop.models import User
+    from shop.services.passwords import hash_password
+    from shop.services.users import PasswordPolicyError, check_password_policy, normalize_email
+
+    email = normalize_email(email)
+    try:
+        check_password_policy(password, email)
+    except PasswordPolicyError as error:
+        raise click.BadParameter(str(error), param_hint="password") from error
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is None:
+        user = User(email=email, name=name, password_hash=hash_password(password), role="admin")
+        db.session.add(user)
+        verb = "Created"
+    else:
+        user.role = "admin"
+        user.password_hash = hash_password(password)
+        verb = "Promoted"
+    db.session.commit()
+    click.echo(f"{verb} admin {email} (id {user.id}).")
+
+
+@click.command("erd")
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if docs/ differs from the models, write nothing."
+)
+def erd_command(check: bool) -> None:
+    """Regenerate docs/erd-v1.md (week 1) and docs/erd-v2.md (all tables) from the models."""
+    from shop.erd import render_erd_documents
+
+    docs = Path(current_app.root_path).parent / "docs"
+    stale = []
+    for filename, content in render_erd_documents().items():
+        path = docs / filename
+        if check:
+            if not path.exists() or path.read_text() != content:
+                stale.append(filename)
+        else:
+            path.write_text(content)
+            click.echo(f"wrote {path}")
+    if stale:
+        raise click.ClickException(f"Out of date: {', '.join(stale)}. Run `flask erd`.")
+
+
+@click.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def psql_command(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the configured database (the embedded server's psql when none is installed)."""
+    from shop.database import embedded_bin, libpq_url
+
+    url = libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    executable = embedded_bin("psql")
+    if not os.path.exists(executable):
+        executable = "psql"
+    sys.exit(subprocess.call([executable, url, *psql_args]))

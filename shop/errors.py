@@ -1,0 +1,269 @@
+"""One error shape for everything: RFC 9457 problem details (`application/problem+json`).
+
+Services raise the domain errors defined here (`SoldOut`, `CartEmpty`, ...).
+`register_error_handlers` turns those, flask-smorest/webargs validation errors, werkzeug's
+HTTP errors, flask-jwt-extended's token errors and database failures into the same body:
+
+    {"type": "urn:shop:problem:sold_out", "title": "Sold out", "status": 409,
+     "detail": "a sentence saying what went wrong and what to do", "code": "sold_out",
+     "errors": {...}}
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, current_app, json
+from marshmallow import Schema, fields
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error response of this API is shaped."""
+
+    type = fields.String(
+        metadata={
+            "description": "URI naming the kind of problem",
+            "example": "urn:shop:problem:sold_out",
+        }
+    )
+    title = fields.String(metadata={"description": "Short summary of the kind of problem"})
+    status = fields.Integer(metadata={"description": "HTTP status code", "example": 409})
+    detail = fields.String(
+        metadata={"description": "What went wrong in this request, and what to do about it"}
+    )
+    code = fields.String(
+        metadata={"description": "Stable machine-readable code", "example": "sold_out"}
+    )
+    errors = fields.Dict(
+        metadata={"description": "Details per field, parameter or cart line, when there are any"}
+    )
+
+
+class ShopError(Exception):
+    """Base of every error the application raises on purpose. Subclasses set the defaults."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+    detail: str = "The request could not be processed."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(ShopError):
+    status, code, title = 404, "not_found", "Not found"
+    detail = "There is nothing at this address. Check the id in the URL."
+
+
+class Conflict(ShopError):
+    status, code, title = 409, "conflict", "Conflict"
+    detail = "The request conflicts with the current state of the resource."
+
+
+class ValidationFailed(ShopError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+    detail = "Some fields are invalid. Fix the fields listed in `errors` and try again."
+
+
+class Unauthorized(ShopError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+    detail = "Sign in and send the access token as `Authorization: Bearer <token>`."
+    headers_default = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ShopError):
+    status, code, title = 403, "forbidden", "Forbidden"
+    detail = "Your account is not allowed to do this."
+
+
+class ServiceUnavailable(ShopError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+    detail = "The service cannot reach its database right now. Retry in a few seconds."
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Build a problem+json response. Everything that answers an error goes through here."""
+    body: dict[str, Any] = {
+        "type": type_ or f"urn:shop:problem:{code}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+# Codes and what-to-do sentences for the HTTP errors the framework raises itself.
+HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request is malformed. Send a valid JSON body."),
+    401: ("unauthorized", "Sign in and send the access token as `Authorization: Bearer <token>`."),
+    403: ("forbidden", "Your account is not allowed to do this."),
+    404: ("not_found", "There is nothing at this address. Check the URL against /api/docs."),
+    405: ("method_not_allowed", "This address does not accept that method; see the Allow header."),
+    406: (
+        "not_acceptable",
+        "This resource cannot be sent in the format the Accept header asks for.",
+    ),
+    409: ("conflict", "The request conflicts with the current state of the resource."),
+    412: ("precondition_failed", "The resource changed since you read it. Fetch it again."),
+    413: ("payload_too_large", "The request body is too large. Send at most 64 KiB."),
+    415: ("unsupported_media_type", "Send the body as JSON with `Content-Type: application/json`."),
+    422: ("validation_failed", "Some input is invalid. Fix what `errors` lists and try again."),
+    428: ("precondition_required", "Send the precondition header this route asks for."),
+    429: ("rate_limited", "Too many requests. Wait for the number of seconds in Retry-After."),
+    500: (
+        "internal_error",
+        "Something went wrong on our side. Try again; if it keeps failing, report the request id.",
+    ),
+    503: ("service_unavailable", "The service is briefly unavailable. Retry in a few seconds."),
+}
+
+
+def _flatten_validation_messages(messages: Any) -> dict[str, Any]:
+    """webargs nests messages by location ({"json": {...}, "query": {...}}); clients want fields."""
+    if not isinstance(messages, dict):
+        return {"_request": messages}
+    flat: dict[str, Any] = {}
+    for location, per_field in messages.items():
+        if isinstance(per_field, dict):
+            flat.update(per_field)
+        else:
+            flat[f"_{location}"] = per_field
+    return flat
+
+
+def _validation_detail(errors: dict[str, Any]) -> str:
+    names = ", ".join(f"`{name}`" for name in errors if not name.startswith("_"))
+    if names:
+        return f"Invalid value for {names}. Fix what `errors` lists and try again."
+    return "The request body is not valid. Fix what `errors` lists and try again."
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """werkzeug, Flask and flask-smorest HTTP errors (including webargs validation) → problem."""
+    status = error.code or 500
+    code, detail = HTTP_PROBLEMS.get(status, ("http_error", error.description or "HTTP error."))
+    headers: dict[str, str] = {}
+    errors: dict[str, Any] | None = None
+    data = getattr(error, "data", None) or {}
+    if "headers" in data:
+        headers.update(data["headers"])
+    if status in (400, 422) and "messages" in data:
+        errors = _flatten_validation_messages(data["messages"])
+        if status == 422:
+            detail = _validation_detail(errors)
+        elif errors.get("_json") or errors.get("_request"):
+            detail = "The request body is not valid JSON. Fix the syntax and send it again."
+    elif data.get("message"):
+        detail = data["message"]
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    if status == 429:
+        headers.setdefault("Retry-After", str(_retry_after_seconds(error)))
+        detail = (
+            f"Too many requests ({error.description}). Wait {headers['Retry-After']} s and retry."
+        )
+    if status >= 500:
+        log.error("HTTP %s: %s", status, error)
+    return problem(status, code, detail, errors=errors, headers=headers)
+
+
+def _retry_after_seconds(error: HTTPException) -> int:
+    from shop.extensions import limiter
+
+    current = limiter.current_limit
+    if current is not None:
+        return max(1, int(current.reset_at - time.time()) + 1)
+    return 60
+
+
+def handle_shop_error(error: ShopError) -> Response:
+    headers = {**getattr(error, "headers_default", {}), **error.headers}
+    return problem(
+        error.status,
+        error.code,
+        error.detail,
+        title=error.title,
+        errors=error.errors,
+        headers=headers,
+        **error.extra,
+    )
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    # Services catch the integrity errors they expect and raise a clear domain error; reaching
+    # this handler means a rule the database enforces was broken in a way we did not foresee.
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    log.warning("Unhandled integrity error on constraint %s", constraint)
+    return problem(
+        409,
+        "constraint_violation",
+        "The change breaks a rule of the data and was not saved. Check the values and try again.",
+        errors={"constraint": constraint} if constraint else None,
+    )
+
+
+def handle_database_unavailable(error: DBAPIError) -> Response:
+    if isinstance(error, OperationalError) or error.connection_invalidated:
+        log.error("Database unavailable: %s", error.orig)
+        return problem(
+            503,
+            "database_unavailable",
+            "The service cannot reach its database right now. Retry in a few seconds.",
+            headers={"Retry-After": "5"},
+        )
+    log.exception("Database error", exc_info=error)
+    return handle_unexpected(error)
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("Unhandled exception", exc_info=error)
+    code, detail = HTTP_PROBLEMS[500]
+    return problem(500, code, detail)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ShopError, handle_shop_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,53 @@
+"""What auth and idempotent checkout need to remember (week 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.models.base import Base, utcnow
+
+
+class RevokedToken(Base):
+    """A JWT that was logged out. Kept in PostgreSQL (not memory) so every worker and instance
+    refuses it; rows past `expires_at` can be deleted since the token is dead anyway."""
+
+    __tablename__ = "revoked_token"
+    __table_args__ = (
+        CheckConstraint("token_type IN ('access', 'refresh')", name="token_type_valid"),
+        Index("ix_revoked_token_expires_at", "expires_at"),
+    )
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_type: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A checkout request's `Idempotency-Key`, its fingerprint and the response it produced.
+
+    A row with `completed_at` NULL is a request still running (a second one gets 409)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        CheckConstraint("length(key) BETWEEN 1 AND 255", name="key_length"),
+        CheckConstraint(
+            "(completed_at IS NULL) = (response_status IS NULL)", name="completed_has_response"
+        ),
+        Index("ix_idempotency_key_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None]
+    response_body: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]

@@ -1,0 +1,156 @@
+"""The catalogue (week 1): categories, venues, events and their ticket tiers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.models.base import Base, TimestampMixin
+
+EVENT_STATUSES = ("draft", "published", "cancelled")
+PUBLISHED = text("status = 'published'")
+
+
+class Category(TimestampMixin, Base):
+    """A kind of event (concerts, comedy, ...), addressed by its slug in URLs."""
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'", name="slug_format"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Venue(TimestampMixin, Base):
+    """Where events take place."""
+
+    __tablename__ = "venue"
+    __table_args__ = (
+        UniqueConstraint("name", "city"),
+        # The `city` filter compares case-insensitively.
+        Index("ix_venue_city_lower", text("lower(city)")),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+        CheckConstraint("length(btrim(city)) > 0", name="city_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    city: Mapped[str] = mapped_column(String(100))
+
+
+class Event(TimestampMixin, Base):
+    """Something people buy tickets for. Only `published` events are visible to the public.
+
+    `search_vector` and `price_from` are maintained by database triggers (see the week-1
+    migration): the first from the title, description, venue, city and category, the second as
+    the cheapest tier's price. The application never writes them.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
+        CheckConstraint("status IN ('draft', 'published', 'cancelled')", name="status_valid"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+        CheckConstraint("length(btrim(title)) > 0", name="title_not_blank"),
+        # Target of ticket_type's (event_id, currency) key: an event's tiers share its currency.
+        UniqueConstraint("id", "currency"),
+        Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
+        # One partial index per sort and filter the public listing offers (published only).
+        Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
+        Index("ix_event_published_price_from", "price_from", "id", postgresql_where=PUBLISHED),
+        Index("ix_event_published_title", "title", "id", postgresql_where=PUBLISHED),
+        Index(
+            "ix_event_published_category",
+            "category_id",
+            "starts_at",
+            "id",
+            postgresql_where=PUBLISHED,
+        ),
+        Index(
+            "ix_event_published_venue", "venue_id", "starts_at", "id", postgresql_where=PUBLISHED
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # RESTRICT: a venue or category in use cannot vanish from under its events.
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="RESTRICT"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"))
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    currency: Mapped[str] = mapped_column(String(3), default="DKK", server_default="DKK")
+    price_from: Mapped[Decimal | None]
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR)
+
+    venue: Mapped[Venue] = relationship(lazy="raise")
+    category: Mapped[Category] = relationship(lazy="raise")
+    ticket_types: Mapped[list[TicketType]] = relationship(
+        back_populates="event", lazy="raise", order_by="TicketType.price, TicketType.id"
+    )
+
+
+class TicketType(TimestampMixin, Base):
+    """A tier of tickets for one event: its price, how many exist and how many are sold.
+
+    `sold` only ever changes through a conditional `UPDATE ... SET sold = sold + n` in checkout;
+    the CHECK makes selling past capacity impossible even if code gets it wrong.
+    """
+
+    __tablename__ = "ticket_type"
+    __table_args__ = (
+        UniqueConstraint("event_id", "name"),
+        # Target of cart_item's composite key (a line's event and tier always agree).
+        UniqueConstraint("event_id", "id"),
+        ForeignKeyConstraint(
+            ["event_id", "currency"],
+            ["event.id", "event.currency"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("sold >= 0 AND sold <= capacity", name="sold_within_capacity"),
+        CheckConstraint("max_per_order BETWEEN 1 AND 100", name="max_per_order_range"),
+        CheckConstraint(
+            "sales_start IS NULL OR sales_end IS NULL OR sales_end > sales_start",
+            name="sales_window_order",
+        ),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Deleting an event takes its tiers along; tiers with sales are protected by order_item's
+    # RESTRICT key, so an event with sales cannot be deleted at all.
+    event_id: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    price: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    capacity: Mapped[int]
+    sold: Mapped[int] = mapped_column(default=0, server_default="0")
+    sales_start: Mapped[datetime | None]
+    sales_end: Mapped[datetime | None]
+    max_per_order: Mapped[int] = mapped_column(default=10, server_default="10")
+
+    event: Mapped[Event] = relationship(back_populates="ticket_types", lazy="raise")

@@ -1,0 +1,51 @@
+"""flask-smorest's Api, adapted: problem+json errors in the document, Swagger UI served offline."""
+
+from __future__ import annotations
+
+import http
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import Blueprint, Flask, redirect, send_from_directory
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from shop.errors import PROBLEM_MIMETYPE, ProblemSchema, handle_http_exception
+
+SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+
+
+class ShopApi(Api):
+    """Api whose error responses are documented and sent as RFC 9457 problems."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+    def _register_responses(self):
+        # Same as flask-smorest's, but error bodies are `application/problem+json`.
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error, as a problem", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def register_docs_routes(app: Flask) -> None:
+    """Swagger UI assets from the installed flask-swagger-ui wheel, and `/docs` for the course."""
+    docs = Blueprint("docs_assets", __name__)
+
+    @docs.get("/api/docs/assets/<path:filename>")
+    def swagger_asset(filename: str):
+        return send_from_directory(SWAGGER_DIST, filename, max_age=86400)
+
+    @docs.get("/docs")
+    def course_docs_redirect():
+        return redirect("/api/docs", code=302)
+
+    app.register_blueprint(docs)

@@ -1,0 +1,132 @@
+"""Test harness: a real PostgreSQL (embedded unless TEST_DATABASE_URL is set), the schema built by
+the migrations, and every test isolated in a transaction that is rolled back afterwards.
+
+Fixtures follow flaskr: `app`, `client`, `runner`, plus `sql` (read the database as it is now)
+and `make` (factories that arrange data). Requests run in their own app context, as in production;
+the test itself holds none, so nothing leaks between requests through `g` or the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+
+from shop import create_app
+from shop.database import (
+    embedded_server_url,
+    libpq_url,
+    normalize_database_url,
+    recreate_database,
+    with_database,
+)
+from shop.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE = "shop_test"
+
+
+def _test_database_url() -> str:
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        url = normalize_database_url(configured)
+        name = urlsplit(libpq_url(url)).path.lstrip("/")
+        if not name.endswith("_test") or configured == os.environ.get("DATABASE_URL"):
+            pytest.exit(f"Refusing to run tests on {name!r}: its name must end in _test.", 2)
+        return url
+    url = embedded_server_url(ROOT / "instance", "postgres")
+    admin = libpq_url(url)
+    recreate_database(admin, TEST_DATABASE)
+    return with_database(url, TEST_DATABASE)
+
+
+def _reset_schema(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = _test_database_url()
+    if os.environ.get("TEST_DATABASE_URL"):
+        _reset_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    """One app for the session, its schema built by running every migration."""
+    import flask_migrate
+
+    application = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
+    with application.app_context():
+        flask_migrate.upgrade()
+        # Requests "commit" by releasing a savepoint inside the test's transaction.
+        db.session.session_factory.kw["join_transaction_mode"] = "create_savepoint"
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_transaction(request, app: Flask) -> Iterator[None]:
+    """Every test runs inside one transaction on one connection, rolled back at the end."""
+    if "concurrent" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        engines[None] = connection  # type: ignore[index]
+        db.session.remove()
+    try:
+        yield
+    finally:
+        with app.app_context():
+            db.session.remove()
+            engines[None] = engine  # type: ignore[index]
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def sql(app: Flask):
+    """Run SQL in a fresh app context and return the rows as dicts: `sql("select ...", id=1)`."""
+
+    def run(statement: str, **params) -> list[dict]:
+        with app.app_context():
+            result = db.session.execute(text(statement), params)
+            rows = [dict(row) for row in result.mappings()] if result.returns_rows else []
+            db.session.commit()
+            return rows
+
+    return run
+
+
+@pytest.fixture
+def make(app: Flask):
+    """Factories: `make.event(...)`, `make.ticket_type(...)`, ... (see tests/factories.py)."""
+    from tests.factories import Factories
+
+    return Factories(app)
