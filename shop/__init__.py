@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
@@ -91,7 +91,11 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_request_guards(app: Flask) -> None:
     @app.before_request
-    def require_json_bodies() -> None:
+    def require_small_json_bodies() -> None:
+        # Refuse an oversized body before routing or parsing looks at it.
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length and request.content_length > limit:
+            raise RequestEntityTooLarge()
         # A body that is not JSON would otherwise read as "no fields" and answer a confusing 422.
         has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
         if has_body and not request.is_json:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from shop.extensions import db
@@ -21,6 +22,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("seed")
+@with_appcontext
 @click.option("--reset", is_flag=True, help="Empty every table first, then seed.")
 @click.option(
     "--events",
@@ -60,6 +62,7 @@ def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="Admin", show_default=True)
 @click.password_option(help="Prompted for when not given.")
@@ -88,6 +91,7 @@ def create_admin_command(email: str, name: str, password: str) -> None:
 
 
 @click.command("erd")
+@with_appcontext
 @click.option(
     "--check", is_flag=True, help="Exit 1 if docs/ differs from the models, write nothing."
 )
@@ -110,6 +114,7 @@ def erd_command(check: bool) -> None:
 
 
 @click.command("psql", context_settings={"ignore_unknown_options": True})
+@with_appcontext
 @click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
 def psql_command(psql_args: tuple[str, ...]) -> None:
     """Open psql on the configured database (the embedded server's psql when none is installed)."""

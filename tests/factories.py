@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,12 @@ from shop.services.passwords import hash_password
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "Correct-Horse-9"
+
+
+@functools.cache
+def _password_hash(password: str) -> str:
+    # Argon2 is slow on purpose; hashing the same test password once keeps the suite fast.
+    return hash_password(password)
 
 
 def now() -> datetime:
@@ -38,7 +45,7 @@ class Factories:
         password = fields.pop("password", DEFAULT_PASSWORD)
         values = {"email": f"user{n}@example.com", "name": f"User {n}", "role": "customer"}
         values.update(fields)
-        return self._save(User(password_hash=hash_password(password), **values))
+        return self._save(User(password_hash=_password_hash(password), **values))
 
     def category(self, **fields: Any) -> Category:
         n = next(_counter)

@@ -1,0 +1,75 @@
+"""Every error the framework raises comes out as one problem+json shape."""
+
+from shop import create_app
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["detail"]
+    assert body["type"].startswith("urn:shop:problem:")
+    return body
+
+
+def test_unknown_route_is_404_problem(client):
+    assert_problem(client.get("/api/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_405_with_allow_header(client):
+    response = client.delete("/api/health")
+    assert_problem(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_non_json_body_is_415(client):
+    response = client.post(
+        "/api/health", data="a=1", content_type="application/x-www-form-urlencoded"
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_body_over_limit_is_413(client):
+    response = client.post("/api/health", data="x" * (65 * 1024), content_type="application/json")
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_request_id_is_generated_and_echoed(client):
+    generated = client.get("/api/health").headers["X-Request-ID"]
+    assert len(generated) == 32
+    echoed = client.get("/api/health", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["X-Request-ID"] == "abc-123"
+
+
+def test_insane_request_id_is_replaced(client):
+    response = client.get("/api/health", headers={"X-Request-ID": "bad id\twith spaces" * 20})
+    assert response.headers["X-Request-ID"] != "bad id\twith spaces" * 20
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_request_is_logged_with_its_id(client, caplog):
+    caplog.set_level("INFO", logger="shop.access")
+    client.get("/api/health", headers={"X-Request-ID": "trace-me-42"})
+    records = [r for r in caplog.records if r.name == "shop.access"]
+    fields = records[-1].fields
+    assert fields["requestId"] == "trace-me-42"
+    assert fields["method"] == "GET"
+    assert fields["path"] == "/api/health"
+    assert fields["status"] == 200
+    assert fields["durationMs"] >= 0
+
+
+def test_unexpected_exception_is_500_problem_without_trace(database_url):
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url})
+
+    @app.get("/api/test-crash")
+    def crash():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/api/test-crash")
+    body = assert_problem(response, 500, "internal_error")
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "request id" in body["detail"]
