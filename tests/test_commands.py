@@ -1,6 +1,15 @@
 """Developer commands: create-admin and psql."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from shop.services.passwords import verify_password
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_create_admin_creates_an_admin_with_a_hashed_password(runner, sql):
@@ -35,3 +44,23 @@ def test_psql_command_runs_sql_on_the_configured_database(runner, capfd):
     result = runner.invoke(args=["psql", "-tAc", "SELECT current_database()"])
     assert result.exit_code == 0
     assert capfd.readouterr().out.strip() == "shop_test"
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="embedded server only")
+def test_a_second_process_shares_the_embedded_server_and_leaves_it_running(sql):
+    """A `flask` command in another process joins the running embedded server; when it exits
+    the server keeps serving the processes still using it (here, this test run)."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["SHOP_ENV"] = "development"
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "psql", "-tAc", "SELECT 40 + 2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "42"
+    assert sql("SELECT 1 AS still_up") == [{"still_up": 1}]
