@@ -112,11 +112,12 @@ def register_request_guards(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from shop import catalog
     from shop.extensions import api
     from shop.health import blp as health_blp
     from shop.openapi import register_docs_routes
 
-    for blueprint in (health_blp,):
+    for blueprint in (health_blp, *catalog.blueprints):
         api.register_blueprint(blueprint)
     register_docs_routes(app)
 

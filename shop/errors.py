@@ -185,7 +185,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers: dict[str, str] = {}
     errors: dict[str, Any] | None = None
     data = getattr(error, "data", None) or {}
-    if "headers" in data:
+    if data.get("headers"):
         headers.update(data["headers"])
     if status in (400, 422) and "messages" in data:
         errors = _flatten_validation_messages(data["messages"])

@@ -1,13 +1,13 @@
 """Health check: is the app up, and can it reach its database?"""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from shop.errors import ServiceUnavailable
 from shop.extensions import db
+from shop.openapi import Blueprint
 
 blp = Blueprint(
     "health", __name__, url_prefix="/api/health", description="Liveness and database health"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import http
 from pathlib import Path
 
+import flask_smorest
 import flask_swagger_ui
-from flask import Blueprint, Flask, redirect, send_from_directory
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask, redirect, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
 
 from shop.errors import PROBLEM_MIMETYPE, ProblemSchema, handle_http_exception
 
@@ -38,7 +42,7 @@ class ShopApi(Api):
 
 def register_docs_routes(app: Flask) -> None:
     """Swagger UI assets from the installed flask-swagger-ui wheel, and `/docs` for the course."""
-    docs = Blueprint("docs_assets", __name__)
+    docs = FlaskBlueprint("docs_assets", __name__)
 
     @docs.get("/api/docs/assets/<path:filename>")
     def swagger_asset(filename: str):
@@ -49,3 +53,15 @@ def register_docs_routes(app: Flask) -> None:
         return redirect("/api/docs", code=302)
 
     app.register_blueprint(docs)
+
+
+class ShopArgumentsParser(FlaskParser):
+    # Unknown query parameters are refused (422 naming them) like unknown body fields: a typo such
+    # as `pagesize` must not be silently ignored.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest Blueprint with our arguments parser. Every resource module uses this one."""
+
+    ARGUMENTS_PARSER = ShopArgumentsParser()

@@ -130,3 +130,28 @@ def make(app: Flask):
     from tests.factories import Factories
 
     return Factories(app)
+
+
+@pytest.fixture
+def count_queries():
+    """`with count_queries() as queries: ...` then `len(queries)`: SQL statements sent."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+
+    return counting

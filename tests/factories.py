@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from shop.extensions import db
-from shop.models import Category, Event, TicketType, User, Venue
+from shop.models import Cart, CartItem, Category, Event, TicketType, User, Venue
 from shop.services.passwords import hash_password
 
 _counter = itertools.count(1)
@@ -91,3 +92,30 @@ class Factories:
         }
         values.update(fields)
         return self._save(TicketType(**values))
+
+    def cart(
+        self,
+        lines: list[tuple[TicketType, int]] = (),
+        *,
+        user: User | None = None,
+        hold_minutes: float = 15,
+        status: str = "active",
+    ) -> Cart:
+        """A cart holding `lines` (tier, quantity); a negative `hold_minutes` means expired."""
+        token_hash = None if user else hashlib.sha256(f"guest-{next(_counter)}".encode()).digest()
+        cart = Cart(
+            user_id=user.id if user else None,
+            guest_token_hash=token_hash,
+            status=status,
+            hold_expires_at=now() + timedelta(minutes=hold_minutes),
+        )
+        cart.items = [
+            CartItem(
+                event_id=tier.event_id,
+                ticket_type_id=tier.id,
+                quantity=quantity,
+                unit_price=tier.price,
+            )
+            for tier, quantity in lines
+        ]
+        return self._save(cart)

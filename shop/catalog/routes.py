@@ -1,0 +1,123 @@
+"""Public catalogue routes. Thin: arguments in, a service call, a schema out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask.views import MethodView
+
+from shop.catalog.schemas import (
+    CategoryPageSchema,
+    EventEnvelopeSchema,
+    EventPageSchema,
+    EventQuerySchema,
+    PageQuerySchema,
+    VenuePageSchema,
+    VenueQuerySchema,
+)
+from shop.extensions import db
+from shop.models import Event
+from shop.openapi import Blueprint
+from shop.schemas import money
+from shop.services import catalog
+
+events_blp = Blueprint(
+    "events", __name__, url_prefix="/api/events", description="Browse and search the events on sale"
+)
+categories_blp = Blueprint(
+    "categories", __name__, url_prefix="/api/categories", description="Kinds of events"
+)
+venues_blp = Blueprint(
+    "venues", __name__, url_prefix="/api/venues", description="Where events happen"
+)
+
+
+def event_item(event: Event, available: int) -> dict:
+    return {
+        "id": event.id,
+        "title": event.title,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "venue": event.venue,
+        "category": event.category,
+        "image_url": event.image_url,
+        "price_from": money(event.price_from, event.currency),
+        "tickets_available": available,
+        "sold_out": available == 0,
+    }
+
+
+@events_blp.route("")
+class Events(MethodView):
+    @events_blp.arguments(EventQuerySchema, location="query", as_kwargs=True)
+    @events_blp.response(200, EventPageSchema)
+    def get(self, page: int, page_size: int, **filters):
+        """List upcoming events
+
+        Published events that have not started yet, soonest first. Search with `q` (every word
+        must match; the last letters of a word may be missing), narrow with `category`, `city`,
+        `from`/`to`, `minPrice`/`maxPrice` and `available=true`, order with `sort`. Paginated
+        with `page` and `pageSize`; unknown parameters are refused with a 422.
+        """
+        result = catalog.list_events(db.session, catalog.EventFilters(**filters), page, page_size)
+        return result.envelope([event_item(event, available) for event, available in result.items])
+
+
+@events_blp.route("/<int:event_id>")
+class EventDetail(MethodView):
+    @events_blp.response(200, EventEnvelopeSchema)
+    @events_blp.alt_response(404, response="NOT_FOUND", description="No such event (or a draft)")
+    def get(self, event_id: int):
+        """Show one event with its ticket types
+
+        Each ticket type says its price, how many seats are `available` (capacity minus sold
+        minus seats held in other people's carts) and whether it is `onSale` now. Cancelled
+        events are still shown (with `status: cancelled`) so ticket holders can look them up.
+        """
+        event, available = catalog.get_public_event(db.session, event_id)
+        now = datetime.now(UTC)
+        seats_left = sum(available.values())
+        item = event_item(event, seats_left) | {
+            "description": event.description,
+            "status": event.status,
+            "ticket_types": [
+                {
+                    "id": tier.id,
+                    "name": tier.name,
+                    "description": tier.description,
+                    "price": money(tier.price, tier.currency),
+                    "capacity": tier.capacity,
+                    "available": available[tier.id],
+                    "sales_start": tier.sales_start,
+                    "sales_end": tier.sales_end,
+                    "on_sale": catalog.tier_on_sale(event, tier, now),
+                    "max_per_order": tier.max_per_order,
+                }
+                for tier in event.ticket_types
+            ],
+        }
+        return {"data": item}
+
+
+@categories_blp.route("")
+class Categories(MethodView):
+    @categories_blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
+    @categories_blp.response(200, CategoryPageSchema)
+    def get(self, page: int, page_size: int):
+        """List categories
+
+        Sorted by name. Use a category's `slug` as the `category` filter of `GET /api/events`.
+        """
+        return catalog.list_categories(db.session, page, page_size).envelope()
+
+
+@venues_blp.route("")
+class Venues(MethodView):
+    @venues_blp.arguments(VenueQuerySchema, location="query", as_kwargs=True)
+    @venues_blp.response(200, VenuePageSchema)
+    def get(self, page: int, page_size: int, city: str | None = None):
+        """List venues
+
+        Sorted by city, then name; `city` narrows to one city (case-insensitive).
+        """
+        return catalog.list_venues(db.session, city, page, page_size).envelope()

@@ -1,0 +1,175 @@
+"""Catalogue schemas: query arguments in, events/categories/venues out (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shop.schemas import DateOrDateTime, MoneySchema, PageMetaSchema, PageQuerySchema, require_order
+from shop.services.catalog import SORTS
+
+MAX_QUERY_LENGTH = 200
+
+
+class EventQuerySchema(PageQuerySchema):
+    """Filters, search and sort for the event listing."""
+
+    q = fields.String(
+        validate=validate.Length(min=1, max=MAX_QUERY_LENGTH),
+        metadata={
+            "description": "Full-text search over title, description, venue, city and category;"
+            " every word must match, words may be partial.",
+            "example": "jazz copenhagen",
+        },
+    )
+    category = fields.String(
+        validate=validate.Length(min=1, max=60),
+        metadata={"description": "Category slug", "example": "jazz"},
+    )
+    city = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Venue city, case-insensitive", "example": "Copenhagen"},
+    )
+    starts_from = DateOrDateTime(
+        data_key="from",
+        metadata={
+            "description": "Events starting at or after this date (shop time, Europe/Copenhagen)"
+            " or date-time with offset. Defaults to now: past events only appear when asked for.",
+            "example": "2026-12-01",
+        },
+    )
+    starts_to = DateOrDateTime(
+        data_key="to",
+        end_of_day=True,
+        metadata={"description": "Events starting on or before this date (inclusive) or date-time"},
+    )
+    min_price = fields.Decimal(
+        data_key="minPrice",
+        places=2,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Cheapest ticket (priceFrom) at least this amount",
+            "example": "100",
+        },
+    )
+    max_price = fields.Decimal(
+        data_key="maxPrice",
+        places=2,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Cheapest ticket (priceFrom) at most this amount",
+            "example": "300",
+        },
+    )
+    available = fields.Boolean(
+        metadata={"description": "`true`: only events with seats left (false: no filter)"}
+    )
+    sort = fields.String(
+        load_default="startsAt",
+        validate=validate.OneOf(list(SORTS)),
+        metadata={"description": "Sort order; ties are broken by id"},
+    )
+
+    @validates_schema
+    def check_ranges(self, data, **kwargs):
+        errors = {}
+        for low, high, low_name, high_name in (
+            ("starts_from", "starts_to", "from", "to"),
+            ("min_price", "max_price", "minPrice", "maxPrice"),
+        ):
+            try:
+                require_order(data, low, high, low_name, high_name)
+            except ValidationError as error:
+                errors.update(error.normalized_messages())
+        if errors:
+            raise ValidationError(errors)
+
+
+class VenueQuerySchema(PageQuerySchema):
+    city = fields.String(validate=validate.Length(min=1, max=100), metadata={"example": "Aarhus"})
+
+
+class VenueRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(metadata={"example": "Jazzhouse"})
+    city = fields.String(metadata={"example": "Copenhagen"})
+
+
+class VenueSchema(VenueRefSchema):
+    address = fields.String(metadata={"example": "Niels Hemmingsens Gade 10"})
+
+
+class CategorySchema(Schema):
+    id = fields.Integer()
+    slug = fields.String(metadata={"example": "jazz"})
+    name = fields.String(metadata={"example": "Jazz"})
+
+
+class CategoryRefSchema(Schema):
+    slug = fields.String(metadata={"example": "jazz"})
+    name = fields.String(metadata={"example": "Jazz"})
+
+
+class EventSchema(Schema):
+    """An event as the listing shows it."""
+
+    id = fields.Integer()
+    title = fields.String(metadata={"example": "Late Night Jazz with Agnes Obel"})
+    starts_at = fields.DateTime(data_key="startsAt")
+    ends_at = fields.DateTime(data_key="endsAt")
+    venue = fields.Nested(VenueRefSchema)
+    category = fields.Nested(CategoryRefSchema)
+    image_url = fields.String(data_key="imageUrl", allow_none=True)
+    price_from = fields.Nested(
+        MoneySchema,
+        data_key="priceFrom",
+        allow_none=True,
+        metadata={"description": "Cheapest tier"},
+    )
+    tickets_available = fields.Integer(
+        data_key="ticketsAvailable",
+        metadata={"description": "Seats left over all tiers (capacity - sold - others' holds)"},
+    )
+    sold_out = fields.Boolean(data_key="soldOut")
+
+
+class TicketTypeSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(metadata={"example": "Standard"})
+    description = fields.String()
+    price = fields.Nested(MoneySchema)
+    capacity = fields.Integer()
+    available = fields.Integer(metadata={"description": "Seats you can still put in a cart"})
+    sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
+    sales_end = fields.DateTime(data_key="salesEnd", allow_none=True)
+    on_sale = fields.Boolean(
+        data_key="onSale", metadata={"description": "Inside its sales window, event not started"}
+    )
+    max_per_order = fields.Integer(data_key="maxPerOrder")
+
+
+class EventDetailSchema(EventSchema):
+    """An event with its description, status and ticket tiers."""
+
+    description = fields.String()
+    status = fields.String(metadata={"description": "`published` or `cancelled`"})
+    venue = fields.Nested(VenueSchema)
+    ticket_types = fields.List(fields.Nested(TicketTypeSchema), data_key="ticketTypes")
+
+
+class EventPageSchema(Schema):
+    data = fields.List(fields.Nested(EventSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class EventEnvelopeSchema(Schema):
+    data = fields.Nested(EventDetailSchema)
+
+
+class CategoryPageSchema(Schema):
+    data = fields.List(fields.Nested(CategorySchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class VenuePageSchema(Schema):
+    data = fields.List(fields.Nested(VenueSchema))
+    meta = fields.Nested(PageMetaSchema)

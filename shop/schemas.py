@@ -1,0 +1,81 @@
+"""Schemas shared by every resource: money, pagination query and metadata, envelopes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+MAX_PAGE_SIZE = 100
+SHOP_TIMEZONE = ZoneInfo("Europe/Copenhagen")
+
+
+class MoneySchema(Schema):
+    """An exact amount: a decimal string with two places, and an ISO 4217 currency."""
+
+    amount = fields.Decimal(as_string=True, places=2, metadata={"example": "250.00"})
+    currency = fields.String(metadata={"example": "DKK"})
+
+
+def money(amount, currency: str) -> dict | None:
+    return None if amount is None else {"amount": amount, "currency": currency}
+
+
+class PageQuerySchema(Schema):
+    """`page` (1-based) and `pageSize` (1–100). Out-of-range values are refused, not clamped."""
+
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=1_000_000),
+        metadata={"description": "1-based page number; a page past the end is empty"},
+    )
+    page_size = fields.Integer(
+        data_key="pageSize",
+        load_default=20,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Items per page, 1 to {MAX_PAGE_SIZE}"},
+    )
+
+
+class PageMetaSchema(Schema):
+    page = fields.Integer(metadata={"example": 1})
+    page_size = fields.Integer(data_key="pageSize", metadata={"example": 20})
+    total_items = fields.Integer(data_key="totalItems", metadata={"example": 57})
+    total_pages = fields.Integer(data_key="totalPages", metadata={"example": 3})
+
+
+class DateOrDateTime(fields.Field):
+    """`2026-12-24` (a whole day in shop time, Europe/Copenhagen) or an ISO 8601 date-time with
+    an offset (`2026-12-24T18:00:00+01:00`). Loads to an aware datetime; `end_of_day` makes a bare
+    date mean the end of that day (for inclusive upper bounds)."""
+
+    default_error_messages = {
+        "invalid": "Use a date (2026-12-24) or a date-time with offset (2026-12-24T18:00+01:00).",
+        "naive": "Add a UTC offset to the time (for example +01:00 or Z).",
+    }
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                moment = time.max if self.end_of_day else time.min
+                return datetime.combine(day, moment, tzinfo=SHOP_TIMEZONE)
+            parsed = datetime.fromisoformat(value)
+        except ValueError as error:
+            raise self.make_error("invalid") from error
+        if parsed.tzinfo is None:
+            raise self.make_error("naive")
+        return parsed
+
+
+def require_order(data: dict, low: str, high: str, low_name: str, high_name: str) -> None:
+    """Raise a ValidationError on `low_name` when both bounds are given and low > high."""
+    if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+        raise ValidationError(f"`{low_name}` must not be after `{high_name}`.", low_name)

@@ -1,0 +1,70 @@
+"""Seat availability: `capacity - sold - seats held by other carts' unexpired holds`.
+
+Holds are not swept by a job: a hold counts while its cart is active and `hold_expires_at` is in
+the future, so an expired hold frees its seats the moment it expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from shop.models import Cart, CartItem, TicketType
+
+
+def held_seats(ticket_type_id, *, exclude_cart_id: int | None = None) -> ColumnElement[int]:
+    """Correlated scalar: seats of `ticket_type_id` held by active carts with a live hold."""
+    conditions = [
+        CartItem.ticket_type_id == ticket_type_id,
+        Cart.status == "active",
+        Cart.hold_expires_at > func.now(),
+    ]
+    if exclude_cart_id is not None:
+        conditions.append(Cart.id != exclude_cart_id)
+    return (
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(and_(*conditions))
+        .scalar_subquery()
+    )
+
+
+def available_expression(*, exclude_cart_id: int | None = None) -> ColumnElement[int]:
+    """Seats of the TicketType in the surrounding query that anyone (but `exclude_cart_id`) can
+    still put in a cart, never below zero."""
+    return func.greatest(
+        TicketType.capacity
+        - TicketType.sold
+        - held_seats(TicketType.id, exclude_cart_id=exclude_cart_id),
+        0,
+    )
+
+
+def available_by_ticket_type(
+    session: Session, ticket_type_ids: Iterable[int], *, exclude_cart_id: int | None = None
+) -> dict[int, int]:
+    """Available seats per ticket type id, in one query."""
+    ids = list(ticket_type_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(TicketType.id, available_expression(exclude_cart_id=exclude_cart_id)).where(
+            TicketType.id.in_(ids)
+        )
+    )
+    return dict(rows.all())
+
+
+def available_by_event(session: Session, event_ids: Iterable[int]) -> dict[int, int]:
+    """Available seats per event (all its tiers), in one query."""
+    ids = list(event_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(TicketType.event_id, func.sum(available_expression()))
+        .where(TicketType.event_id.in_(ids))
+        .group_by(TicketType.event_id)
+    )
+    return {event_id: int(total) for event_id, total in rows.all()}

@@ -1,0 +1,139 @@
+"""Reading the public catalogue: the event listing with its filters, sorts and search, one event
+with its tiers, categories and venues."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
+
+from shop.errors import NotFound
+from shop.models import Category, Event, TicketType, Venue
+from shop.pagination import Page, paginate
+from shop.services.availability import available_by_event, available_by_ticket_type, held_seats
+
+MAX_SEARCH_TERMS = 8
+SORTS = {
+    "startsAt": (Event.starts_at.asc(), Event.id.asc()),
+    "-startsAt": (Event.starts_at.desc(), Event.id.desc()),
+    "price": (Event.price_from.asc().nulls_last(), Event.id.asc()),
+    "-price": (Event.price_from.desc().nulls_last(), Event.id.desc()),
+    "title": (Event.title.asc(), Event.id.asc()),
+}
+
+
+@dataclass
+class EventFilters:
+    q: str | None = None
+    category: str | None = None
+    city: str | None = None
+    starts_from: datetime | None = None
+    starts_to: datetime | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    available: bool | None = None
+    sort: str = "startsAt"
+
+
+def search_query(text: str) -> str | None:
+    """Turn what a person typed into a prefix tsquery: every word must match, the last ones may be
+    partial ("jazz cop" finds "Jazz in Copenhagen"). Only word characters reach PostgreSQL, so no
+    input can break the tsquery syntax."""
+    terms = re.findall(r"\w+", text.lower())[:MAX_SEARCH_TERMS]
+    return " & ".join(f"{term}:*" for term in terms) or None
+
+
+def event_listing(filters: EventFilters) -> Select:
+    """The published events matching `filters`, with venue and category joined, sorted (ties
+    broken by id). Upcoming only, unless `starts_from` reaches into the past."""
+    statement = (
+        select(Event)
+        .join(Event.venue)
+        .join(Event.category)
+        .options(contains_eager(Event.venue), contains_eager(Event.category))
+        .where(Event.status == "published")
+        .where(Event.starts_at >= (filters.starts_from or func.now()))
+    )
+    if filters.starts_to is not None:
+        statement = statement.where(Event.starts_at <= filters.starts_to)
+    if filters.q:
+        tsquery = search_query(filters.q)
+        if tsquery is None:
+            statement = statement.where(False)
+        else:
+            statement = statement.where(
+                Event.search_vector.op("@@")(func.to_tsquery("shop_search", tsquery))
+            )
+    if filters.category:
+        statement = statement.where(Category.slug == filters.category)
+    if filters.city:
+        statement = statement.where(func.lower(Venue.city) == filters.city.strip().lower())
+    if filters.min_price is not None:
+        statement = statement.where(Event.price_from >= filters.min_price)
+    if filters.max_price is not None:
+        statement = statement.where(Event.price_from <= filters.max_price)
+    if filters.available:
+        statement = statement.where(
+            exists().where(
+                and_(
+                    TicketType.event_id == Event.id,
+                    TicketType.capacity > TicketType.sold + held_seats(TicketType.id),
+                )
+            )
+        )
+    return statement.order_by(*SORTS[filters.sort])
+
+
+def list_events(session: Session, filters: EventFilters, page: int, page_size: int) -> Page:
+    """One page of the listing (count, page, availability: three queries whatever the size)."""
+    result = paginate(session, event_listing(filters), page, page_size)
+    available = available_by_event(session, [event.id for event in result.items])
+    result.items = [(event, available.get(event.id, 0)) for event in result.items]
+    return result
+
+
+def get_public_event(session: Session, event_id: int) -> tuple[Event, dict[int, int]]:
+    """A published or cancelled event with its tiers and each tier's availability.
+    Drafts do not exist for the public: 404."""
+    event = session.scalar(
+        select(Event)
+        .join(Event.venue)
+        .join(Event.category)
+        .options(
+            contains_eager(Event.venue),
+            contains_eager(Event.category),
+            selectinload(Event.ticket_types),
+        )
+        .where(Event.id == event_id, Event.status != "draft")
+    )
+    if event is None:
+        raise NotFound(
+            f"There is no event {event_id}. Check the id, or list events at /api/events."
+        )
+    available = available_by_ticket_type(session, [tier.id for tier in event.ticket_types])
+    return event, available
+
+
+def tier_on_sale(event: Event, tier: TicketType, now: datetime) -> bool:
+    """Can this tier be bought right now (ignoring whether seats are left)?"""
+    return (
+        event.status == "published"
+        and event.starts_at > now
+        and (tier.sales_start is None or tier.sales_start <= now)
+        and (tier.sales_end is None or now < tier.sales_end)
+    )
+
+
+def list_categories(session: Session, page: int, page_size: int) -> Page:
+    return paginate(session, select(Category).order_by(Category.name, Category.id), page, page_size)
+
+
+def list_venues(session: Session, city: str | None, page: int, page_size: int) -> Page:
+    statement = select(Venue).order_by(Venue.city, Venue.name, Venue.id)
+    if city:
+        statement = statement.where(func.lower(Venue.city) == city.strip().lower())
+    return paginate(session, statement, page, page_size)

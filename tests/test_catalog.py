@@ -1,0 +1,307 @@
+"""Public catalogue: listing, search, filters, sorting, pagination, event detail."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.factories import now
+
+
+@pytest.fixture
+def places(make):
+    return {
+        "jazz": make.category(slug="jazz", name="Jazz"),
+        "comedy": make.category(slug="comedy", name="Comedy"),
+        "cph": make.venue(name="Blue Note Hall", city="Copenhagen"),
+        "aarhus": make.venue(name="Train", city="Århus"),
+    }
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.get_json()
+    return [item["id"] for item in response.get_json()["data"]]
+
+
+def test_list_shows_published_upcoming_events_soonest_first(client, make, places):
+    later = make.event(title="Later", starts_at=now() + timedelta(days=20))
+    sooner = make.event(title="Sooner", starts_at=now() + timedelta(days=2))
+    make.event(title="Past", starts_at=now() - timedelta(days=2))
+    make.event(title="Draft", status="draft")
+    make.event(title="Cancelled", status="cancelled")
+    assert ids(client.get("/api/events")) == [sooner.id, later.id]
+
+
+def test_list_item_has_the_course_shape(client, make, places):
+    event = make.event(
+        title="Blue Note Night",
+        venue_id=places["cph"].id,
+        category_id=places["jazz"].id,
+        image_url="https://img.example/1.jpg",
+    )
+    make.ticket_type(event, price=Decimal("199.00"), capacity=50, sold=10)
+    make.ticket_type(event, price=Decimal("99.50"), capacity=20, sold=20)
+    body = client.get("/api/events").get_json()
+    assert body["meta"] == {"page": 1, "pageSize": 20, "totalItems": 1, "totalPages": 1}
+    item = body["data"][0]
+    assert item == {
+        "id": event.id,
+        "title": "Blue Note Night",
+        "startsAt": item["startsAt"],
+        "endsAt": item["endsAt"],
+        "venue": {"id": places["cph"].id, "name": "Blue Note Hall", "city": "Copenhagen"},
+        "category": {"slug": "jazz", "name": "Jazz"},
+        "imageUrl": "https://img.example/1.jpg",
+        "priceFrom": {"amount": "99.50", "currency": "DKK"},
+        "ticketsAvailable": 40,
+        "soldOut": False,
+    }
+    assert item["startsAt"].endswith("+00:00")
+
+
+def test_pagination_meta_and_pages(client, make):
+    events = [make.event(starts_at=now() + timedelta(days=day)) for day in range(1, 6)]
+    body = client.get("/api/events?page=2&pageSize=2").get_json()
+    assert [item["id"] for item in body["data"]] == [events[2].id, events[3].id]
+    assert body["meta"] == {"page": 2, "pageSize": 2, "totalItems": 5, "totalPages": 3}
+    past_end = client.get("/api/events?page=9&pageSize=2").get_json()
+    assert past_end["data"] == []
+    assert past_end["meta"]["totalItems"] == 5
+
+
+def test_same_start_time_is_ordered_by_id(client, make):
+    moment = now() + timedelta(days=3)
+    first, second, third = (make.event(starts_at=moment) for _ in range(3))
+    assert ids(client.get("/api/events")) == [first.id, second.id, third.id]
+    assert ids(client.get("/api/events?sort=-startsAt")) == [third.id, second.id, first.id]
+
+
+def test_sort_by_price_and_title(client, make):
+    cheap = make.event(title="Bravo")
+    make.ticket_type(cheap, price=Decimal("100"))
+    dear = make.event(title="Alpha")
+    make.ticket_type(dear, price=Decimal("900"))
+    free_of_tiers = make.event(title="Charlie")
+    assert ids(client.get("/api/events?sort=price")) == [cheap.id, dear.id, free_of_tiers.id]
+    assert ids(client.get("/api/events?sort=-price")) == [dear.id, cheap.id, free_of_tiers.id]
+    assert ids(client.get("/api/events?sort=title")) == [dear.id, cheap.id, free_of_tiers.id]
+
+
+def test_filter_by_category_and_city(client, make, places):
+    jazz_cph = make.event(category_id=places["jazz"].id, venue_id=places["cph"].id)
+    comedy_aarhus = make.event(category_id=places["comedy"].id, venue_id=places["aarhus"].id)
+    assert ids(client.get("/api/events?category=jazz")) == [jazz_cph.id]
+    assert ids(client.get("/api/events?city=%C3%85RHUS")) == [comedy_aarhus.id]
+    assert ids(client.get("/api/events?city=copenhagen&category=comedy")) == []
+    assert ids(client.get("/api/events?category=no-such-slug")) == []
+
+
+def test_filter_by_date_range_includes_the_whole_last_day(client, make):
+    base = (now() + timedelta(days=40)).replace(hour=12, minute=0, second=0, microsecond=0)
+    inside = make.event(starts_at=base)
+    make.event(starts_at=base + timedelta(days=3))
+    day = base.date().isoformat()
+    assert ids(client.get(f"/api/events?from={day}&to={day}")) == [inside.id]
+
+
+def test_from_in_the_past_includes_past_events(client, make):
+    past = make.event(starts_at=now() - timedelta(days=3))
+    upcoming = make.event(starts_at=now() + timedelta(days=3))
+    since = (now() - timedelta(days=10)).date().isoformat()
+    assert ids(client.get(f"/api/events?from={since}")) == [past.id, upcoming.id]
+
+
+def test_filter_by_price_uses_the_cheapest_tier(client, make):
+    budget = make.event()
+    make.ticket_type(budget, price=Decimal("150"))
+    make.ticket_type(budget, price=Decimal("800"))
+    premium = make.event()
+    make.ticket_type(premium, price=Decimal("500"))
+    assert ids(client.get("/api/events?maxPrice=200")) == [budget.id]
+    assert ids(client.get("/api/events?minPrice=400")) == [premium.id]
+    assert ids(client.get("/api/events?minPrice=150&maxPrice=500")) == [budget.id, premium.id]
+
+
+def test_available_filter_skips_sold_out_and_fully_held_events(client, make):
+    open_event = make.event()
+    make.ticket_type(open_event, capacity=10, sold=9)
+    sold_out = make.event()
+    make.ticket_type(sold_out, capacity=10, sold=10)
+    held = make.event()
+    held_tier = make.ticket_type(held, capacity=10, sold=6)
+    make.cart([(held_tier, 4)])
+    assert ids(client.get("/api/events?available=true")) == [open_event.id]
+    assert len(ids(client.get("/api/events?available=false"))) == 3
+
+
+def test_expired_holds_free_their_seats(client, make):
+    event = make.event()
+    tier = make.ticket_type(event, capacity=10, sold=2)
+    make.cart([(tier, 5)])
+    make.cart([(tier, 3)], hold_minutes=-1)  # expired: counts for nothing
+    make.cart([(tier, 1)], status="checked_out")  # not active: counts for nothing
+    item = client.get("/api/events").get_json()["data"][0]
+    assert item["ticketsAvailable"] == 3
+    detail = client.get(f"/api/events/{event.id}").get_json()["data"]
+    assert detail["ticketTypes"][0]["available"] == 3
+
+
+def test_sold_out_flag(client, make):
+    event = make.event()
+    make.ticket_type(event, capacity=5, sold=5)
+    item = client.get("/api/events").get_json()["data"][0]
+    assert item["ticketsAvailable"] == 0 and item["soldOut"] is True
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_titles"),
+    [
+        ("jazz copenhagen", {"Late Night Jazz"}),
+        ("JAZZ", {"Late Night Jazz", "Jazz Brunch"}),
+        ("jaz", {"Late Night Jazz", "Jazz Brunch"}),
+        ("arhus", {"Jazz Brunch"}),
+        ("comedies", {"Stand-up Special"}),
+        ("saxophone", {"Late Night Jazz"}),
+        ("train", {"Jazz Brunch"}),
+        ("polka", set()),
+        ("!!!", set()),
+        ("'; DROP TABLE event; --", set()),
+    ],
+)
+def test_full_text_search(client, make, places, query, expected_titles):
+    make.event(
+        title="Late Night Jazz",
+        description="Saxophones until 2 am.",
+        category_id=places["jazz"].id,
+        venue_id=places["cph"].id,
+    )
+    make.event(title="Jazz Brunch", category_id=places["jazz"].id, venue_id=places["aarhus"].id)
+    make.event(title="Stand-up Special", category_id=places["comedy"].id, venue_id=places["cph"].id)
+    response = client.get("/api/events", query_string={"q": query})
+    assert response.status_code == 200
+    assert {item["title"] for item in response.get_json()["data"]} == expected_titles
+
+
+@pytest.mark.parametrize(
+    ("query_string", "parameter"),
+    [
+        ("pageSize=0", "pageSize"),
+        ("pageSize=1000", "pageSize"),
+        ("pageSize=abc", "pageSize"),
+        ("page=0", "page"),
+        ("sort=cheapest", "sort"),
+        ("from=2027-02-01&to=2027-01-01", "from"),
+        ("from=next-tuesday", "from"),
+        ("to=2027-01-01T10:00:00", "to"),
+        ("minPrice=-5", "minPrice"),
+        ("maxPrice=ten", "maxPrice"),
+        ("minPrice=300&maxPrice=100", "minPrice"),
+        ("available=perhaps", "available"),
+        ("q=" + "x" * 201, "q"),
+        ("pagesize=10", "pagesize"),
+    ],
+)
+def test_invalid_parameters_are_422_naming_the_parameter(client, query_string, parameter):
+    response = client.get(f"/api/events?{query_string}")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert parameter in body["errors"]
+    assert f"`{parameter}`" in body["detail"]
+
+
+def test_list_runs_the_same_few_queries_whatever_the_page_size(client, make, count_queries):
+    for _ in range(30):
+        make.ticket_type(make.event())
+    with count_queries() as small:
+        assert len(ids(client.get("/api/events?pageSize=2"))) == 2
+    with count_queries() as large:
+        assert len(ids(client.get("/api/events?pageSize=30"))) == 30
+    assert len(small) == len(large) <= 3
+
+
+def test_event_detail_has_ticket_types_with_availability_and_sales_window(client, make, places):
+    event = make.event(title="Gala", venue_id=places["cph"].id, description="Black tie.")
+    standard = make.ticket_type(event, name="Standard", price=Decimal("300"), capacity=100, sold=40)
+    early = make.ticket_type(
+        event,
+        name="Early bird",
+        price=Decimal("200"),
+        capacity=10,
+        sold=3,
+        sales_end=now() - timedelta(days=1),
+    )
+    later = make.ticket_type(
+        event,
+        name="Late release",
+        price=Decimal("400"),
+        capacity=10,
+        sales_start=now() + timedelta(days=1),
+    )
+    make.cart([(standard, 5)])
+    response = client.get(f"/api/events/{event.id}")
+    assert response.status_code == 200
+    data = response.get_json()["data"]
+    assert data["description"] == "Black tie."
+    assert data["status"] == "published"
+    assert data["venue"]["address"] == places["cph"].address
+    tiers = {tier["name"]: tier for tier in data["ticketTypes"]}
+    assert [tier["id"] for tier in data["ticketTypes"]] == [early.id, standard.id, later.id]
+    assert tiers["Standard"] == {
+        "id": standard.id,
+        "name": "Standard",
+        "description": standard.description,
+        "price": {"amount": "300.00", "currency": "DKK"},
+        "capacity": 100,
+        "available": 55,
+        "salesStart": None,
+        "salesEnd": None,
+        "onSale": True,
+        "maxPerOrder": 10,
+    }
+    assert tiers["Early bird"]["onSale"] is False
+    assert tiers["Late release"]["onSale"] is False
+    assert data["priceFrom"] == {"amount": "200.00", "currency": "DKK"}
+    assert data["ticketsAvailable"] == 55 + 7 + 10
+
+
+def test_draft_and_unknown_events_are_404_problems(client, make):
+    draft = make.event(status="draft")
+    for event_id in (draft.id, 987654):
+        response = client.get(f"/api/events/{event_id}")
+        assert response.status_code == 404
+        assert response.content_type == "application/problem+json"
+        assert "/api/events" in response.get_json()["detail"]
+
+
+def test_cancelled_event_detail_is_visible_and_not_on_sale(client, make):
+    event = make.event(status="cancelled")
+    make.ticket_type(event)
+    data = client.get(f"/api/events/{event.id}").get_json()["data"]
+    assert data["status"] == "cancelled"
+    assert data["ticketTypes"][0]["onSale"] is False
+
+
+def test_past_event_is_not_on_sale(client, make):
+    event = make.event(starts_at=now() - timedelta(hours=1))
+    make.ticket_type(event)
+    data = client.get(f"/api/events/{event.id}").get_json()["data"]
+    assert data["ticketTypes"][0]["onSale"] is False
+
+
+def test_categories_are_listed_by_name(client, make):
+    make.category(slug="theatre", name="Theatre")
+    make.category(slug="comedy", name="Comedy")
+    body = client.get("/api/categories").get_json()
+    assert [item["slug"] for item in body["data"]] == ["comedy", "theatre"]
+    assert set(body["data"][0]) == {"id", "slug", "name"}
+    assert body["meta"]["totalItems"] == 2
+
+
+def test_venues_are_listed_by_city_and_filterable(client, places):
+    body = client.get("/api/venues").get_json()
+    assert [item["city"] for item in body["data"]] == ["Copenhagen", "Århus"]
+    assert set(body["data"][0]) == {"id", "name", "address", "city"}
+    only = client.get("/api/venues?city=copenhagen").get_json()["data"]
+    assert [item["name"] for item in only] == ["Blue Note Hall"]
+    assert client.get("/api/venues?pageSize=101").status_code == 422
