@@ -76,6 +76,18 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     API_TITLE = "shop"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "The JSON API of an events ticket shop. All routes live under `/api`; keys are"
+                ' camelCase. One resource comes as `{"data": {...}}`, a list as'
+                ' `{"data": [...], "meta": {page, pageSize, totalItems, totalPages}}`.'
+                ' Money is `{"amount": "250.00", "currency": "DKK"}`. Every error is an'
+                " RFC 9457 problem (`application/problem+json`) whose `detail` says what to do."
+                " Signed-in routes take `Authorization: Bearer <accessToken>` (Authorize button)."
+            ),
+        },
+    }
     API_VERSION = "1.0.0"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api"

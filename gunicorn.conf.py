@@ -17,3 +17,6 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Workers recycle now and then, so a slow leak cannot grow forever.
 max_requests = 5000
 max_requests_jitter = 500
+# gunicorn's control socket (for gunicornc) is unused here, and two masters on one machine (as the
+# benches run them) would fight over its single default path.
+control_socket_disable = True

@@ -27,6 +27,10 @@ class ShopApi(Api):
     def handle_http_exception(self, error):
         return handle_http_exception(error)
 
+    def _register_pagination_header(self):
+        # We paginate in the body (`meta`), not with flask-smorest's X-Pagination header.
+        pass
+
     def _register_responses(self):
         # Same as flask-smorest's, but error bodies are `application/problem+json`.
         for status in http.HTTPStatus:

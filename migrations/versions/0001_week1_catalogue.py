@@ -256,6 +256,13 @@ def upgrade():
         postgresql_where=sa.text("status = 'published'"),
     )
     op.create_index(
+        "ix_event_published_price_from_desc",
+        "event",
+        [sa.text("price_from DESC NULLS LAST"), sa.text("id DESC")],
+        unique=False,
+        postgresql_where=sa.text("status = 'published'"),
+    )
+    op.create_index(
         "ix_event_published_starts_at",
         "event",
         ["starts_at", "id"],

@@ -63,18 +63,18 @@ class Events(MethodView):
         return result.envelope([event_item(event, available) for event, available in result.items])
 
 
-@events_blp.route("/<int:event_id>")
+@events_blp.route("/<int:eventId>")
 class EventDetail(MethodView):
     @events_blp.response(200, EventEnvelopeSchema)
     @events_blp.alt_response(404, response="NOT_FOUND", description="No such event (or a draft)")
-    def get(self, event_id: int):
+    def get(self, eventId: int):  # path parameters are wire names, so camelCase
         """Show one event with its ticket types
 
         Each ticket type says its price, how many seats are `available` (capacity minus sold
         minus seats held in other people's carts) and whether it is `onSale` now. Cancelled
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         """
-        event, available = catalog.get_public_event(db.session, event_id)
+        event, available = catalog.get_public_event(db.session, eventId)
         now = datetime.now(UTC)
         seats_left = sum(available.values())
         item = event_item(event, seats_left) | {

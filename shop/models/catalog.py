@@ -76,6 +76,13 @@ class Event(TimestampMixin, Base):
         # One partial index per sort and filter the public listing offers (published only).
         Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
         Index("ix_event_published_price_from", "price_from", "id", postgresql_where=PUBLISHED),
+        # `-price` wants the dearest first with events that have no tiers still last.
+        Index(
+            "ix_event_published_price_from_desc",
+            text("price_from DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=PUBLISHED,
+        ),
         Index("ix_event_published_title", "title", "id", postgresql_where=PUBLISHED),
         Index(
             "ix_event_published_category",

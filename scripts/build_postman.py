@@ -1,0 +1,339 @@
+"""Build the Postman collection (v2.1) and local environment in docs/postman/.
+
+The collection is written from this file so its requests and test scripts stay readable and
+reviewable; `tests/test_postman.py` fails when the committed JSON differs from what this script
+writes, or when an OpenAPI operation has no request. Run: python scripts/build_postman.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "postman"
+COLLECTION = OUT / "shop.postman_collection.json"
+ENVIRONMENT = OUT / "local.postman_environment.json"
+
+# Shared test snippets (JavaScript run by Postman/newman after each response).
+IS_JSON = """
+pm.test("body is JSON", () => pm.response.to.be.json);
+"""
+IS_PROBLEM = """
+pm.test("error is application/problem+json", () => {
+    pm.expect(pm.response.headers.get("Content-Type")).to.include("application/problem+json");
+    const body = pm.response.json();
+    ["type", "title", "status", "detail", "code"].forEach(k => pm.expect(body).to.have.property(k));
+    pm.expect(body.status).to.eql(pm.response.code);
+});
+"""
+PAGE_SHAPE = """
+pm.test("list envelope with pagination maths", () => {
+    const body = pm.response.json();
+    pm.expect(body.data).to.be.an("array");
+    const m = body.meta;
+    pm.expect(m).to.have.all.keys("page", "pageSize", "totalItems", "totalPages");
+    pm.expect(m.totalPages).to.eql(Math.ceil(m.totalItems / m.pageSize));
+    pm.expect(body.data.length).to.be.at.most(m.pageSize);
+    if (m.page < m.totalPages) pm.expect(body.data.length).to.eql(m.pageSize);
+});
+"""
+HAS_REQUEST_ID = """
+pm.test("response carries X-Request-ID", () => pm.expect(pm.response.headers.get("X-Request-ID")).to.be.a("string"));
+"""
+
+
+def status(code: int) -> str:
+    return f'\npm.test("status is {code}", () => pm.response.to.have.status({code}));\n'
+
+
+def request(
+    name: str,
+    method: str,
+    path: str,
+    tests: str,
+    *,
+    query: dict | None = None,
+    body: dict | None = None,
+    headers: dict | None = None,
+    description: str = "",
+) -> dict:
+    raw = "{{baseUrl}}" + path
+    url: dict = {"raw": raw, "host": ["{{baseUrl}}"], "path": [p for p in path.split("/") if p]}
+    if query:
+        url["query"] = [{"key": k, "value": str(v)} for k, v in query.items()]
+        url["raw"] += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    item: dict = {
+        "name": name,
+        "event": [
+            {
+                "listen": "test",
+                "script": {"type": "text/javascript", "exec": tests.strip().splitlines()},
+            }
+        ],
+        "request": {
+            "method": method,
+            "header": [{"key": k, "value": v} for k, v in (headers or {}).items()],
+            "url": url,
+            "description": description,
+        },
+    }
+    if body is not None:
+        item["request"]["header"].append({"key": "Content-Type", "value": "application/json"})
+        item["request"]["body"] = {
+            "mode": "raw",
+            "raw": json.dumps(body, indent=2),
+            "options": {"raw": {"language": "json"}},
+        }
+    return item
+
+
+def week3() -> dict:
+    items = [
+        request(
+            "Health",
+            "GET",
+            "/api/health",
+            status(200)
+            + IS_JSON
+            + HAS_REQUEST_ID
+            + """
+pm.test("app and database are ok", () => {
+    pm.expect(pm.response.json().data).to.eql({status: "ok", database: "ok"});
+});
+""",
+        ),
+        request(
+            "List events (page 1)",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("upcoming events, soonest first, course item shape", () => {
+    const data = pm.response.json().data;
+    pm.expect(data.length).to.be.above(0);
+    const starts = data.map(e => Date.parse(e.startsAt));
+    pm.expect(starts).to.eql([...starts].sort((a, b) => a - b));
+    const e = data[0];
+    ["id", "title", "startsAt", "endsAt", "venue", "category", "imageUrl", "priceFrom",
+     "ticketsAvailable", "soldOut"].forEach(k => pm.expect(e).to.have.property(k));
+    pm.expect(e.priceFrom.amount).to.match(/^\\d+\\.\\d{2}$/);
+    pm.expect(Date.parse(e.startsAt)).to.be.above(Date.now());
+    pm.collectionVariables.set("eventId", e.id);
+    pm.collectionVariables.set("firstPageIds", JSON.stringify(data.map(x => x.id)));
+});
+""",
+            query={"page": 1, "pageSize": 5},
+        ),
+        request(
+            "List events (page 2)",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("page 2 continues page 1 without overlap", () => {
+    const body = pm.response.json();
+    pm.expect(body.meta.page).to.eql(2);
+    const first = JSON.parse(pm.collectionVariables.get("firstPageIds"));
+    body.data.forEach(e => pm.expect(first).to.not.include(e.id));
+});
+""",
+            query={"page": 2, "pageSize": 5},
+        ),
+        request(
+            "Page past the end is empty",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("no items, same totals", () => pm.expect(pm.response.json().data).to.eql([]));
+""",
+            query={"page": 100000, "pageSize": 100},
+        ),
+        request(
+            "Search events (q)",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("finds jazz events in Copenhagen", () => {
+    const data = pm.response.json().data;
+    pm.expect(data.length).to.be.above(0);
+    data.forEach(e => pm.expect(e.venue.city + " " + e.title + " " + e.category.name + " " + e.venue.name)
+        .to.match(/copenhagen/i));
+});
+""",
+            query={"q": "jazz copenhagen"},
+        ),
+        request(
+            "Filter by category and city, cheapest first",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("only jazz in Copenhagen, sorted by price", () => {
+    const data = pm.response.json().data;
+    data.forEach(e => {
+        pm.expect(e.category.slug).to.eql("jazz");
+        pm.expect(e.venue.city).to.eql("Copenhagen");
+    });
+    const prices = data.map(e => parseFloat(e.priceFrom.amount));
+    pm.expect(prices).to.eql([...prices].sort((a, b) => a - b));
+});
+""",
+            query={"category": "jazz", "city": "Copenhagen", "sort": "price"},
+        ),
+        request(
+            "Only events with seats left, price range",
+            "GET",
+            "/api/events",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("none sold out, priceFrom within range", () => {
+    pm.response.json().data.forEach(e => {
+        pm.expect(e.soldOut).to.eql(false);
+        pm.expect(e.ticketsAvailable).to.be.above(0);
+        const p = parseFloat(e.priceFrom.amount);
+        pm.expect(p).to.be.within(100, 300);
+    });
+});
+""",
+            query={"available": "true", "minPrice": 100, "maxPrice": 300},
+        ),
+        request(
+            "Event detail",
+            "GET",
+            "/api/events/{{eventId}}",
+            status(200)
+            + IS_JSON
+            + """
+pm.test("event with ticket types and availability", () => {
+    const e = pm.response.json().data;
+    pm.expect(e.id).to.eql(Number(pm.collectionVariables.get("eventId")));
+    pm.expect(e).to.have.property("description");
+    pm.expect(e.ticketTypes).to.be.an("array").that.is.not.empty;
+    e.ticketTypes.forEach(t => {
+        pm.expect(t.available).to.be.at.most(t.capacity);
+        pm.expect(t.price.currency).to.eql("DKK");
+        pm.expect(t).to.have.property("onSale");
+    });
+    pm.collectionVariables.set("ticketTypeId", e.ticketTypes.find(t => t.onSale && t.available > 0).id);
+});
+""",
+        ),
+        request(
+            "Unknown event is a 404 problem",
+            "GET",
+            "/api/events/999999999",
+            status(404) + IS_PROBLEM,
+        ),
+        request(
+            "Invalid pageSize is a 422 problem",
+            "GET",
+            "/api/events",
+            status(422)
+            + IS_PROBLEM
+            + """
+pm.test("names the parameter", () => pm.expect(pm.response.json().errors).to.have.property("pageSize"));
+""",
+            query={"pageSize": 0},
+        ),
+        request(
+            "List categories",
+            "GET",
+            "/api/categories",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("categories have slug and name", () => {
+    pm.response.json().data.forEach(c => pm.expect(c).to.have.all.keys("id", "slug", "name"));
+});
+""",
+        ),
+        request(
+            "List venues in a city",
+            "GET",
+            "/api/venues",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("only venues in Aarhus", () => {
+    const data = pm.response.json().data;
+    pm.expect(data.length).to.be.above(0);
+    data.forEach(v => pm.expect(v.city).to.eql("Aarhus"));
+});
+""",
+            query={"city": "Aarhus"},
+        ),
+        request(
+            "OpenAPI document",
+            "GET",
+            "/api/openapi.json",
+            status(200)
+            + """
+pm.test("is OpenAPI 3", () => pm.expect(pm.response.json().openapi).to.match(/^3\\./));
+""",
+        ),
+        request(
+            "Swagger UI",
+            "GET",
+            "/api/docs",
+            status(200)
+            + """
+pm.test("is the Swagger page", () => pm.expect(pm.response.text()).to.include("swagger-ui"));
+""",
+        ),
+    ]
+    return {
+        "name": "Week 3 – public catalogue",
+        "item": items,
+        "description": "Public GET API: events with search, filters, sorting and pagination.",
+    }
+
+
+def collection() -> dict:
+    return {
+        "info": {
+            "name": "shop",
+            "description": "The shop API, one folder per course week. Set `baseUrl` in the "
+            "environment (local: http://127.0.0.1:5000).",
+            "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
+        },
+        "item": [week3()],
+        "variable": [
+            {"key": "eventId", "value": ""},
+            {"key": "ticketTypeId", "value": ""},
+            {"key": "firstPageIds", "value": "[]"},
+        ],
+    }
+
+
+def environment() -> dict:
+    return {
+        "name": "shop local",
+        "values": [
+            {"key": "baseUrl", "value": "http://127.0.0.1:5000", "enabled": True},
+        ],
+        "_postman_variable_scope": "environment",
+    }
+
+
+def render() -> dict[Path, str]:
+    return {
+        COLLECTION: json.dumps(collection(), indent=2, ensure_ascii=False) + "\n",
+        ENVIRONMENT: json.dumps(environment(), indent=2) + "\n",
+    }
+
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    for path, content in render().items():
+        path.write_text(content)
+        print(f"wrote {path.relative_to(OUT.parent.parent)}")
+    sys.exit(0)
