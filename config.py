@@ -72,6 +72,10 @@ class Config:
     # Checkout never waits longer than this for a row lock; contention becomes a 503 to retry.
     CHECKOUT_LOCK_TIMEOUT_MS = env_int("CHECKOUT_LOCK_TIMEOUT_MS", 3000)
 
+    # The event listing's totalItems may be this many seconds old (counting is the costly part of
+    # a page on a large catalogue); 0 counts on every request.
+    LISTING_COUNT_CACHE_SECONDS = float(os.environ.get("LISTING_COUNT_CACHE_SECONDS", "5"))
+
     MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
@@ -117,6 +121,7 @@ class TestingConfig(Config):
     JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    LISTING_COUNT_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

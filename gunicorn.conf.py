@@ -15,8 +15,8 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Workers recycle now and then, so a slow leak cannot grow forever.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
 # gunicorn's control socket (for gunicornc) is unused here, and two masters on one machine (as the
 # benches run them) would fight over its single default path.
 control_socket_disable = True

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 
 from shop.extensions import db
 
@@ -49,6 +50,8 @@ def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
     with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
         report = seed(db.session, events=event_count, random_seed=random_seed, progress=bar.update)
     db.session.commit()
+    if not report.skipped:
+        vacuum_catalogue()
     elapsed = time.perf_counter() - started
     if report.skipped:
         click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
@@ -59,6 +62,15 @@ def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
         )
     click.echo(f"Demo customer: {DEMO_CUSTOMER['email']} / {DEMO_CUSTOMER['password']}")
     click.echo(f"Demo admin:    {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
+
+
+def vacuum_catalogue() -> None:
+    """VACUUM ANALYZE after a bulk load, as autovacuum would later: fresh statistics and a
+    visibility map let counts use index-only scans right away."""
+    engine = db.engine
+    if isinstance(engine, Engine):  # under the test harness the "engine" is a shared Connection
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE) event, ticket_type, venue, category")
 
 
 @click.command("create-admin")

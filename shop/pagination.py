@@ -4,11 +4,13 @@ for one page plus a count, and the route wraps the result in `{"data", "meta"}`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 
 @dataclass
@@ -34,13 +36,29 @@ class Page:
         }
 
 
+def count_rows(session: Session, statement: Select) -> int:
+    """How many rows `statement` returns, counted by PostgreSQL."""
+    return session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+
+
 def paginate(
-    session: Session, statement: Select, page: int, page_size: int, *, scalars: bool = True
+    session: Session,
+    statement: Select,
+    page: int,
+    page_size: int,
+    *,
+    scalars: bool = True,
+    options: Sequence[ORMOption] = (),
+    total: int | None = None,
 ) -> Page:
-    """Run `statement` for one page (LIMIT/OFFSET) and count all its rows (two queries)."""
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    """Run `statement` for one page (LIMIT/OFFSET) and count all its rows (two queries; one
+    when the caller already knows `total`). `options` (eager loads) apply to the page query
+    only, so they never slow the count."""
+    if total is None:
+        total = count_rows(session, statement)
     if total and (page - 1) * page_size < total:
-        result = session.execute(statement.limit(page_size).offset((page - 1) * page_size))
+        page_query = statement.options(*options).limit(page_size).offset((page - 1) * page_size)
+        result = session.execute(page_query)
         items = list(result.scalars() if scalars else result.all())
     else:
         items = []

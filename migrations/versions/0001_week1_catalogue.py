@@ -73,7 +73,8 @@ CREATE TRIGGER category_refresh_event_search AFTER UPDATE OF name, slug ON categ
 
 # event.price_from is the cheapest tier's price, kept by statement-level triggers (one UPDATE per
 # statement, not per row, so bulk loads stay fast) so the listing can sort and filter by price
-# through an index.
+# through an index. An UPDATE of ticket_type touches the event only when a price (or the event)
+# changed: checkout raises `sold` on tiers and must not lock their event rows as well.
 PRICE_FROM_SQL = """
 CREATE FUNCTION event_refresh_price_from() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -85,7 +86,13 @@ BEGIN
         WHERE e.id IN (SELECT DISTINCT event_id FROM old_rows);
     ELSE
         UPDATE event e SET price_from = (SELECT min(t.price) FROM ticket_type t WHERE t.event_id = e.id)
-        WHERE e.id IN (SELECT event_id FROM new_rows UNION SELECT event_id FROM old_rows);
+        WHERE e.id IN (
+            SELECT n.event_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.price IS DISTINCT FROM o.price OR n.event_id IS DISTINCT FROM o.event_id
+            UNION
+            SELECT o.event_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.event_id IS DISTINCT FROM o.event_id
+        );
     END IF;
     RETURN NULL;
 END $$;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask.views import MethodView
 
 from shop.catalog.schemas import (
@@ -59,7 +60,13 @@ class Events(MethodView):
         `from`/`to`, `minPrice`/`maxPrice` and `available=true`, order with `sort`. Paginated
         with `page` and `pageSize`; unknown parameters are refused with a 422.
         """
-        result = catalog.list_events(db.session, catalog.EventFilters(**filters), page, page_size)
+        result = catalog.list_events(
+            db.session,
+            catalog.EventFilters(**filters),
+            page,
+            page_size,
+            count_ttl=current_app.config["LISTING_COUNT_CACHE_SECONDS"],
+        )
         return result.envelope([event_item(event, available) for event, available in result.items])
 
 

@@ -108,7 +108,8 @@ class Event(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
     currency: Mapped[str] = mapped_column(String(3), default="DKK", server_default="DKK")
     price_from: Mapped[Decimal | None]
-    search_vector: Mapped[str | None] = mapped_column(TSVECTOR)
+    # Never needed in Python: deferred, so loading an event does not ship its search document.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
     venue: Mapped[Venue] = relationship(lazy="raise")
     category: Mapped[Category] = relationship(lazy="raise")

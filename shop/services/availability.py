@@ -31,6 +31,18 @@ def held_seats(ticket_type_id, *, exclude_cart_id: int | None = None) -> ColumnE
     )
 
 
+def held_by_ticket_type():
+    """Subquery (ticket_type_id, held): seats held per tier by live holds, computed once per
+    query and joined, rather than once per tier."""
+    return (
+        select(CartItem.ticket_type_id, func.sum(CartItem.quantity).label("held"))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(Cart.status == "active", Cart.hold_expires_at > func.now())
+        .group_by(CartItem.ticket_type_id)
+        .subquery("held")
+    )
+
+
 def available_expression(*, exclude_cart_id: int | None = None) -> ColumnElement[int]:
     """Seats of the TicketType in the surrounding query that anyone (but `exclude_cart_id`) can
     still put in a cart, never below zero."""

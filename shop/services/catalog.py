@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, exists, func, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
+from shop.cache import TtlCache
 from shop.errors import NotFound
 from shop.models import Category, Event, TicketType, Venue
-from shop.pagination import Page, paginate
-from shop.services.availability import available_by_event, available_by_ticket_type, held_seats
+from shop.pagination import Page, count_rows, paginate
+from shop.services.availability import (
+    available_by_event,
+    available_by_ticket_type,
+    held_by_ticket_type,
+)
 
 MAX_SEARCH_TERMS = 8
 SORTS = {
@@ -26,7 +31,7 @@ SORTS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class EventFilters:
     q: str | None = None
     category: str | None = None
@@ -48,13 +53,11 @@ def search_query(text: str) -> str | None:
 
 
 def event_listing(filters: EventFilters) -> Select:
-    """The published events matching `filters`, with venue and category joined, sorted (ties
-    broken by id). Upcoming only, unless `starts_from` reaches into the past."""
+    """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
+    unless `starts_from` reaches into the past. Venue and category are joined only when a filter
+    needs them, so counting the matches stays an index scan on `event` alone."""
     statement = (
         select(Event)
-        .join(Event.venue)
-        .join(Event.category)
-        .options(contains_eager(Event.venue), contains_eager(Event.category))
         .where(Event.status == "published")
         .where(Event.starts_at >= (filters.starts_from or func.now()))
     )
@@ -69,28 +72,55 @@ def event_listing(filters: EventFilters) -> Select:
                 Event.search_vector.op("@@")(func.to_tsquery("shop_search", tsquery))
             )
     if filters.category:
-        statement = statement.where(Category.slug == filters.category)
+        statement = statement.join(Event.category).where(Category.slug == filters.category)
     if filters.city:
-        statement = statement.where(func.lower(Venue.city) == filters.city.strip().lower())
+        statement = statement.join(Event.venue).where(
+            func.lower(Venue.city) == filters.city.strip().lower()
+        )
     if filters.min_price is not None:
         statement = statement.where(Event.price_from >= filters.min_price)
     if filters.max_price is not None:
         statement = statement.where(Event.price_from <= filters.max_price)
     if filters.available:
-        statement = statement.where(
-            exists().where(
-                and_(
-                    TicketType.event_id == Event.id,
-                    TicketType.capacity > TicketType.sold + held_seats(TicketType.id),
-                )
+        held = held_by_ticket_type()
+        seats_left = (
+            select(TicketType.id)
+            .outerjoin(held, held.c.ticket_type_id == TicketType.id)
+            .where(
+                TicketType.event_id == Event.id,
+                TicketType.capacity > TicketType.sold + func.coalesce(held.c.held, 0),
             )
         )
+        statement = statement.where(seats_left.exists())
     return statement.order_by(*SORTS[filters.sort])
 
 
-def list_events(session: Session, filters: EventFilters, page: int, page_size: int) -> Page:
-    """One page of the listing (count, page, availability: three queries whatever the size)."""
-    result = paginate(session, event_listing(filters), page, page_size)
+# Listing totals per filter set: counting tens of thousands of matches costs more than the page.
+_listing_totals = TtlCache(maxsize=1024)
+
+
+def list_events(
+    session: Session, filters: EventFilters, page: int, page_size: int, *, count_ttl: float = 0
+) -> Page:
+    """One page of the listing: count, page and availability, three queries whatever the page
+    size. With `count_ttl` > 0 the total is reused for that many seconds (per process)."""
+    statement = event_listing(filters)
+    total = _listing_totals.get(filters) if count_ttl > 0 else None
+    if total is None:
+        total = count_rows(session, statement)
+        if count_ttl > 0:
+            _listing_totals.set(filters, total, count_ttl)
+    result = paginate(
+        session,
+        statement,
+        page,
+        page_size,
+        options=(
+            joinedload(Event.venue, innerjoin=True),
+            joinedload(Event.category, innerjoin=True),
+        ),
+        total=total,
+    )
     available = available_by_event(session, [event.id for event in result.items])
     result.items = [(event, available.get(event.id, 0)) for event in result.items]
     return result
