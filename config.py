@@ -59,6 +59,11 @@ class Config:
     JWT_DECODE_ALGORITHMS = ["HS256"]
     JWT_TOKEN_LOCATION = ["headers"]
 
+    # Argon2id cost: argon2-cffi's recommended profile (RFC 9106 low-memory).
+    ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
+    ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
+
     CORS_ORIGINS = env_list("CORS_ORIGINS")
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
@@ -122,6 +127,10 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     LISTING_COUNT_CACHE_SECONDS = 0.0
+    # Cheap hashing keeps a suite that signs up hundreds of users fast; the algorithm is the same.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
+    ARGON2_PARALLELISM = 1
 
 
 class ProductionConfig(Config):

@@ -54,7 +54,13 @@ def register_database(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from shop.extensions import api, cors, db, jwt, limiter, migrate
+    from shop.services import passwords
 
+    passwords.configure(
+        app.config["ARGON2_TIME_COST"],
+        app.config["ARGON2_MEMORY_KIB"],
+        app.config["ARGON2_PARALLELISM"],
+    )
     # One trusted proxy hop (Render's load balancer) tells us the client's address.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     db.init_app(app)
@@ -64,6 +70,9 @@ def register_extensions(app: Flask) -> None:
         directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")),
     )
     jwt.init_app(app)
+    from shop.auth.tokens import init_jwt
+
+    init_jwt(jwt)
     limiter.init_app(app)
     cors.init_app(
         app,
@@ -112,12 +121,12 @@ def register_request_guards(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop import catalog
+    from shop import auth, cart, catalog
     from shop.extensions import api
     from shop.health import blp as health_blp
     from shop.openapi import register_docs_routes
 
-    for blueprint in (health_blp, *catalog.blueprints):
+    for blueprint in (health_blp, *catalog.blueprints, *auth.blueprints, *cart.blueprints):
         api.register_blueprint(blueprint)
     register_docs_routes(app)
 

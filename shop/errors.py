@@ -97,6 +97,60 @@ class Forbidden(ShopError):
     detail = "Your account is not allowed to do this."
 
 
+class InvalidCredentials(Unauthorized):
+    code, title = "invalid_credentials", "Invalid credentials"
+    detail = "The email or password is wrong. Check both and try again."
+
+
+class EmailTaken(Conflict):
+    code, title = "email_taken", "Email already registered"
+    detail = "An account with this email exists. Sign in instead, or use another email."
+
+
+class CartNotFound(NotFound):
+    code, title = "cart_not_found", "Cart not found"
+    detail = (
+        "You have no open cart. Add an item to start one; a guest cart token (X-Cart-Token)"
+        " stops working once the cart is merged at sign-in or checked out."
+    )
+
+
+class GuestCartNotFound(CartNotFound):
+    detail = (
+        "This cart token belongs to no open cart (it was merged at sign-in, checked out or never"
+        " existed). Drop the X-Cart-Token header to start a new cart."
+    )
+
+
+class CartItemNotFound(NotFound):
+    code, title = "cart_item_not_found", "Cart line not found"
+    detail = "Your cart has no line with this id. GET /api/cart lists your lines and their ids."
+
+
+class TicketTypeNotFound(NotFound):
+    code, title = "ticket_type_not_found", "Ticket type not found"
+
+
+class EventNotFound(NotFound):
+    code, title = "event_not_found", "Event not found"
+
+
+class NotOnSale(Conflict):
+    code, title = "not_on_sale", "Not on sale"
+
+
+class InsufficientAvailability(Conflict):
+    code, title = "insufficient_availability", "Not enough tickets left"
+
+
+class QuantityOverLimit(ValidationFailed):
+    code, title = "quantity_over_limit", "Too many tickets for one order"
+
+
+class CurrencyMismatch(Conflict):
+    code, title = "currency_mismatch", "Different currency"
+
+
 class ServiceUnavailable(ShopError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
     detail = "The service cannot reach its database right now. Retry in a few seconds."
@@ -200,7 +254,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status == 429:
         headers.setdefault("Retry-After", str(_retry_after_seconds(error)))
         detail = (
-            f"Too many requests ({error.description}). Wait {headers['Retry-After']} s and retry."
+            f"Too many requests ({error.description}). Wait the number of seconds in the"
+            " Retry-After header, then try again."
         )
     if status >= 500:
         log.error("HTTP %s: %s", status, error)
@@ -212,7 +267,7 @@ def _retry_after_seconds(error: HTTPException) -> int:
 
     current = limiter.current_limit
     if current is not None:
-        return max(1, int(current.reset_at - time.time()) + 1)
+        return max(1, int(current.reset_at - time.time()))
     return 60
 
 
@@ -242,7 +297,20 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     )
 
 
+# lock_timeout, deadlock and serialization failures: the same request will most likely succeed
+# when retried a moment later.
+RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
+
+
 def handle_database_unavailable(error: DBAPIError) -> Response:
+    if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        log.warning("Contention: %s", error.orig)
+        return problem(
+            503,
+            "contention",
+            "Many people are buying the same tickets right now. Retry in a moment.",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.error("Database unavailable: %s", error.orig)
         return problem(
@@ -259,6 +327,62 @@ def handle_unexpected(error: Exception) -> Response:
     log.exception("Unhandled exception", exc_info=error)
     code, detail = HTTP_PROBLEMS[500]
     return problem(500, code, detail)
+
+
+TOKEN_HELP = "Sign in again (POST /api/auth/login) or refresh (POST /api/auth/refresh)."
+
+
+def _token_problem(code: str, detail: str) -> Response:
+    return problem(401, code, detail, title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+
+def register_jwt_error_handlers(jwt) -> None:
+    """flask-jwt-extended answers `{"msg": ...}` (and 422 for a malformed token); make every token
+    failure a 401 problem that says what is wrong and what to do."""
+
+    @jwt.unauthorized_loader
+    def missing_token(reason: str):
+        return _token_problem(
+            "token_missing",
+            "This route needs you signed in: send `Authorization: Bearer <accessToken>`"
+            f" ({reason}).",
+        )
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason: str):
+        if "refresh" in reason.lower():
+            wanted = (
+                "a refresh token"
+                if reason.lower().startswith("only refresh")
+                else "an access token"
+            )
+            return _token_problem(
+                "wrong_token_type",
+                f"This route takes {wanted}; you sent the other kind. {TOKEN_HELP}",
+            )
+        return _token_problem("token_invalid", f"The token is not valid ({reason}). {TOKEN_HELP}")
+
+    @jwt.expired_token_loader
+    def expired_token(_header, payload):
+        kind = "refresh" if payload.get("type") == "refresh" else "access"
+        help_text = (
+            "Sign in again (POST /api/auth/login)."
+            if kind == "refresh"
+            else "Get a new one from POST /api/auth/refresh with your refresh token."
+        )
+        return _token_problem("token_expired", f"Your {kind} token has expired. {help_text}")
+
+    @jwt.revoked_token_loader
+    def revoked_token(_header, _payload):
+        return _token_problem(
+            "token_revoked", "This token was revoked when you signed out. Sign in again."
+        )
+
+    @jwt.user_lookup_error_loader
+    def unknown_user(_header, _payload):
+        return _token_problem(
+            "token_invalid", "The account this token belongs to no longer exists. Sign in again."
+        )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -155,3 +155,55 @@ def count_queries():
             event.remove(Engine, "before_cursor_execute", record)
 
     return counting
+
+
+class AuthActions:
+    """flaskr's `auth` fixture, for JWTs: sign up, log in, or mint a token for a user."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.app = app
+        self.client = client
+
+    def signup(
+        self, email: str = "new@example.com", password: str = "Correct-Horse-9", name: str = "New"
+    ):
+        return self.client.post(
+            "/api/auth/signup", json={"email": email, "password": password, "name": name}
+        )
+
+    def login(self, email: str, password: str = "Correct-Horse-9", headers: dict | None = None):
+        return self.client.post(
+            "/api/auth/login", json={"email": email, "password": password}, headers=headers or {}
+        )
+
+    def token(self, user, *, refresh: bool = False, **kwargs) -> str:
+        from flask_jwt_extended import create_access_token, create_refresh_token
+
+        with self.app.app_context():
+            create = create_refresh_token if refresh else create_access_token
+            return create(identity=str(user.id), **kwargs)
+
+    def headers(self, user, **kwargs) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, **kwargs)}"}
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient) -> AuthActions:
+    return AuthActions(app, client)
+
+
+ALL_TABLES = (
+    "ticket, order_item, customer_order, cart_item, cart, idempotency_key, revoked_token,"
+    " ticket_type, event, venue, category, app_user"
+)
+
+
+@pytest.fixture
+def committed(app: Flask) -> Iterator[None]:
+    """For tests marked `concurrent`: data is really committed (several connections must see
+    it), and every table is emptied afterwards."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY CASCADE"))

@@ -1,0 +1,152 @@
+"""Auth routes: accounts and JWTs (flask-jwt-extended)."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
+from jwt import PyJWTError
+
+from shop.auth.schemas import (
+    AccessTokenEnvelopeSchema,
+    LoginSchema,
+    LogoutSchema,
+    SessionEnvelopeSchema,
+    SignupSchema,
+    UserEnvelopeSchema,
+)
+from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
+from shop.errors import ValidationFailed
+from shop.extensions import db, limiter
+from shop.openapi import Blueprint
+from shop.services import accounts, carts
+
+blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
+
+BEARER = {"security": [{"bearerAuth": []}]}
+
+
+def auth_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def start_session(user, status: int):
+    """Tokens for `user`; a guest cart sent along (X-Cart-Token) is merged into theirs and the
+    merged cart, with any caps as warnings, comes back as `cart`."""
+    guest_token = request.headers.get(CART_TOKEN_HEADER)
+    merged = None
+    if guest_token:
+        merged = carts.merge_on_sign_in(db.session, user.id, guest_token, hold_policy())
+    db.session.commit()
+    data = {"user": user, **accounts.issue_tokens(user)}
+    if merged is not None:
+        data["cart"] = carts.cart_view(db.session, merged)
+    return {"data": data}, status
+
+
+@blp.route("/signup")
+class Signup(MethodView):
+    decorators = [limiter.limit(auth_limit, methods=["POST"])]
+
+    @blp.arguments(SignupSchema)
+    @blp.response(201, SessionEnvelopeSchema)
+    @blp.alt_response(409, response="CONFLICT", description="The email is already registered")
+    @blp.alt_response(
+        429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
+    )
+    def post(self, body):
+        """Create an account
+
+        Password: 8 to 128 characters mixing at least two kinds (lower case, upper case,
+        digits, symbols), not the email. Emails are trimmed and compared case-insensitively.
+        Answers the new user with an access token and a refresh token, signed in. A guest cart
+        sent as `X-Cart-Token` becomes the new account's cart.
+        """
+        user = accounts.register_user(db.session, **body)
+        return start_session(user, 201)
+
+
+@blp.route("/login")
+class Login(MethodView):
+    decorators = [limiter.limit(auth_limit, methods=["POST"])]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, SessionEnvelopeSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
+    @blp.alt_response(
+        429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
+    )
+    def post(self, body):
+        """Sign in
+
+        Answers the user with a short-lived access token (send it as `Authorization: Bearer
+        <accessToken>`) and a longer-lived refresh token. An unknown email and a wrong password
+        get the same 401. A guest cart sent as `X-Cart-Token` is merged into your cart:
+        quantities add up, capped by seats left and per-order limits (GET /api/cart shows the
+        result), and the guest token stops working.
+        """
+        user = accounts.authenticate(db.session, **body)
+        return start_session(user, 200)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(**BEARER)
+    @blp.response(200, UserEnvelopeSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED", description="Missing, expired or revoked token")
+    @jwt_required()
+    def get(self):
+        """Show the signed-in user
+
+        Never includes the password hash.
+        """
+        return {"data": current_user}
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.doc(**BEARER)
+    @blp.response(200, AccessTokenEnvelopeSchema)
+    @blp.alt_response(
+        401, response="UNAUTHORIZED", description="Missing, expired, revoked or access token"
+    )
+    @jwt_required(refresh=True)
+    def post(self):
+        """Get a new access token
+
+        Send the refresh token (not the access token) as `Authorization: Bearer
+        <refreshToken>`.
+        """
+        return {"data": {"access_token": accounts.issue_tokens(current_user)["access_token"]}}
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.doc(**BEARER)
+    @blp.arguments(LogoutSchema, required=False)
+    @blp.response(204)
+    @blp.alt_response(401, response="UNAUTHORIZED", description="Missing, expired or revoked token")
+    @jwt_required()
+    def post(self, body):
+        """Sign out
+
+        The access token you send stops working at once, in every server. Send your refresh
+        token as `refreshToken` in the body to revoke it too (recommended).
+        """
+        accounts.revoke_token(db.session, get_jwt())
+        refresh_token = (body or {}).get("refresh_token")
+        if refresh_token:
+            try:
+                payload = decode_token(refresh_token, allow_expired=True)
+            except PyJWTError as error:
+                raise ValidationFailed(
+                    "refreshToken is not a valid refresh token.",
+                    errors={"refreshToken": ["Not a valid refresh token."]},
+                ) from error
+            if payload.get("type") != "refresh" or payload.get("sub") != str(current_user.id):
+                raise ValidationFailed(
+                    "refreshToken must be your own refresh token.",
+                    errors={"refreshToken": ["Not your refresh token."]},
+                )
+            accounts.revoke_token(db.session, payload)
+        db.session.commit()

@@ -1,0 +1,111 @@
+"""Cart schemas: line changes in, the cart with its warnings out."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shop.schemas import MoneySchema
+from shop.services.carts import MAX_LINE_QUANTITY
+
+QUANTITY = validate.Range(
+    min=1, max=MAX_LINE_QUANTITY, error="Must be a whole number from 1 to {max}."
+)
+
+
+class CartItemCreateSchema(Schema):
+    """Which tickets to add: `ticketTypeId`, or `eventId` alone when the event has one tier on
+    sale (as course clients send it), and how many."""
+
+    event_id = fields.Integer(
+        data_key="eventId", strict=True, validate=validate.Range(min=1), metadata={"example": 4}
+    )
+    ticket_type_id = fields.Integer(
+        data_key="ticketTypeId",
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={"example": 8},
+    )
+    quantity = fields.Integer(
+        required=True, strict=True, validate=QUANTITY, metadata={"example": 2}
+    )
+
+    @validates_schema
+    def needs_a_target(self, data, **kwargs):
+        if data.get("event_id") is None and data.get("ticket_type_id") is None:
+            raise ValidationError(
+                "Send ticketTypeId (or eventId for an event with one ticket type).", "ticketTypeId"
+            )
+
+
+class CartItemUpdateSchema(Schema):
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=QUANTITY,
+        metadata={
+            "description": "The line's new quantity (to remove the line, DELETE it)",
+            "example": 3,
+        },
+    )
+
+
+class CartEventSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    starts_at = fields.DateTime(data_key="startsAt")
+
+
+class CartItemSchema(Schema):
+    id = fields.Integer(
+        metadata={"description": "The cart line's id (use it in /api/cart/items/{itemId})"}
+    )
+    event_id = fields.Integer(data_key="eventId")
+    ticket_type_id = fields.Integer(data_key="ticketTypeId")
+    ticket_type_name = fields.String(data_key="ticketTypeName")
+    event = fields.Nested(CartEventSchema)
+    quantity = fields.Integer()
+    unit_price = fields.Nested(
+        MoneySchema, data_key="unitPrice", metadata={"description": "Current price"}
+    )
+    line_total = fields.Nested(MoneySchema, data_key="lineTotal")
+    available = fields.Integer(
+        metadata={"description": "Most this line could hold now (seats not held by others)"}
+    )
+
+
+class CartWarningSchema(Schema):
+    code = fields.String(
+        metadata={
+            "description": "quantity_capped, price_changed, hold_expired, hold_not_renewed,"
+            " not_on_sale, sold_out, insufficient_availability, currency_mismatch"
+        }
+    )
+    detail = fields.String()
+    item_id = fields.Integer(data_key="itemId")
+    requested = fields.Integer()
+    kept = fields.Integer()
+    old_price = fields.Nested(MoneySchema, data_key="oldPrice")
+    new_price = fields.Nested(MoneySchema, data_key="newPrice")
+
+
+class CartSchema(Schema):
+    id = fields.Integer(
+        allow_none=True, metadata={"description": "null until the first item is added"}
+    )
+    cart_token = fields.String(
+        data_key="cartToken",
+        allow_none=True,
+        metadata={"description": "Guest carts only: send it back as the X-Cart-Token header"},
+    )
+    items = fields.List(fields.Nested(CartItemSchema))
+    total_quantity = fields.Integer(data_key="totalQuantity")
+    subtotal = fields.Nested(MoneySchema, allow_none=True)
+    hold_expires_at = fields.DateTime(
+        data_key="holdExpiresAt",
+        allow_none=True,
+        metadata={"description": "Seats are held until then"},
+    )
+    warnings = fields.List(fields.Nested(CartWarningSchema))
+    updated_at = fields.DateTime(data_key="updatedAt", allow_none=True)
+
+
+class CartEnvelopeSchema(Schema):
+    data = fields.Nested(CartSchema)

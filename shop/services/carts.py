@@ -1,0 +1,692 @@
+"""Carts and seat holds.
+
+The lines of an active cart whose `hold_expires_at` is in the future hold their seats: public
+availability is `capacity - sold - seats held by other carts`. Every change to a cart locks, in
+one fixed order, the cart rows involved (ascending id) and then every ticket type involved
+(ascending id) — the same order checkout uses — so two carts can never hold more seats than
+exist, concurrent changes to one line never lose an update, and no two transactions wait on each
+other in a cycle. Lock waits are bounded by `lock_timeout`.
+
+Functions take explicit arguments and never commit; the route commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from shop.errors import (
+    CartItemNotFound,
+    CartNotFound,
+    CurrencyMismatch,
+    EventNotFound,
+    GuestCartNotFound,
+    InsufficientAvailability,
+    NotFound,
+    NotOnSale,
+    QuantityOverLimit,
+    TicketTypeNotFound,
+    ValidationFailed,
+)
+from shop.models import Cart, CartItem, Event, TicketType
+from shop.services.availability import available_by_ticket_type
+
+GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+MAX_LINE_QUANTITY = 100
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    """How long a change holds the cart's seats, how often changes may renew the hold, and how
+    long a change may wait for a row lock."""
+
+    minutes: int = 15
+    max_renewals: int = 8
+    lock_timeout_ms: int = 3000
+
+
+@dataclass(frozen=True)
+class CartOwner:
+    """Who is asking: a signed-in user, a guest with a cart token, both, or neither."""
+
+    user_id: int | None = None
+    guest_token: str | None = None
+
+
+@dataclass
+class CartOutcome:
+    """The cart after a request, what the request changed that the client should know about,
+    and the guest token to hand back (None for signed-in carts)."""
+
+    cart: Cart | None
+    warnings: list[dict] = field(default_factory=list)
+    guest_token: str | None = None
+    created: bool = False
+
+
+def new_guest_token() -> str:
+    """43 URL-safe characters (256 random bits); only its SHA-256 is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _warning(code: str, detail: str, item_id: int | None = None, **extra) -> dict:
+    warning = {"code": code, "detail": detail, **extra}
+    if item_id is not None:
+        warning["item_id"] = item_id
+    return warning
+
+
+# --- finding carts ---------------------------------------------------------------------------
+
+
+def _guest_cart(session: Session, token: str | None, *, lock: bool) -> Cart | None:
+    if not token or not GUEST_TOKEN_PATTERN.match(token):
+        return None
+    statement = select(Cart).where(Cart.guest_token_hash == hash_token(token))
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalar(statement)
+
+
+def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
+    statement = select(Cart).where(Cart.user_id == user_id, Cart.status == "active")
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalar(statement)
+
+
+def find_cart(session: Session, owner: CartOwner) -> CartOutcome:
+    """The cart a read request sees (nothing is created or changed).
+
+    A guest token that matches no open guest cart is a 404 — unless the request is signed in,
+    where a stale token (already merged, or someone else's) is simply ignored."""
+    if owner.user_id is not None:
+        guest = _guest_cart(session, owner.guest_token, lock=False)
+        if guest is not None and guest.status == "active" and guest.user_id is None:
+            # Not merged yet: a read does not merge, but must not hide the guest's lines either.
+            return CartOutcome(cart=guest, guest_token=owner.guest_token)
+        return CartOutcome(cart=_user_cart(session, owner.user_id, lock=False))
+    if owner.guest_token is None:
+        return CartOutcome(cart=None)
+    guest = _guest_cart(session, owner.guest_token, lock=False)
+    if guest is None or guest.status != "active" or guest.user_id is not None:
+        raise GuestCartNotFound()
+    return CartOutcome(cart=guest, guest_token=owner.guest_token)
+
+
+# --- changing carts --------------------------------------------------------------------------
+
+
+@dataclass
+class _Change:
+    """A cart locked for a change, with the ticket types involved locked too."""
+
+    cart: Cart
+    tiers: dict[int, TicketType]
+    now: datetime
+    warnings: list[dict]
+    guest_token: str | None
+    created: bool
+
+
+def _lock_tiers(session: Session, tier_ids: set[int]) -> dict[int, TicketType]:
+    if not tier_ids:
+        return {}
+    rows = session.scalars(
+        select(TicketType)
+        .where(TicketType.id.in_(tier_ids))
+        .order_by(TicketType.id)
+        .with_for_update()
+    )
+    return {tier.id: tier for tier in rows}
+
+
+def _line_tier_ids(session: Session, cart_ids: list[int]) -> set[int]:
+    if not cart_ids:
+        return set()
+    return set(
+        session.scalars(select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids)))
+    )
+
+
+def _lines(session: Session, cart_id: int) -> list[CartItem]:
+    return list(
+        session.scalars(select(CartItem).where(CartItem.cart_id == cart_id).order_by(CartItem.id))
+    )
+
+
+def begin_change(
+    session: Session,
+    owner: CartOwner,
+    policy: HoldPolicy,
+    *,
+    extra_tier_ids: set[int] = frozenset(),
+    create: bool = True,
+    missing: type[NotFound] = CartNotFound,
+) -> _Change:
+    """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
+    ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
+    token on an anonymous request."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'"))
+    now = session.scalar(select(func.now()))
+    warnings: list[dict] = []
+    guest_token = None
+    created = False
+
+    guest = None
+    if owner.guest_token is not None:
+        guest = _guest_cart(session, owner.guest_token, lock=True)
+        usable = guest is not None and guest.status == "active" and guest.user_id is None
+        if not usable:
+            if owner.user_id is None:
+                raise GuestCartNotFound()
+            guest = None  # signed in: a stale guest token is harmless
+
+    if owner.user_id is not None:
+        cart = _user_cart(session, owner.user_id, lock=True)
+        if cart is None and guest is not None:
+            # Nothing to merge into: the guest cart becomes the user's, its token stops working.
+            guest.user_id = owner.user_id
+            cart, guest = guest, None
+        elif cart is None:
+            if not create:
+                raise missing()
+            session.execute(
+                insert(Cart)
+                .values(user_id=owner.user_id, status="active")
+                .on_conflict_do_nothing(
+                    index_elements=["user_id"],
+                    index_where=text("status = 'active' AND user_id IS NOT NULL"),
+                )
+            )
+            cart = _user_cart(session, owner.user_id, lock=True)
+            created = True
+    elif guest is not None:
+        cart, guest, guest_token = guest, None, owner.guest_token
+    else:
+        if not create:
+            raise missing()
+        guest_token = new_guest_token()
+        cart = Cart(guest_token_hash=hash_token(guest_token), status="active")
+        session.add(cart)
+        session.flush()
+        created = True
+
+    # The guest cart (if merging) was locked before the user's cart; both are locked before any
+    # ticket type, in the same order checkout uses.
+    cart_ids = [cart.id] + ([guest.id] if guest is not None else [])
+    tiers = _lock_tiers(session, _line_tier_ids(session, cart_ids) | set(extra_tier_ids))
+    change = _Change(cart, tiers, now, warnings, guest_token, created)
+    if guest is not None:
+        _merge(session, change, guest)
+    _renew_hold(session, change, policy)
+    return change
+
+
+def _available_for(session: Session, change: _Change, exclude: list[int]) -> dict[int, int]:
+    """Seats per locked tier that no other cart holds (`exclude`: carts whose holds are ours)."""
+    if not change.tiers:
+        return {}
+    held = dict(
+        session.execute(
+            select(CartItem.ticket_type_id, func.sum(CartItem.quantity))
+            .join(Cart, Cart.id == CartItem.cart_id)
+            .where(
+                CartItem.ticket_type_id.in_(change.tiers),
+                Cart.status == "active",
+                Cart.hold_expires_at > func.now(),
+                Cart.id.not_in(exclude),
+            )
+            .group_by(CartItem.ticket_type_id)
+        ).all()
+    )
+    return {
+        tier_id: max(tier.capacity - tier.sold - int(held.get(tier_id, 0)), 0)
+        for tier_id, tier in change.tiers.items()
+    }
+
+
+def _merge(session: Session, change: _Change, guest: Cart) -> None:
+    """Move the guest cart's lines into the user's cart: quantities add up, capped by what is
+    available and by the tier's per-order maximum; every cap becomes a warning."""
+    available = _available_for(session, change, [change.cart.id, guest.id])
+    mine = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
+    currency = _cart_currency(change, mine.values())
+    capped: list[tuple[dict, CartItem]] = []
+    for line in _lines(session, guest.id):
+        tier = change.tiers[line.ticket_type_id]
+        if currency is not None and tier.currency != currency:
+            change.warnings.append(
+                _warning(
+                    "currency_mismatch",
+                    f"{tier.name} is priced in {tier.currency}, your cart in {currency}; it was"
+                    " left out. Buy it in a separate order.",
+                )
+            )
+            continue
+        target = mine.get(line.ticket_type_id)
+        wanted = line.quantity + (target.quantity if target else 0)
+        allowed = min(wanted, tier.max_per_order, available[tier.id])
+        if allowed == 0:
+            change.warnings.append(
+                _warning("sold_out", f"{tier.name} is sold out; it was not added to your cart.")
+            )
+            continue
+        if target is None:
+            target = CartItem(
+                cart_id=change.cart.id,
+                event_id=line.event_id,
+                ticket_type_id=tier.id,
+                quantity=allowed,
+                unit_price=line.unit_price,
+            )
+            session.add(target)
+            mine[tier.id] = target
+        else:
+            target.quantity = allowed
+        if allowed < wanted:
+            reason = "the per-order limit" if allowed == tier.max_per_order else "the seats left"
+            warning = _warning(
+                "quantity_capped",
+                f"{tier.name}: {wanted} wanted after merging your carts, {allowed} kept"
+                f" ({reason}).",
+                requested=wanted,
+                kept=allowed,
+            )
+            change.warnings.append(warning)
+            capped.append((warning, target))
+    session.execute(delete(CartItem).where(CartItem.cart_id == guest.id))
+    guest.status = "merged"
+    guest.user_id = change.cart.user_id
+    guest.hold_expires_at = None
+    session.flush()
+    for warning, target in capped:
+        warning["item_id"] = target.id
+
+
+def _cart_currency(change: _Change, lines) -> str | None:
+    for line in lines:
+        tier = change.tiers.get(line.ticket_type_id)
+        if tier is not None:
+            return tier.currency
+    return None
+
+
+def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
+    """A change holds the seats for `policy.minutes` more. An expired (or absent) hold starts
+    over after every line is checked against what is left; a live one is extended at most
+    `policy.max_renewals` times."""
+    cart = change.cart
+    expired = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
+    if expired:
+        _recheck_lines(session, change)
+        cart.hold_renewals = 0
+        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
+    elif cart.hold_renewals < policy.max_renewals:
+        cart.hold_renewals += 1
+        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
+    else:
+        change.warnings.append(
+            _warning(
+                "hold_not_renewed",
+                "Your seats stay held until the time in holdExpiresAt but"
+                " will not be extended again. Check out before then.",
+            )
+        )
+    cart.updated_at = change.now
+
+
+def _recheck_lines(session: Session, change: _Change) -> None:
+    """After a hold lapsed, others may have bought or held the seats: cap or drop lines."""
+    lines = _lines(session, change.cart.id)
+    if not lines:
+        return
+    available = _available_for(session, change, [change.cart.id])
+    for line in lines:
+        tier = change.tiers[line.ticket_type_id]
+        left = available[tier.id]
+        if left == 0:
+            change.warnings.append(
+                _warning(
+                    "sold_out",
+                    f"{tier.name} sold out while your seats were not held; the line was removed.",
+                    line.id,
+                )
+            )
+            session.delete(line)
+        elif line.quantity > left:
+            change.warnings.append(
+                _warning(
+                    "quantity_capped",
+                    f"{tier.name}: only {left} left while your seats were"
+                    f" not held; quantity lowered from {line.quantity}.",
+                    line.id,
+                    requested=line.quantity,
+                    kept=left,
+                )
+            )
+            line.quantity = left
+    session.flush()
+
+
+def _release_hold_if_empty(session: Session, cart: Cart) -> None:
+    remaining = session.scalar(
+        select(func.count()).select_from(CartItem).where(CartItem.cart_id == cart.id)
+    )
+    if remaining == 0:
+        cart.hold_expires_at = None
+        cart.hold_renewals = 0
+
+
+def merge_on_sign_in(
+    session: Session, user_id: int, guest_token: str, policy: HoldPolicy
+) -> CartOutcome | None:
+    """At sign-in (or sign-up): merge the guest cart sent along into the user's cart. A token
+    that matches no open guest cart is ignored (signing in twice is harmless)."""
+    guest = _guest_cart(session, guest_token, lock=False)
+    if guest is None or guest.status != "active" or guest.user_id is not None:
+        return None
+    change = begin_change(session, CartOwner(user_id, guest_token), policy)
+    return CartOutcome(change.cart, change.warnings)
+
+
+# --- the operations --------------------------------------------------------------------------
+
+
+def resolve_ticket_type(
+    session: Session, *, event_id: int | None, ticket_type_id: int | None, now: datetime
+) -> TicketType:
+    """The tier a POST /api/cart/items means: by id, or an event's single on-sale tier."""
+    if ticket_type_id is not None:
+        tier = session.scalar(
+            select(TicketType)
+            .join(TicketType.event)
+            .where(TicketType.id == ticket_type_id, Event.status != "draft")
+        )
+        if tier is None:
+            raise TicketTypeNotFound(
+                f"There is no ticket type {ticket_type_id}. GET /api/events/{{eventId}} lists them."
+            )
+        if event_id is not None and tier.event_id != event_id:
+            raise ValidationFailed(
+                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}.",
+                errors={"ticketTypeId": [f"Not a ticket type of event {event_id}."]},
+            )
+        return tier
+    event = session.scalar(select(Event).where(Event.id == event_id, Event.status != "draft"))
+    if event is None:
+        raise EventNotFound(f"There is no event {event_id}. GET /api/events lists them.")
+    tiers = list(
+        session.scalars(
+            select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.id)
+        )
+    )
+    on_sale = [tier for tier in tiers if _tier_on_sale(event, tier, now)]
+    if not on_sale:
+        raise NotOnSale(f"No tickets for event {event_id} are on sale now.")
+    if len(on_sale) > 1:
+        raise ValidationFailed(
+            f"Event {event_id} has {len(on_sale)} ticket types on sale;"
+            " say which with ticketTypeId.",
+            errors={"ticketTypeId": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]},
+        )
+    return on_sale[0]
+
+
+def _tier_on_sale(event: Event, tier: TicketType, now: datetime) -> bool:
+    return (
+        event.status == "published"
+        and event.starts_at > now
+        and (tier.sales_start is None or tier.sales_start <= now)
+        and (tier.sales_end is None or now < tier.sales_end)
+    )
+
+
+def _check_quantity(session: Session, change: _Change, tier: TicketType, quantity: int) -> None:
+    """Refuse a line quantity over the per-order maximum (422) or over what is left (409)."""
+    if quantity > tier.max_per_order:
+        raise QuantityOverLimit(
+            f"You can buy at most {tier.max_per_order} {tier.name} tickets per order.",
+            errors={"quantity": [f"At most {tier.max_per_order} per order."]},
+        )
+    available = _available_for(session, change, [change.cart.id])[tier.id]
+    if quantity > available:
+        raise InsufficientAvailability(
+            f"Only {available} {tier.name} tickets are left; you asked for {quantity}.",
+            errors={"quantity": [f"At most {available} available."]},
+            available=available,
+        )
+
+
+def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
+    event = session.get(Event, tier.event_id)
+    if not _tier_on_sale(event, tier, now):
+        raise NotOnSale(
+            f"{tier.name} for {event.title} is not on sale now"
+            + (" (the event is cancelled)." if event.status == "cancelled" else ".")
+        )
+
+
+def add_item(
+    session: Session,
+    owner: CartOwner,
+    policy: HoldPolicy,
+    *,
+    event_id: int | None,
+    ticket_type_id: int | None,
+    quantity: int,
+) -> CartOutcome:
+    """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
+    now = session.scalar(select(func.now()))
+    tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
+    change = begin_change(session, owner, policy, extra_tier_ids={tier.id})
+    tier = change.tiers[tier.id]
+    _ensure_on_sale(session, tier, change.now)
+    lines = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
+    currency = _cart_currency(change, lines.values())
+    if currency is not None and tier.currency != currency:
+        raise CurrencyMismatch(
+            f"Your cart is in {currency} and {tier.name} is priced in {tier.currency}."
+            " Check out first, then buy it in a separate order."
+        )
+    line = lines.get(tier.id)
+    wanted = quantity + (line.quantity if line else 0)
+    if wanted > MAX_LINE_QUANTITY:
+        raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
+    _check_quantity(session, change, tier, wanted)
+    if line is None:
+        session.add(
+            CartItem(
+                cart_id=change.cart.id,
+                event_id=tier.event_id,
+                ticket_type_id=tier.id,
+                quantity=wanted,
+                unit_price=tier.price,
+            )
+        )
+    else:
+        line.quantity = wanted
+        line.unit_price = tier.price  # the customer has just seen the current price
+    session.flush()
+    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+
+
+def _owned_line(session: Session, change: _Change, item_id: int) -> CartItem:
+    line = session.scalar(
+        select(CartItem).where(CartItem.id == item_id, CartItem.cart_id == change.cart.id)
+    )
+    if line is None:
+        raise CartItemNotFound()
+    return line
+
+
+def set_quantity(
+    session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int, quantity: int
+) -> CartOutcome:
+    """Set a line's quantity. Another cart's line is a 404, like a line that does not exist."""
+    change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
+    line = _owned_line(session, change, item_id)
+    tier = change.tiers[line.ticket_type_id]
+    if quantity > line.quantity:
+        _ensure_on_sale(session, tier, change.now)
+    _check_quantity(session, change, tier, quantity)
+    line.quantity = quantity
+    line.unit_price = tier.price
+    session.flush()
+    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+
+
+def remove_item(
+    session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int
+) -> CartOutcome:
+    change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
+    session.delete(_owned_line(session, change, item_id))
+    session.flush()
+    _release_hold_if_empty(session, change.cart)
+    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+
+
+def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
+    """Remove every line and release the hold (the cart itself stays, empty). A signed-in user
+    without a cart gets an empty cart: emptying twice is harmless."""
+    try:
+        change = begin_change(session, owner, policy, create=False)
+    except CartNotFound:
+        if owner.user_id is not None:
+            return CartOutcome(cart=None)
+        raise
+    session.execute(delete(CartItem).where(CartItem.cart_id == change.cart.id))
+    session.execute(
+        update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None, hold_renewals=0)
+    )
+    session.expire(change.cart)
+    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+
+
+# --- what the client sees --------------------------------------------------------------------
+
+
+@dataclass
+class CartLineView:
+    id: int
+    event_id: int
+    ticket_type_id: int
+    ticket_type_name: str
+    event: dict
+    quantity: int
+    unit_price: Decimal
+    price_when_added: Decimal
+    currency: str
+    available: int
+    on_sale: bool
+
+
+def cart_view(session: Session, outcome: CartOutcome) -> dict:
+    """The cart as the API shows it: current prices, line totals, subtotal, per-line
+    availability and every warning the client should act on (two queries)."""
+    cart = outcome.cart
+    warnings = list(outcome.warnings)
+    if cart is None:
+        return {
+            "id": None,
+            "items": [],
+            "total_quantity": 0,
+            "subtotal": None,
+            "hold_expires_at": None,
+            "warnings": warnings,
+            "updated_at": None,
+            "cart_token": outcome.guest_token,
+        }
+    now = session.scalar(select(func.now()))
+    rows = session.execute(
+        select(CartItem, TicketType, Event)
+        .join(TicketType, TicketType.id == CartItem.ticket_type_id)
+        .join(Event, Event.id == CartItem.event_id)
+        .where(CartItem.cart_id == cart.id)
+        .order_by(CartItem.id)
+    ).all()
+    available = available_by_ticket_type(
+        session, [tier.id for _, tier, _ in rows], exclude_cart_id=cart.id
+    )
+    hold_live = cart.hold_expires_at is not None and cart.hold_expires_at > now
+    if rows and not hold_live:
+        warnings.append(
+            _warning(
+                "hold_expired",
+                "Your seats are no longer held. They are checked"
+                " again when you change the cart or check out.",
+            )
+        )
+    items = []
+    for line, tier, event in rows:
+        on_sale = _tier_on_sale(event, tier, now)
+        if tier.price != line.unit_price:
+            warnings.append(
+                _warning(
+                    "price_changed",
+                    f"{tier.name} for {event.title} now costs"
+                    f" {tier.price} {tier.currency} (was {line.unit_price}).",
+                    line.id,
+                    old_price={"amount": line.unit_price, "currency": tier.currency},
+                    new_price={"amount": tier.price, "currency": tier.currency},
+                )
+            )
+        if not on_sale:
+            reason = (
+                "the event was cancelled" if event.status == "cancelled" else "sales have ended"
+            )
+            warnings.append(
+                _warning(
+                    "not_on_sale",
+                    f"{tier.name} for {event.title} can no longer be"
+                    f" bought ({reason}). Remove the line to check out.",
+                    line.id,
+                )
+            )
+        elif line.quantity > available[tier.id]:
+            code = "sold_out" if available[tier.id] == 0 else "insufficient_availability"
+            warnings.append(
+                _warning(
+                    code,
+                    f"Only {available[tier.id]} {tier.name} tickets are left;"
+                    f" your cart has {line.quantity}.",
+                    line.id,
+                )
+            )
+        items.append(
+            {
+                "id": line.id,
+                "event_id": event.id,
+                "ticket_type_id": tier.id,
+                "ticket_type_name": tier.name,
+                "event": {"id": event.id, "title": event.title, "starts_at": event.starts_at},
+                "quantity": line.quantity,
+                "unit_price": {"amount": tier.price, "currency": tier.currency},
+                "line_total": {"amount": tier.price * line.quantity, "currency": tier.currency},
+                "available": available[tier.id],
+            }
+        )
+    currency = rows[0][1].currency if rows else None
+    subtotal = sum((tier.price * line.quantity for line, tier, _ in rows), Decimal("0.00"))
+    return {
+        "id": cart.id,
+        "cart_token": outcome.guest_token,
+        "items": items,
+        "total_quantity": sum(line.quantity for line, _, _ in rows),
+        "subtotal": {"amount": subtotal, "currency": currency or "DKK"},
+        "hold_expires_at": cart.hold_expires_at if rows else None,
+        "warnings": warnings,
+        "updated_at": cart.updated_at,
+    }

@@ -1,0 +1,268 @@
+"""Accounts and tokens: signup, login, me, refresh, logout, and every way a token can be wrong."""
+
+import time
+from datetime import timedelta
+
+import jwt as pyjwt
+import pytest
+
+from shop import create_app
+from shop.extensions import db
+from tests.factories import DEFAULT_PASSWORD
+
+
+def problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_json()
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == code
+    return body
+
+
+def test_signup_creates_a_customer_and_signs_them_in(auth, client, sql):
+    response = auth.signup(email="  Ann@Example.COM ", name="Ann")
+    assert response.status_code == 201
+    data = response.get_json()["data"]
+    assert data["user"]["email"] == "ann@example.com"
+    assert data["user"]["role"] == "customer"
+    assert set(data["user"]) == {"id", "email", "name", "role", "createdAt"}
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {data['accessToken']}"})
+    assert me.get_json()["data"]["id"] == data["user"]["id"]
+    row = sql("SELECT password_hash FROM app_user WHERE email = 'ann@example.com'")[0]
+    assert row["password_hash"].startswith("$argon2id$")
+    assert "password" not in response.get_data(as_text=True).lower().replace("password_hash", "")
+
+
+def test_duplicate_email_is_409_whatever_the_case(auth, sql):
+    auth.signup(email="bo@example.com")
+    body = problem(auth.signup(email="BO@example.com"), 409, "email_taken")
+    assert "sign in" in body["detail"].lower()
+    assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 1}]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short1A", "at least 8"),
+        ("alllowercase", "two kinds"),
+        ("12345678", "two kinds"),
+        ("x" * 129, "between 1 and 128"),
+    ],
+)
+def test_weak_passwords_are_refused(auth, sql, password, reason):
+    body = problem(auth.signup(password=password), 422, "validation_failed")
+    assert reason in " ".join(body["errors"]["password"])
+    assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
+
+
+def test_password_equal_to_email_is_refused(auth):
+    body = problem(
+        auth.signup(email="a1@example.com", password="A1@example.com"), 422, "validation_failed"
+    )
+    assert "email" in body["errors"]["password"][0]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "not-an-email", "password": "Correct-Horse-9", "name": "X"},
+        {"email": "a@example.com", "password": "Correct-Horse-9"},
+        {"email": "a@example.com", "password": "Correct-Horse-9", "name": "   "},
+        {"email": "a@example.com", "password": "Correct-Horse-9", "name": "X", "role": "admin"},
+    ],
+)
+def test_bad_signup_bodies_are_422_and_create_nothing(client, sql, payload):
+    response = client.post("/api/auth/signup", json=payload)
+    problem(response, 422, "validation_failed")
+    assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
+
+
+def test_malformed_json_is_400(client):
+    response = client.post("/api/auth/login", data="{not json", content_type="application/json")
+    problem(response, 400, "bad_request")
+
+
+def test_login_returns_user_and_both_tokens(auth, make, sql):
+    user = make.user(email="cy@example.com")
+    response = auth.login("CY@example.com ", DEFAULT_PASSWORD)
+    assert response.status_code == 200
+    data = response.get_json()["data"]
+    assert data["user"]["id"] == user.id
+    assert data["accessToken"] and data["refreshToken"]
+    assert sql("SELECT last_login_at IS NOT NULL AS seen FROM app_user") == [{"seen": True}]
+
+
+def test_unknown_email_and_wrong_password_look_the_same(auth, make):
+    make.user(email="dee@example.com")
+    wrong_password = problem(
+        auth.login("dee@example.com", "Wrong-Pass-1"), 401, "invalid_credentials"
+    )
+    no_such_user = problem(
+        auth.login("nobody@example.com", "Wrong-Pass-1"), 401, "invalid_credentials"
+    )
+    assert wrong_password == no_such_user
+
+
+def test_me_needs_a_token(client):
+    body = problem(client.get("/api/auth/me"), 401, "token_missing")
+    assert "Authorization: Bearer" in body["detail"]
+
+
+def test_expired_token_is_401_saying_to_refresh(auth, client, make):
+    user = make.user()
+    headers = auth.headers(user, expires_delta=timedelta(seconds=-1))
+    body = problem(client.get("/api/auth/me", headers=headers), 401, "token_expired")
+    assert "/api/auth/refresh" in body["detail"]
+
+
+def test_tampered_token_is_401(auth, client, make):
+    token = auth.token(make.user())
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    problem(
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}),
+        401,
+        "token_invalid",
+    )
+
+
+def test_token_signed_with_another_key_is_401(client, make):
+    user = make.user()
+    forged = pyjwt.encode(
+        {
+            "sub": str(user.id),
+            "type": "access",
+            "jti": "x",
+            "exp": int(time.time()) + 60,
+            "fresh": False,
+        },
+        "another-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+    )
+    problem(
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}),
+        401,
+        "token_invalid",
+    )
+
+
+def test_alg_none_token_is_401(client, make):
+    user = make.user()
+    unsigned = pyjwt.encode(
+        {"sub": str(user.id), "type": "access", "jti": "x", "exp": int(time.time()) + 60},
+        None,
+        algorithm="none",
+    )
+    problem(
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {unsigned}"}),
+        401,
+        "token_invalid",
+    )
+
+
+def test_garbage_and_malformed_headers_are_401(client):
+    problem(
+        client.get("/api/auth/me", headers={"Authorization": "Bearer not.a.jwt"}),
+        401,
+        "token_invalid",
+    )
+    problem(
+        client.get("/api/auth/me", headers={"Authorization": "Basic abc"}), 401, "token_missing"
+    )
+
+
+def test_refresh_token_is_not_an_access_token_and_vice_versa(auth, client, make):
+    user = make.user()
+    refresh = auth.headers(user, refresh=True)
+    access = auth.headers(user)
+    body = problem(client.get("/api/auth/me", headers=refresh), 401, "wrong_token_type")
+    assert "access token" in body["detail"]
+    body = problem(client.post("/api/auth/refresh", headers=access), 401, "wrong_token_type")
+    assert "refresh token" in body["detail"]
+
+
+def test_refresh_gives_a_working_access_token(auth, client, make):
+    user = make.user()
+    response = client.post("/api/auth/refresh", headers=auth.headers(user, refresh=True))
+    assert response.status_code == 200
+    token = response.get_json()["data"]["accessToken"]
+    assert (
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+
+
+def test_logout_revokes_the_access_and_refresh_tokens(auth, client, make, sql):
+    user = make.user(email="eve@example.com")
+    tokens = auth.login("eve@example.com").get_json()["data"]
+    access = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    response = client.post(
+        "/api/auth/logout", headers=access, json={"refreshToken": tokens["refreshToken"]}
+    )
+    assert response.status_code == 204
+    assert response.data == b""
+    body = problem(client.get("/api/auth/me", headers=access), 401, "token_revoked")
+    assert "sign in again" in body["detail"].lower()
+    refresh = {"Authorization": f"Bearer {tokens['refreshToken']}"}
+    problem(client.post("/api/auth/refresh", headers=refresh), 401, "token_revoked")
+    assert sql("SELECT token_type FROM revoked_token ORDER BY token_type") == [
+        {"token_type": "access"},
+        {"token_type": "refresh"},
+    ]
+    assert user.id
+
+
+def test_logout_refuses_someone_elses_refresh_token(auth, client, make, sql):
+    me, other = make.user(), make.user()
+    response = client.post(
+        "/api/auth/logout",
+        headers=auth.headers(me),
+        json={"refreshToken": auth.token(other, refresh=True)},
+    )
+    problem(response, 422, "validation_failed")
+    assert sql("SELECT count(*) AS n FROM revoked_token") == [{"n": 0}]
+
+
+def test_token_of_a_deleted_account_is_401(auth, client, make, sql):
+    user = make.user()
+    headers = auth.headers(user)
+    sql("DELETE FROM app_user WHERE id = :id", id=user.id)
+    problem(client.get("/api/auth/me", headers=headers), 401, "token_invalid")
+
+
+@pytest.fixture
+def limited_client(database_url):
+    """A second app with rate limiting on. flask-limiter keeps `enabled` on its one (global)
+    Limiter, so switch it back off for the rest of the suite afterwards."""
+    from shop.extensions import limiter
+
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_AUTH": "3 per minute",
+        },
+    )
+    try:
+        yield app.test_client()
+    finally:
+        limiter.enabled = False
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_login_and_signup_are_rate_limited_per_client(limited_client):
+    client = limited_client
+    attempt = {"email": "x@example.com", "password": "Wrong-Pass-1"}
+    statuses = [client.post("/api/auth/login", json=attempt).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    response = client.post("/api/auth/login", json=attempt)
+    body = problem(response, 429, "rate_limited")
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert "Retry-After" in body["detail"] and "3 per 1 minute" in body["detail"]
+    from_elsewhere = client.post(
+        "/api/auth/login", json=attempt, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
+    assert from_elsewhere.status_code == 401
+    signup = client.post("/api/auth/signup", json={"email": "y@example.com"})
+    assert signup.status_code == 422  # its own limit: validation still answers

@@ -1,0 +1,54 @@
+"""Concurrent cart changes on real, separate connections: no lost updates, no over-holding."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
+
+
+def run_together(count: int, action):
+    """Run `action(i)` in `count` threads released at the same moment."""
+    barrier = threading.Barrier(count)
+
+    def go(i):
+        barrier.wait()
+        return action(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(go, range(count)))
+
+
+def test_concurrent_adds_to_one_line_lose_no_update(app, make, sql):
+    tier = make.ticket_type(make.event(), capacity=100, max_per_order=50)
+    client = app.test_client()
+    first = client.post("/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 1})
+    token = first.headers["X-Cart-Token"]
+
+    def add_one(_):
+        response = app.test_client().post(
+            "/api/cart/items",
+            json={"ticketTypeId": tier.id, "quantity": 1},
+            headers={"X-Cart-Token": token},
+        )
+        return response.status_code
+
+    statuses = run_together(8, add_one)
+    assert statuses == [201] * 8
+    assert sql("SELECT quantity FROM cart_item") == [{"quantity": 9}]
+
+
+def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
+    tier = make.ticket_type(make.event(), capacity=5, max_per_order=5)
+
+    def new_cart_takes_one(_):
+        response = app.test_client().post(
+            "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 1}
+        )
+        return response.status_code
+
+    statuses = run_together(12, new_cart_takes_one)
+    assert sorted(statuses) == [201] * 5 + [409] * 7
+    held = sql("SELECT sum(quantity) AS held, count(*) AS lines FROM cart_item")[0]
+    assert held == {"held": 5, "lines": 5}
