@@ -8,6 +8,7 @@ writes, or when an OpenAPI operation has no request. Run: python scripts/build_p
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -80,9 +81,11 @@ def request(
     }
     if body is not None:
         item["request"]["header"].append({"key": "Content-Type", "value": "application/json"})
+        # Numeric variables go in unquoted: {"ticketTypeId": {{ticketTypeId}}}.
+        raw_body = re.sub(r'"({{(?:eventId|ticketTypeId|itemId)}})"', r"\1", json.dumps(body, indent=2))
         item["request"]["body"] = {
             "mode": "raw",
-            "raw": json.dumps(body, indent=2),
+            "raw": raw_body,
             "options": {"raw": {"language": "json"}},
         }
     return item
@@ -120,7 +123,8 @@ pm.test("upcoming events, soonest first, course item shape", () => {
      "ticketsAvailable", "soldOut"].forEach(k => pm.expect(e).to.have.property(k));
     pm.expect(e.priceFrom.amount).to.match(/^\\d+\\.\\d{2}$/);
     pm.expect(Date.parse(e.startsAt)).to.be.above(Date.now());
-    pm.collectionVariables.set("eventId", e.id);
+    const open = data.find(x => !x.soldOut) || e;
+    pm.collectionVariables.set("eventId", open.id);
     pm.collectionVariables.set("firstPageIds", JSON.stringify(data.map(x => x.id)));
 });
 """,
@@ -223,7 +227,9 @@ pm.test("event with ticket types and availability", () => {
         pm.expect(t.price.currency).to.eql("DKK");
         pm.expect(t).to.have.property("onSale");
     });
-    pm.collectionVariables.set("ticketTypeId", e.ticketTypes.find(t => t.onSale && t.available > 0).id);
+    const buyable = e.ticketTypes.find(t => t.onSale && t.available >= 2 && t.maxPerOrder >= 2);
+    pm.expect(buyable, "a ticket type to buy in weeks 4 and 5").to.be.an("object");
+    pm.collectionVariables.set("ticketTypeId", buyable.id);
 });
 """,
         ),
@@ -297,6 +303,275 @@ pm.test("is the Swagger page", () => pm.expect(pm.response.text()).to.include("s
     }
 
 
+BEARER = {"Authorization": "Bearer {{accessToken}}"}
+GUEST = {"X-Cart-Token": "{{cartToken}}"}
+CART_SHAPE = """
+pm.test("cart shape", () => {
+    const c = pm.response.json().data;
+    ["id", "items", "totalQuantity", "subtotal", "holdExpiresAt", "warnings", "updatedAt"]
+        .forEach(k => pm.expect(c).to.have.property(k));
+    const sum = c.items.reduce((n, i) => n + i.quantity, 0);
+    pm.expect(c.totalQuantity).to.eql(sum);
+    const subtotal = c.items.reduce((n, i) => n + parseFloat(i.lineTotal.amount), 0);
+    if (c.items.length) pm.expect(parseFloat(c.subtotal.amount)).to.be.closeTo(subtotal, 0.001);
+});
+"""
+
+
+def with_prerequest(item: dict, script: str) -> dict:
+    item["event"].append(
+        {
+            "listen": "prerequest",
+            "script": {"type": "text/javascript", "exec": script.strip().splitlines()},
+        }
+    )
+    return item
+
+
+def week4() -> dict:
+    items = [
+        with_prerequest(
+            request(
+                "Sign up (a fresh user per run)",
+                "POST",
+                "/api/auth/signup",
+                status(201)
+                + """
+pm.test("signed in as the new user", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.user.email).to.eql(pm.collectionVariables.get("email"));
+    pm.expect(d.user).to.not.have.property("passwordHash");
+    pm.collectionVariables.set("accessToken", d.accessToken);
+    pm.collectionVariables.set("refreshToken", d.refreshToken);
+});
+""",
+                body={"email": "{{email}}", "password": "{{password}}", "name": "Postman Week 4"},
+            ),
+            """
+pm.collectionVariables.set("email", `week4-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`);
+pm.collectionVariables.set("password", "Postman-Pass-2026");
+""",
+        ),
+        request(
+            "Sign up again: email taken",
+            "POST",
+            "/api/auth/signup",
+            status(409)
+            + IS_PROBLEM
+            + """
+pm.test("code email_taken", () => pm.expect(pm.response.json().code).to.eql("email_taken"));
+""",
+            body={"email": "{{email}}", "password": "{{password}}", "name": "Again"},
+        ),
+        request(
+            "Me",
+            "GET",
+            "/api/auth/me",
+            status(200)
+            + """
+pm.test("it is me", () => pm.expect(pm.response.json().data.email).to.eql(pm.collectionVariables.get("email")));
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Me without a token is a 401 problem",
+            "GET",
+            "/api/auth/me",
+            status(401)
+            + IS_PROBLEM
+            + """
+pm.test("code token_missing", () => pm.expect(pm.response.json().code).to.eql("token_missing"));
+""",
+        ),
+        request(
+            "Refresh the access token",
+            "POST",
+            "/api/auth/refresh",
+            status(200)
+            + """
+pm.test("new access token", () => {
+    const token = pm.response.json().data.accessToken;
+    pm.expect(token).to.be.a("string");
+    pm.collectionVariables.set("accessToken", token);
+});
+""",
+            headers={"Authorization": "Bearer {{refreshToken}}"},
+        ),
+        request(
+            "Guest: add to a new cart",
+            "POST",
+            "/api/cart/items",
+            status(201)
+            + CART_SHAPE
+            + """
+pm.test("guest cart with a token", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.cartToken).to.be.a("string");
+    pm.expect(pm.response.headers.get("X-Cart-Token")).to.eql(c.cartToken);
+    pm.expect(c.items[0].ticketTypeId).to.eql(Number(pm.collectionVariables.get("ticketTypeId")));
+    pm.collectionVariables.set("cartToken", c.cartToken);
+});
+""",
+            body={"ticketTypeId": "{{ticketTypeId}}", "quantity": 1},
+        ),
+        request(
+            "Guest: show the cart",
+            "GET",
+            "/api/cart",
+            status(200)
+            + CART_SHAPE
+            + """
+pm.test("one line, seats held", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.items.length).to.eql(1);
+    pm.expect(Date.parse(c.holdExpiresAt)).to.be.above(Date.now());
+});
+""",
+            headers=GUEST,
+        ),
+        request(
+            "Log in with the guest cart: it merges",
+            "POST",
+            "/api/auth/login",
+            status(200)
+            + """
+pm.test("signed in, guest cart merged", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.cart.totalQuantity).to.be.at.least(1);
+    pm.collectionVariables.set("accessToken", d.accessToken);
+    pm.collectionVariables.set("refreshToken", d.refreshToken);
+});
+""",
+            body={"email": "{{email}}", "password": "{{password}}"},
+            headers=GUEST,
+        ),
+        request(
+            "Merged guest token no longer works",
+            "GET",
+            "/api/cart",
+            status(404)
+            + IS_PROBLEM
+            + """
+pm.test("code cart_not_found", () => pm.expect(pm.response.json().code).to.eql("cart_not_found"));
+""",
+            headers=GUEST,
+        ),
+        request(
+            "My cart",
+            "GET",
+            "/api/cart",
+            status(200)
+            + CART_SHAPE
+            + """
+pm.test("the merged line is mine", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.cartToken).to.eql(null);
+    pm.expect(c.items.length).to.eql(1);
+    pm.collectionVariables.set("itemId", c.items[0].id);
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Change a line's quantity",
+            "PUT",
+            "/api/cart/items/{{itemId}}",
+            status(200)
+            + CART_SHAPE
+            + """
+pm.test("quantity is 2", () => pm.expect(pm.response.json().data.items[0].quantity).to.eql(2));
+""",
+            body={"quantity": 2},
+            headers=BEARER,
+        ),
+        request(
+            "Quantity 0 is a 422 problem",
+            "PUT",
+            "/api/cart/items/{{itemId}}",
+            status(422)
+            + IS_PROBLEM
+            + """
+pm.test("names quantity", () => pm.expect(pm.response.json().errors).to.have.property("quantity"));
+""",
+            body={"quantity": 0},
+            headers=BEARER,
+        ),
+        request(
+            "Someone else's line is a 404",
+            "DELETE",
+            "/api/cart/items/999999999",
+            status(404) + IS_PROBLEM,
+            headers=BEARER,
+        ),
+        request(
+            "Remove the line",
+            "DELETE",
+            "/api/cart/items/{{itemId}}",
+            status(200)
+            + CART_SHAPE
+            + """
+pm.test("cart is empty, seats released", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.items).to.eql([]);
+    pm.expect(c.holdExpiresAt).to.eql(null);
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Add by eventId and ticketTypeId",
+            "POST",
+            "/api/cart/items",
+            status(201)
+            + CART_SHAPE
+            + """
+pm.test("one line again", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.totalQuantity).to.eql(1);
+    pm.collectionVariables.set("itemId", c.items[0].id);
+});
+""",
+            body={"eventId": "{{eventId}}", "ticketTypeId": "{{ticketTypeId}}", "quantity": 1},
+            headers=BEARER,
+        ),
+        request(
+            "Empty the cart",
+            "DELETE",
+            "/api/cart",
+            status(200)
+            + CART_SHAPE
+            + """
+pm.test("empty", () => pm.expect(pm.response.json().data.items).to.eql([]));
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Log out (revokes both tokens)",
+            "POST",
+            "/api/auth/logout",
+            status(204),
+            body={"refreshToken": "{{refreshToken}}"},
+            headers=BEARER,
+        ),
+        request(
+            "Revoked token is a 401 problem",
+            "GET",
+            "/api/auth/me",
+            status(401)
+            + IS_PROBLEM
+            + """
+pm.test("code token_revoked", () => pm.expect(pm.response.json().code).to.eql("token_revoked"));
+""",
+            headers=BEARER,
+        ),
+    ]
+    return {
+        "name": "Week 4 – auth and cart",
+        "item": items,
+        "description": "Signup, login, me, refresh, logout; a guest cart merged at login; cart lines.",
+    }
+
+
 def collection() -> dict:
     return {
         "info": {
@@ -305,11 +580,20 @@ def collection() -> dict:
             "environment (local: http://127.0.0.1:5000).",
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
-        "item": [week3()],
+        "item": [week3(), week4()],
         "variable": [
-            {"key": "eventId", "value": ""},
-            {"key": "ticketTypeId", "value": ""},
-            {"key": "firstPageIds", "value": "[]"},
+            {"key": key, "value": ""}
+            for key in (
+                "eventId",
+                "ticketTypeId",
+                "firstPageIds",
+                "email",
+                "password",
+                "accessToken",
+                "refreshToken",
+                "cartToken",
+                "itemId",
+            )
         ],
     }
 

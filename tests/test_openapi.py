@@ -82,3 +82,24 @@ def test_course_docs_path_leads_to_swagger(client):
     response = client.get("/docs")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/api/docs")
+
+
+def test_protected_routes_declare_the_bearer_scheme(spec):
+    for path, method in (
+        ("/api/auth/me", "get"),
+        ("/api/auth/refresh", "post"),
+        ("/api/auth/logout", "post"),
+    ):
+        assert spec["paths"][path][method]["security"] == [{"bearerAuth": []}], path
+
+
+def test_cart_routes_document_optional_sign_in_and_the_cart_token(spec):
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/cart"):
+            continue
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "delete"}:
+                continue
+            assert operation["security"] == [{}, {"bearerAuth": []}], f"{method} {path}"
+            names = [p["name"] for p in operation.get("parameters", [])]
+            assert "X-Cart-Token" in names, f"{method} {path}"
