@@ -38,6 +38,7 @@ from shop.errors import (
 )
 from shop.models import Cart, CartItem, Event, TicketType
 from shop.services.availability import available_by_ticket_type
+from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_LINE_QUANTITY = 100
@@ -433,7 +434,7 @@ def resolve_ticket_type(
             select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.id)
         )
     )
-    on_sale = [tier for tier in tiers if _tier_on_sale(event, tier, now)]
+    on_sale = [tier for tier in tiers if tier_on_sale(event, tier, now)]
     if not on_sale:
         raise NotOnSale(f"No tickets for event {event_id} are on sale now.")
     if len(on_sale) > 1:
@@ -443,15 +444,6 @@ def resolve_ticket_type(
             errors={"ticketTypeId": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]},
         )
     return on_sale[0]
-
-
-def _tier_on_sale(event: Event, tier: TicketType, now: datetime) -> bool:
-    return (
-        event.status == "published"
-        and event.starts_at > now
-        and (tier.sales_start is None or tier.sales_start <= now)
-        and (tier.sales_end is None or now < tier.sales_end)
-    )
 
 
 def _check_quantity(session: Session, change: _Change, tier: TicketType, quantity: int) -> None:
@@ -472,7 +464,7 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
 
 def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
     event = session.get(Event, tier.event_id)
-    if not _tier_on_sale(event, tier, now):
+    if not tier_on_sale(event, tier, now):
         raise NotOnSale(
             f"{tier.name} for {event.title} is not on sale now"
             + (" (the event is cancelled)." if event.status == "cancelled" else ".")
@@ -631,7 +623,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
         )
     items = []
     for line, tier, event in rows:
-        on_sale = _tier_on_sale(event, tier, now)
+        on_sale = tier_on_sale(event, tier, now)
         if tier.price != line.unit_price:
             warnings.append(
                 _warning(
