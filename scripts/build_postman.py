@@ -82,7 +82,9 @@ def request(
     if body is not None:
         item["request"]["header"].append({"key": "Content-Type", "value": "application/json"})
         # Numeric variables go in unquoted: {"ticketTypeId": {{ticketTypeId}}}.
-        raw_body = re.sub(r'"({{(?:eventId|ticketTypeId|itemId)}})"', r"\1", json.dumps(body, indent=2))
+        raw_body = re.sub(
+            r'"({{(?:eventId|ticketTypeId|itemId)}})"', r"\1", json.dumps(body, indent=2)
+        )
         item["request"]["body"] = {
             "mode": "raw",
             "raw": raw_body,
