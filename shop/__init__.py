@@ -121,12 +121,18 @@ def register_request_guards(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop import auth, cart, catalog
+    from shop import auth, cart, catalog, orders
     from shop.extensions import api
     from shop.health import blp as health_blp
     from shop.openapi import register_docs_routes
 
-    for blueprint in (health_blp, *catalog.blueprints, *auth.blueprints, *cart.blueprints):
+    for blueprint in (
+        health_blp,
+        *catalog.blueprints,
+        *auth.blueprints,
+        *cart.blueprints,
+        *orders.blueprints,
+    ):
         api.register_blueprint(blueprint)
     register_docs_routes(app)
 

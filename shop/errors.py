@@ -151,6 +151,40 @@ class CurrencyMismatch(Conflict):
     code, title = "currency_mismatch", "Different currency"
 
 
+class CartEmpty(ValidationFailed):
+    code, title = "cart_empty", "Cart is empty"
+    detail = "Your cart has no tickets. Add some with POST /api/cart/items, then check out."
+
+
+class PriceChanged(Conflict):
+    code, title = "price_changed", "Prices changed"
+
+
+class OrderNotFound(NotFound):
+    code, title = "order_not_found", "Order not found"
+    detail = "You have no order with this id. GET /api/orders lists yours."
+
+
+class OrderNotCancellable(Conflict):
+    code, title = "order_not_cancellable", "Order cannot be cancelled"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code, title = "idempotency_key_reused", "Idempotency key reused"
+    detail = (
+        "This Idempotency-Key was used for a different request. Use a new key for a new request;"
+        " resend exactly the same request to get the first answer again."
+    )
+
+
+class IdempotencyKeyInProgress(Conflict):
+    code, title = "idempotency_key_in_progress", "Request still running"
+    detail = (
+        "A request with this Idempotency-Key is still being processed. Retry in a moment to get"
+        " its answer."
+    )
+
+
 class ServiceUnavailable(ShopError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
     detail = "The service cannot reach its database right now. Retry in a few seconds."

@@ -1,0 +1,5 @@
+"""Checkout, orders and tickets (week 5)."""
+
+from shop.orders.routes import checkout_blp, orders_blp, tickets_blp
+
+blueprints = (checkout_blp, orders_blp, tickets_blp)

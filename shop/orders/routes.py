@@ -1,0 +1,255 @@
+"""Checkout, order and ticket routes (signed in)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app, json, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+
+from shop.errors import PROBLEM_MIMETYPE, ShopError, ValidationFailed
+from shop.extensions import db
+from shop.models import Order
+from shop.openapi import Blueprint
+from shop.orders.schemas import (
+    CheckoutSchema,
+    OrderEnvelopeSchema,
+    OrderPageSchema,
+    TicketPageSchema,
+    TicketQuerySchema,
+)
+from shop.schemas import PageQuerySchema, money
+from shop.services import checkout, idempotency, orders
+
+checkout_blp = Blueprint(
+    "checkout", __name__, url_prefix="/api/cart", description="Turn your cart into an order"
+)
+orders_blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Your orders")
+tickets_blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Your tickets")
+
+BEARER = {"security": [{"bearerAuth": []}]}
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+CHECKOUT_DOC = {
+    **BEARER,
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 255},
+            "description": "Any unique string (a UUID): retrying with the same key and body"
+            " never creates a second order, it replays the first answer.",
+        }
+    ],
+}
+
+
+def order_view(order: Order, *, with_tickets: bool = False) -> dict:
+    items = []
+    for item in order.items:
+        line = {
+            "id": item.id,
+            "event_id": item.event_id,
+            "ticket_type_id": item.ticket_type_id,
+            "event_title": item.event_title,
+            "event_starts_at": item.event_starts_at,
+            "ticket_type_name": item.ticket_type_name,
+            "unit_price": money(item.unit_price, order.currency),
+            "quantity": item.quantity,
+            "line_total": money(item.line_total, order.currency),
+        }
+        if with_tickets:
+            line["tickets"] = item.tickets
+        items.append(line)
+    return {
+        "id": order.id,
+        "status": order.status,
+        "total": money(order.total, order.currency),
+        "ticket_count": sum(item.quantity for item in order.items),
+        "created_at": order.created_at,
+        "confirmed_at": order.confirmed_at,
+        "cancelled_at": order.cancelled_at,
+        "items": items,
+    }
+
+
+def _replay(claim: idempotency.Claim):
+    mimetype = PROBLEM_MIMETYPE if claim.replay_status >= 400 else "application/json"
+    response = current_app.response_class(
+        json.dumps(claim.replay_body), status=claim.replay_status, mimetype=mimetype
+    )
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@checkout_blp.route("/checkout")
+class Checkout(MethodView):
+    @checkout_blp.doc(**CHECKOUT_DOC)
+    @checkout_blp.arguments(CheckoutSchema, required=False)
+    @checkout_blp.response(201, OrderEnvelopeSchema)
+    @checkout_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
+    @checkout_blp.alt_response(
+        409, response="CONFLICT", description="Seats, sales or price changed"
+    )
+    @checkout_blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="Busy; retry")
+    @jwt_required()
+    def post(self, body):
+        """Check out: turn your cart into an order
+
+        In one transaction: re-checks every line's sales window and seats (your cart's holds
+        count for you, other carts' against you), creates the order with its lines and one
+        ticket per seat, and closes the cart. All or nothing. Empty cart: 422. Not enough
+        seats: 409 with `errors.lines` saying, per line, what is left. `expectedTotal`
+        different from the current total: 409 `price_changed` with both totals. Payment is
+        simulated: the order is `confirmed` at once. Send an `Idempotency-Key` to retry safely.
+        """
+        expected = (body or {}).get("expected_total")
+        key = request.headers.get("Idempotency-Key")
+        claim = None
+        if key is not None:
+            if not IDEMPOTENCY_KEY.match(key):
+                raise ValidationFailed(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is ideal).",
+                    errors={"Idempotency-Key": ["1 to 255 visible ASCII characters."]},
+                )
+            fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data())
+            now = db.session.scalar(db.select(db.func.now()))
+            claim = idempotency.claim(db.session, current_user.id, key, fingerprint, now)
+            db.session.commit()
+            if claim.replay_status is not None:
+                return _replay(claim)
+        user_id = current_user.id
+        try:
+            order = checkout.place_order(
+                db.session,
+                user_id,
+                expected_total=checkout.Money(expected["amount"], expected["currency"])
+                if expected
+                else None,
+                lock_timeout_ms=current_app.config["CHECKOUT_LOCK_TIMEOUT_MS"],
+            )
+            order = orders.get_order(db.session, user_id, order.id)
+            result = {"data": order_view(order, with_tickets=True)}
+            if claim is not None:
+                # Stored as sent, so a replay answers the very same bytes' worth of JSON.
+                sent = OrderEnvelopeSchema().dump(result)
+                idempotency.complete(db.session, claim.record_id, 201, sent)
+            db.session.commit()
+        except ShopError as error:
+            db.session.rollback()
+            if claim is not None:
+                if error.status >= 500 or error.status == 429:
+                    idempotency.release(db.session, claim.record_id)
+                else:
+                    idempotency.complete(
+                        db.session, claim.record_id, error.status, _problem_body(error)
+                    )
+                db.session.commit()
+            raise
+        except Exception:
+            db.session.rollback()
+            if claim is not None:
+                idempotency.release(db.session, claim.record_id)
+                db.session.commit()
+            raise
+        return result, 201, {"Location": f"/api/orders/{order.id}"}
+
+
+def _problem_body(error: ShopError) -> dict:
+    from shop.errors import handle_shop_error
+
+    return json.loads(handle_shop_error(error).get_data())
+
+
+@orders_blp.route("")
+class Orders(MethodView):
+    @orders_blp.doc(**BEARER)
+    @orders_blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
+    @orders_blp.response(200, OrderPageSchema)
+    @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
+    @jwt_required()
+    def get(self, page: int, page_size: int):
+        """List your orders
+
+        Newest first, with their lines (event, ticket type and price as they were when you
+        bought). Tickets are in each order's detail and in GET /api/tickets.
+        """
+        result = orders.list_orders(db.session, current_user.id, page, page_size)
+        return result.envelope([order_view(order) for order in result.items])
+
+
+@orders_blp.route("/<int:orderId>")
+class OrderDetail(MethodView):
+    @orders_blp.doc(**BEARER)
+    @orders_blp.response(200, OrderEnvelopeSchema)
+    @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
+    @orders_blp.alt_response(404, response="NOT_FOUND", description="Not one of your orders")
+    @jwt_required()
+    def get(self, orderId: int):  # path parameters are wire names, so camelCase
+        """Show one of your orders
+
+        Lines, totals and every ticket with its code. Someone else's order is a 404.
+        """
+        order = orders.get_order(db.session, current_user.id, orderId)
+        return {"data": order_view(order, with_tickets=True)}
+
+
+@orders_blp.route("/<int:orderId>/cancel")
+class OrderCancel(MethodView):
+    @orders_blp.doc(**BEARER)
+    @orders_blp.response(200, OrderEnvelopeSchema)
+    @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
+    @orders_blp.alt_response(404, response="NOT_FOUND", description="Not one of your orders")
+    @orders_blp.alt_response(409, response="CONFLICT", description="Already cancelled or started")
+    @jwt_required()
+    def post(self, orderId: int):
+        """Cancel one of your orders
+
+        Allowed until its first event starts: the seats go back on sale and the tickets become
+        `void`. Cancelling twice, after an event started or with a ticket already scanned: 409.
+        """
+        user_id = current_user.id
+        orders.cancel_order(
+            db.session,
+            user_id,
+            orderId,
+            lock_timeout_ms=current_app.config["CHECKOUT_LOCK_TIMEOUT_MS"],
+        )
+        db.session.commit()
+        order = orders.get_order(db.session, user_id, orderId)
+        return {"data": order_view(order, with_tickets=True)}
+
+
+@tickets_blp.route("")
+class Tickets(MethodView):
+    @tickets_blp.doc(**BEARER)
+    @tickets_blp.arguments(TicketQuerySchema, location="query", as_kwargs=True)
+    @tickets_blp.response(200, TicketPageSchema)
+    @tickets_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
+    @jwt_required()
+    def get(self, page: int, page_size: int):
+        """List your tickets
+
+        Upcoming events first (soonest first), then past ones; each with its event, ticket
+        type, code and status.
+        """
+        result = orders.list_tickets(db.session, current_user.id, page, page_size)
+        return result.envelope(
+            [
+                {
+                    "id": ticket.id,
+                    "code": ticket.code,
+                    "status": ticket.status,
+                    "checked_in_at": ticket.checked_in_at,
+                    "order_id": item.order_id,
+                    "event": {
+                        "id": item.event_id,
+                        "title": item.event_title,
+                        "starts_at": item.event_starts_at,
+                    },
+                    "ticket_type": {"id": item.ticket_type_id, "name": item.ticket_type_name},
+                }
+                for ticket, item in result.items
+            ]
+        )

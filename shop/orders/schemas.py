@@ -1,0 +1,97 @@
+"""Order schemas: checkout body in; orders, their lines and tickets out."""
+
+from marshmallow import Schema, fields, validate
+
+from shop.schemas import MoneySchema, PageMetaSchema, PageQuerySchema
+
+
+class MoneyInSchema(Schema):
+    amount = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class CheckoutSchema(Schema):
+    expected_total = fields.Nested(
+        MoneyInSchema,
+        data_key="expectedTotal",
+        metadata={
+            "description": "The total you showed the customer; a different current total is a"
+            " 409 price_changed instead of an order"
+        },
+    )
+
+
+class TicketSchema(Schema):
+    id = fields.Integer()
+    code = fields.String(metadata={"description": "Print it or show it as a QR code at the door"})
+    status = fields.String(
+        metadata={"description": "`valid`, `used` (scanned) or `void` (cancelled)"}
+    )
+    checked_in_at = fields.DateTime(data_key="checkedInAt", allow_none=True)
+
+
+class OrderItemSchema(Schema):
+    id = fields.Integer()
+    event_id = fields.Integer(data_key="eventId")
+    ticket_type_id = fields.Integer(data_key="ticketTypeId")
+    event_title = fields.String(
+        data_key="eventTitle", metadata={"description": "As it was when bought"}
+    )
+    event_starts_at = fields.DateTime(data_key="eventStartsAt")
+    ticket_type_name = fields.String(data_key="ticketTypeName")
+    unit_price = fields.Nested(MoneySchema, data_key="unitPrice")
+    quantity = fields.Integer()
+    line_total = fields.Nested(MoneySchema, data_key="lineTotal")
+
+
+class OrderItemWithTicketsSchema(OrderItemSchema):
+    tickets = fields.List(fields.Nested(TicketSchema))
+
+
+class OrderSchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "`confirmed` or `cancelled`"})
+    total = fields.Nested(MoneySchema)
+    ticket_count = fields.Integer(data_key="ticketCount")
+    created_at = fields.DateTime(data_key="createdAt")
+    confirmed_at = fields.DateTime(data_key="confirmedAt", allow_none=True)
+    cancelled_at = fields.DateTime(data_key="cancelledAt", allow_none=True)
+    items = fields.List(fields.Nested(OrderItemSchema))
+
+
+class OrderDetailSchema(OrderSchema):
+    items = fields.List(fields.Nested(OrderItemWithTicketsSchema))
+
+
+class OrderEnvelopeSchema(Schema):
+    data = fields.Nested(OrderDetailSchema)
+
+
+class OrderPageSchema(Schema):
+    data = fields.List(fields.Nested(OrderSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+class TicketEventSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    starts_at = fields.DateTime(data_key="startsAt")
+
+
+class TicketTypeRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class MyTicketSchema(TicketSchema):
+    order_id = fields.Integer(data_key="orderId")
+    event = fields.Nested(TicketEventSchema)
+    ticket_type = fields.Nested(TicketTypeRefSchema, data_key="ticketType")
+
+
+class TicketPageSchema(Schema):
+    data = fields.List(fields.Nested(MyTicketSchema))
+    meta = fields.Nested(PageMetaSchema)
+
+
+TicketQuerySchema = PageQuerySchema

@@ -1,0 +1,191 @@
+"""Checkout: a cart becomes an immutable order, in one transaction that cannot oversell.
+
+`place_order` locks the user's cart, then the cart's ticket types in ascending id order (the
+order every cart change uses, so nothing can deadlock), re-checks sales windows and seats
+(the cart's own holds count for it, other carts' live holds against it), writes the order with
+price/name/date snapshots and one ticket per seat, raises `sold` with a conditional UPDATE
+(`sold + n <= capacity`, backed by a CHECK), and closes the cart. Any refusal raises before
+the caller commits, so a failed checkout leaves no trace. Payment is simulated: the order is
+`confirmed` at once (docs/decisions.md says where a payment provider would plug in).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.orm import Session
+
+from shop.errors import CartEmpty, InsufficientAvailability, NotOnSale, PriceChanged
+from shop.models import Cart, CartItem, Event, Order, OrderItem, Ticket, TicketType
+from shop.services.catalog import tier_on_sale
+
+
+def new_ticket_code() -> str:
+    """32 characters of RFC 4648 base32 (160 random bits): unguessable, QR alphanumeric-safe."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+def place_order(
+    session: Session,
+    user_id: int,
+    *,
+    expected_total: Money | None = None,
+    lock_timeout_ms: int = 3000,
+) -> Order:
+    """Turn the user's cart into a confirmed order. Raises CartEmpty (422), NotOnSale (409),
+    InsufficientAvailability (409, listing every line that cannot be filled) or PriceChanged
+    (409); the caller commits on success and rolls back on any error."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
+    cart = session.scalar(
+        select(Cart).where(Cart.user_id == user_id, Cart.status == "active").with_for_update()
+    )
+    lines = (
+        list(
+            session.scalars(
+                select(CartItem).where(CartItem.cart_id == cart.id).order_by(CartItem.id)
+            )
+        )
+        if cart
+        else []
+    )
+    if not lines:
+        raise CartEmpty()
+
+    tiers = {
+        tier.id: tier
+        for tier in session.scalars(
+            select(TicketType)
+            .where(TicketType.id.in_({line.ticket_type_id for line in lines}))
+            .order_by(TicketType.id)
+            .with_for_update()
+        )
+    }
+    events = {
+        event.id: event
+        for event in session.scalars(
+            select(Event).where(Event.id.in_({t.event_id for t in tiers.values()}))
+        )
+    }
+    now = session.scalar(select(func.now()))
+
+    not_on_sale = [
+        line
+        for line in lines
+        if not tier_on_sale(events[line.event_id], tiers[line.ticket_type_id], now)
+    ]
+    if not_on_sale:
+        raise NotOnSale(
+            "Some tickets in your cart can no longer be bought. Remove those lines and check out"
+            " again.",
+            errors={"lines": [_line_ref(line, tiers) for line in not_on_sale]},
+        )
+
+    held_by_others = dict(
+        session.execute(
+            select(CartItem.ticket_type_id, func.sum(CartItem.quantity))
+            .join(Cart, Cart.id == CartItem.cart_id)
+            .where(
+                CartItem.ticket_type_id.in_(tiers),
+                Cart.status == "active",
+                Cart.hold_expires_at > func.now(),
+                Cart.id != cart.id,
+            )
+            .group_by(CartItem.ticket_type_id)
+        ).all()
+    )
+    short = []
+    for line in lines:
+        tier = tiers[line.ticket_type_id]
+        left = max(tier.capacity - tier.sold - int(held_by_others.get(tier.id, 0)), 0)
+        if line.quantity > left:
+            short.append({**_line_ref(line, tiers), "requested": line.quantity, "available": left})
+    if short:
+        raise InsufficientAvailability(
+            "Not enough tickets left for every line of your cart. Lower those quantities (see"
+            " `errors.lines`) and check out again.",
+            errors={"lines": short},
+        )
+
+    currency = tiers[lines[0].ticket_type_id].currency
+    total = sum(
+        (tiers[line.ticket_type_id].price * line.quantity for line in lines), Decimal("0.00")
+    )
+    if expected_total is not None and (
+        expected_total.amount != total or expected_total.currency != currency
+    ):
+        raise PriceChanged(
+            f"The total is now {total} {currency}, not the {expected_total.amount}"
+            f" {expected_total.currency} you expected. Review your cart and check out again.",
+            # Extra problem members are wire names: camelCase.
+            expectedTotal={
+                "amount": str(expected_total.amount),
+                "currency": expected_total.currency,
+            },
+            currentTotal={"amount": str(total), "currency": currency},
+        )
+
+    order = Order(
+        user_id=user_id,
+        cart_id=cart.id,
+        status="confirmed",
+        total=total,
+        currency=currency,
+        confirmed_at=now,
+    )
+    session.add(order)
+    session.flush()
+    for line in lines:
+        tier = tiers[line.ticket_type_id]
+        event = events[line.event_id]
+        item = OrderItem(
+            order_id=order.id,
+            event_id=event.id,
+            ticket_type_id=tier.id,
+            event_title=event.title,
+            event_starts_at=event.starts_at,
+            ticket_type_name=tier.name,
+            unit_price=tier.price,
+            quantity=line.quantity,
+            line_total=tier.price * line.quantity,
+        )
+        item.tickets = [Ticket(code=new_ticket_code()) for _ in range(line.quantity)]
+        session.add(item)
+        _sell(session, tier, line.quantity)
+    cart.status = "checked_out"
+    cart.hold_expires_at = None
+    session.flush()
+    return order
+
+
+def _line_ref(line: CartItem, tiers: dict[int, TicketType]) -> dict:
+    tier = tiers[line.ticket_type_id]
+    return {"itemId": line.id, "ticketTypeId": tier.id, "ticketTypeName": tier.name}
+
+
+def _sell(session: Session, tier: TicketType, quantity: int) -> None:
+    """Raise `sold` only if the seats exist: the last line of defence after the checks above
+    (and the CHECK constraint after this). `sold` is incremented, never written from a value
+    read earlier."""
+    sold = session.execute(
+        update(TicketType)
+        .where(and_(TicketType.id == tier.id, TicketType.sold + quantity <= TicketType.capacity))
+        .values(sold=TicketType.sold + quantity)
+        .returning(TicketType.sold)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if sold is None:
+        raise InsufficientAvailability(
+            f"{tier.name} sold out while you were checking out.",
+            errors={"lines": [{"ticketTypeId": tier.id, "requested": quantity}]},
+        )
+    session.expire(tier, ["sold"])
