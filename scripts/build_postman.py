@@ -83,7 +83,9 @@ def request(
         item["request"]["header"].append({"key": "Content-Type", "value": "application/json"})
         # Numeric variables go in unquoted: {"ticketTypeId": {{ticketTypeId}}}.
         raw_body = re.sub(
-            r'"({{(?:eventId|ticketTypeId|itemId)}})"', r"\1", json.dumps(body, indent=2)
+            r'"({{(?:eventId|ticketTypeId|itemId|expectedTotal)}})"',
+            r"\1",
+            json.dumps(body, indent=2),
         )
         item["request"]["body"] = {
             "mode": "raw",
@@ -574,6 +576,171 @@ pm.test("code token_revoked", () => pm.expect(pm.response.json().code).to.eql("t
     }
 
 
+def week5() -> dict:
+    idempotent = {**BEARER, "Idempotency-Key": "{{idempotencyKey}}"}
+    items = [
+        request(
+            "Log in again",
+            "POST",
+            "/api/auth/login",
+            status(200)
+            + """
+pm.test("signed in", () => {
+    const d = pm.response.json().data;
+    pm.collectionVariables.set("accessToken", d.accessToken);
+    pm.collectionVariables.set("refreshToken", d.refreshToken);
+});
+""",
+            body={"email": "{{email}}", "password": "{{password}}"},
+        ),
+        request(
+            "Put two tickets in the cart",
+            "POST",
+            "/api/cart/items",
+            status(201)
+            + CART_SHAPE
+            + """
+pm.test("two tickets held", () => {
+    const c = pm.response.json().data;
+    pm.expect(c.totalQuantity).to.eql(2);
+    pm.collectionVariables.set("expectedTotal", JSON.stringify(c.subtotal));
+});
+""",
+            body={"ticketTypeId": "{{ticketTypeId}}", "quantity": 2},
+            headers=BEARER,
+        ),
+        with_prerequest(
+            request(
+                "Check out (idempotent, with the expected total)",
+                "POST",
+                "/api/cart/checkout",
+                status(201)
+                + """
+pm.test("a confirmed order with one ticket per seat", () => {
+    const o = pm.response.json().data;
+    pm.expect(o.status).to.eql("confirmed");
+    pm.expect(o.ticketCount).to.eql(2);
+    pm.expect(o.total).to.eql(JSON.parse(pm.collectionVariables.get("expectedTotal")));
+    const codes = o.items.flatMap(i => i.tickets.map(t => t.code));
+    pm.expect(codes.length).to.eql(2);
+    codes.forEach(c => pm.expect(c).to.match(/^[A-Z2-7]{32}$/));
+    pm.expect(pm.response.headers.get("Location")).to.eql(`/api/orders/${o.id}`);
+    pm.collectionVariables.set("orderId", o.id);
+});
+""",
+                body={"expectedTotal": "{{expectedTotal}}"},
+                headers=idempotent,
+            ),
+            'pm.collectionVariables.set("idempotencyKey", pm.variables.replaceIn("{{$guid}}"));',
+        ),
+        request(
+            "Retry with the same key: the same order, replayed",
+            "POST",
+            "/api/cart/checkout",
+            status(201)
+            + """
+pm.test("replayed, not a second order", () => {
+    pm.expect(pm.response.headers.get("Idempotent-Replayed")).to.eql("true");
+    pm.expect(pm.response.json().data.id).to.eql(Number(pm.collectionVariables.get("orderId")));
+});
+""",
+            body={"expectedTotal": "{{expectedTotal}}"},
+            headers=idempotent,
+        ),
+        request(
+            "Check out an empty cart: 422",
+            "POST",
+            "/api/cart/checkout",
+            status(422)
+            + IS_PROBLEM
+            + """
+pm.test("code cart_empty", () => pm.expect(pm.response.json().code).to.eql("cart_empty"));
+""",
+            headers=BEARER,
+        ),
+        request(
+            "My orders",
+            "GET",
+            "/api/orders",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("newest first: the order just placed", () => {
+    pm.expect(pm.response.json().data[0].id).to.eql(Number(pm.collectionVariables.get("orderId")));
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Order detail with tickets",
+            "GET",
+            "/api/orders/{{orderId}}",
+            status(200)
+            + """
+pm.test("lines, totals and tickets", () => {
+    const o = pm.response.json().data;
+    pm.expect(o.items[0].tickets.length).to.eql(2);
+    pm.expect(o.items[0].eventTitle).to.be.a("string");
+    pm.expect(parseFloat(o.total.amount)).to.eql(o.items.reduce((n, i) => n + parseFloat(i.lineTotal.amount), 0));
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "My tickets",
+            "GET",
+            "/api/tickets",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("the order's tickets are listed", () => {
+    const mine = pm.response.json().data.filter(t => t.orderId === Number(pm.collectionVariables.get("orderId")));
+    pm.expect(mine.length).to.eql(2);
+    mine.forEach(t => pm.expect(t).to.have.all.keys("id", "code", "status", "checkedInAt", "orderId", "event", "ticketType"));
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Someone else's (or no) order: 404",
+            "GET",
+            "/api/orders/999999999",
+            status(404) + IS_PROBLEM,
+            headers=BEARER,
+        ),
+        request(
+            "Cancel the order",
+            "POST",
+            "/api/orders/{{orderId}}/cancel",
+            status(200)
+            + """
+pm.test("cancelled, tickets void", () => {
+    const o = pm.response.json().data;
+    pm.expect(o.status).to.eql("cancelled");
+    o.items.forEach(i => i.tickets.forEach(t => pm.expect(t.status).to.eql("void")));
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Cancel twice: 409",
+            "POST",
+            "/api/orders/{{orderId}}/cancel",
+            status(409)
+            + IS_PROBLEM
+            + """
+pm.test("code order_not_cancellable", () => pm.expect(pm.response.json().code).to.eql("order_not_cancellable"));
+""",
+            headers=BEARER,
+        ),
+    ]
+    return {
+        "name": "Week 5 – checkout and orders",
+        "item": items,
+        "description": "Checkout (idempotent), order history, order detail, tickets, cancellation.",
+    }
+
+
 def collection() -> dict:
     return {
         "info": {
@@ -582,7 +749,7 @@ def collection() -> dict:
             "environment (local: http://127.0.0.1:5000).",
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
-        "item": [week3(), week4()],
+        "item": [week3(), week4(), week5()],
         "variable": [
             {"key": key, "value": ""}
             for key in (
@@ -595,6 +762,9 @@ def collection() -> dict:
                 "refreshToken",
                 "cartToken",
                 "itemId",
+                "expectedTotal",
+                "idempotencyKey",
+                "orderId",
             )
         ],
     }
