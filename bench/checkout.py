@@ -1,0 +1,143 @@
+"""Checkout throughput under contention, through the HTTP API, beside the database's ceiling.
+
+    python bench/checkout.py [--buyers 200] [--seats 50] [--spread-events 50] [--concurrency 16]
+
+Two scenarios, each on gunicorn (sync workers) with a fresh crowd of signed-in buyers whose
+carts each hold one seat:
+  hot    --buyers compete for --seats seats of one event (most get a 409);
+  spread the same buyers spread over --spread-events events with enough seats for all.
+For each: orders/second, p50/p99 latency, seats sold vs capacity and the count of each status.
+Then pgbench runs the same write transaction (lock the tier, conditional `sold + 1`, insert
+cart, order, order line and ticket) on one hot tier and on many tiers: the database's ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+
+from bench.buyers import BENCH_JWT_SECRET, conservation, fire, make_crowd
+from bench.common import bench_database, gunicorn
+from shop.database import embedded_bin, libpq_url
+
+PGBENCH_TRANSACTION = """
+\\set tier random(:tier_min, :tier_max)
+BEGIN;
+SELECT id FROM ticket_type WHERE id = :tier FOR UPDATE;
+UPDATE ticket_type SET sold = sold + 1 WHERE id = :tier AND sold + 1 <= capacity;
+INSERT INTO cart (user_id, status) VALUES (:user_id, 'checked_out') RETURNING id AS cart_id \\gset
+INSERT INTO customer_order (user_id, cart_id, total, currency, confirmed_at) VALUES (:user_id, :cart_id, 100, 'DKK', now()) RETURNING id AS order_id \\gset
+INSERT INTO order_item (order_id, event_id, ticket_type_id, event_title, event_starts_at, ticket_type_name, unit_price, quantity, line_total) SELECT :order_id, event_id, id, 'x', now(), 'x', 100, 1, 100 FROM ticket_type WHERE id = :tier RETURNING id AS item_id \\gset
+INSERT INTO ticket (order_item_id, code) VALUES (:item_id, translate(upper(md5(random()::text)), '0189', 'WXYZ'));
+COMMIT;
+"""
+
+
+def scenario(name: str, url: str, buyers: int, seats: int, events: int, args) -> None:
+    crowd = make_crowd(url, buyers, seats, events)
+    with gunicorn(
+        "wsgi:app", args.port, url, workers=args.workers, JWT_SECRET_KEY=BENCH_JWT_SECRET
+    ):
+        fired = fire(args.port, "/api/cart/checkout", crowd.headers, args.concurrency)
+    db = conservation(url, crowd.tier_ids)
+    created = fired.statuses.get(201, 0)
+    print(
+        f"{name:<7} {created / fired.seconds:>8.1f} orders/s  {buyers / fired.seconds:>7.1f} checkouts/s"
+        f"  p50 {fired.p50:>6.1f} ms  p99 {fired.p99:>6.1f} ms  sold {db['sold']}/{db['capacity']}"
+        f"  tickets {db['tickets']}  statuses {dict(sorted(fired.statuses.items()))}"
+    )
+
+
+def pgbench(url: str, tiers: int, args) -> float:
+    """TPS of the checkout write transaction straight on PostgreSQL (no app in between)."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        user_id = conn.execute(
+            "INSERT INTO app_user (email, password_hash, name) VALUES"
+            " ('bench-pgbench-' || md5(random()::text) || '@example.com', 'x', 'pgbench') RETURNING id"
+        ).fetchone()[0]
+        venue, category = conn.execute(
+            "SELECT (SELECT min(id) FROM venue), (SELECT min(id) FROM category)"
+        ).fetchone()
+        tier_ids = []
+        for n in range(tiers):
+            event_id = conn.execute(
+                "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
+                " VALUES (%s, now() + interval '30 days', now() + interval '31 days', %s, %s, 'published')"
+                " RETURNING id",
+                (f"Bench event pgbench {n}", venue, category),
+            ).fetchone()[0]
+            tier_ids.append(
+                conn.execute(
+                    "INSERT INTO ticket_type (event_id, name, price, currency, capacity)"
+                    " VALUES (%s, 'pgbench', 100, 'DKK', 1000000000) RETURNING id",
+                    (event_id,),
+                ).fetchone()[0]
+            )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_TRANSACTION)
+    output = subprocess.run(
+        [
+            embedded_bin("pgbench"),
+            "-n",
+            "-c",
+            str(args.concurrency),
+            "-j",
+            "2",
+            "-T",
+            str(args.seconds),
+            "-f",
+            script.name,
+            "-D",
+            f"tier_min={min(tier_ids)}",
+            "-D",
+            f"tier_max={max(tier_ids)}",
+            "-D",
+            f"user_id={user_id}",
+            libpq_url(url),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--buyers", type=int, default=200)
+    parser.add_argument("--seats", type=int, default=50)
+    parser.add_argument("--spread-events", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5, help="pgbench duration")
+    parser.add_argument("--port", type=int, default=5097)
+    args = parser.parse_args()
+    url = bench_database(10_000)
+    print(
+        f"checkout through HTTP: {args.buyers} buyers, {args.concurrency} at a time,"
+        f" gunicorn sync x{args.workers}"
+    )
+    scenario("hot", url, args.buyers, args.seats, 1, args)
+    per_event = -(-args.buyers // args.spread_events)
+    scenario("spread", url, args.buyers, per_event, args.spread_events, args)
+    print(
+        f"\nthe same write transaction in pgbench (-c {args.concurrency} -j 2 -T {args.seconds}):"
+    )
+    print(f"hot     one tier:            {pgbench(url, 1, args):>8.0f} tps")
+    print(
+        f"spread  {args.spread_events} tiers:           {pgbench(url, args.spread_events, args):>8.0f} tps"
+    )
+
+
+if __name__ == "__main__":
+    main()
