@@ -91,3 +91,28 @@ def test_the_same_idempotency_key_racing_creates_one_order(app, make, auth, sql)
     )
     assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 1}]
     assert sql("SELECT sold FROM ticket_type") == [{"sold": 2}]
+
+
+def test_a_lock_held_too_long_is_a_retryable_503_not_a_hang(app, make, auth, sql, monkeypatch):
+    from shop.database import libpq_url
+
+    tier = make.ticket_type(make.event(), capacity=10)
+    user = make.user()
+    make.cart([(tier, 1)], user=user)
+    monkeypatch.setitem(app.config, "CHECKOUT_LOCK_TIMEOUT_MS", 200)
+    import psycopg
+
+    with app.app_context():
+        from shop.extensions import db
+
+        url = libpq_url(db.engine.url.render_as_string(hide_password=False))
+    with psycopg.connect(url) as blocker:
+        blocker.execute("SELECT id FROM ticket_type WHERE id = %s FOR UPDATE", (tier.id,))
+        response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "contention"
+    assert response.headers["Retry-After"] == "1"
+    assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 0}]
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 0}]
+    retry = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+    assert retry.status_code == 201
