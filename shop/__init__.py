@@ -121,7 +121,7 @@ def register_request_guards(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop import auth, cart, catalog, orders
+    from shop import admin, auth, cart, catalog, orders
     from shop.extensions import api
     from shop.health import blp as health_blp
     from shop.openapi import register_docs_routes
@@ -132,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
         *auth.blueprints,
         *cart.blueprints,
         *orders.blueprints,
+        *admin.blueprints,
     ):
         api.register_blueprint(blueprint)
     register_docs_routes(app)

@@ -185,6 +185,39 @@ class IdempotencyKeyInProgress(Conflict):
     )
 
 
+class InUse(Conflict):
+    code, title = "in_use", "Still in use"
+
+
+class HasSales(Conflict):
+    code, title = "has_sales", "Has sales"
+
+
+class CapacityBelowSold(Conflict):
+    code, title = "capacity_below_sold", "Capacity below tickets sold"
+
+
+class AlreadyExists(Conflict):
+    code, title = "already_exists", "Already exists"
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_status_change", "Status cannot change this way"
+
+
+class TicketNotFound(NotFound):
+    code, title = "ticket_not_found", "Ticket not found"
+    detail = "No ticket has this code. Check the code (32 letters and digits) and scan again."
+
+
+class TicketVoid(Conflict):
+    code, title = "ticket_void", "Ticket is void"
+
+
+class TicketAlreadyUsed(Conflict):
+    code, title = "ticket_already_used", "Ticket already used"
+
+
 class ServiceUnavailable(ShopError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
     detail = "The service cannot reach its database right now. Retry in a few seconds."

@@ -1,4 +1,8 @@
-"""Auth routes: accounts and JWTs (flask-jwt-extended)."""
+"""Auth routes: accounts and JWTs (flask-jwt-extended).
+
+The auth decorator sits on top of each method: a request is authenticated before its body or
+query is even parsed, so anonymous callers learn nothing from validation errors.
+"""
 
 from __future__ import annotations
 
@@ -91,10 +95,10 @@ class Login(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    @jwt_required()
     @blp.doc(**BEARER)
     @blp.response(200, UserEnvelopeSchema)
     @blp.alt_response(401, response="UNAUTHORIZED", description="Missing, expired or revoked token")
-    @jwt_required()
     def get(self):
         """Show the signed-in user
 
@@ -105,12 +109,12 @@ class Me(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @jwt_required(refresh=True)
     @blp.doc(**BEARER)
     @blp.response(200, AccessTokenEnvelopeSchema)
     @blp.alt_response(
         401, response="UNAUTHORIZED", description="Missing, expired, revoked or access token"
     )
-    @jwt_required(refresh=True)
     def post(self):
         """Get a new access token
 
@@ -122,11 +126,11 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
+    @jwt_required()
     @blp.doc(**BEARER)
     @blp.arguments(LogoutSchema, required=False)
     @blp.response(204)
     @blp.alt_response(401, response="UNAUTHORIZED", description="Missing, expired or revoked token")
-    @jwt_required()
     def post(self, body):
         """Sign out
 

@@ -1,0 +1,255 @@
+"""Admin schemas: what admins send (create/update) and see (with sales figures)."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shop.catalog.schemas import CategorySchema, VenueSchema
+from shop.schemas import DateOrDateTime, MoneySchema, PageMetaSchema, PageQuerySchema, require_order
+
+NAME = validate.And(
+    validate.Length(min=1, max=100), validate.Regexp(r"\S", error="Must not be blank.")
+)
+
+
+class CategoryCreateSchema(Schema):
+    slug = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Lower-case words joined by hyphens."
+        ),
+        metadata={"example": "stand-up"},
+    )
+    name = fields.String(required=True, validate=NAME, metadata={"example": "Stand-up"})
+
+
+class VenueCreateSchema(Schema):
+    name = fields.String(
+        required=True,
+        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+    )
+    address = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    city = fields.String(required=True, validate=NAME, metadata={"example": "Copenhagen"})
+
+
+class EventCreateSchema(Schema):
+    title = fields.String(
+        required=True,
+        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+    )
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
+    ends_at = fields.AwareDateTime(data_key="endsAt", required=True)
+    venue_id = fields.Integer(data_key="venueId", required=True, strict=True)
+    category_id = fields.Integer(data_key="categoryId", required=True, strict=True)
+    image_url = fields.Url(
+        data_key="imageUrl", allow_none=True, load_default=None, validate=validate.Length(max=500)
+    )
+
+    @validates_schema
+    def ends_after_starts(self, data, **kwargs):
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("Must be after startsAt.", "endsAt")
+
+
+class TicketTypeCreateSchema(Schema):
+    name = fields.String(required=True, validate=NAME, metadata={"example": "Standard"})
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    price = fields.Decimal(
+        required=True,
+        places=2,
+        as_string=True,
+        validate=validate.Range(min=0, max=99_999_999),
+        metadata={"description": 'In the event\'s currency, e.g. "250.00"'},
+    )
+    capacity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
+    )
+    sales_start = fields.AwareDateTime(data_key="salesStart", allow_none=True, load_default=None)
+    sales_end = fields.AwareDateTime(data_key="salesEnd", allow_none=True, load_default=None)
+    max_per_order = fields.Integer(
+        data_key="maxPerOrder",
+        strict=True,
+        load_default=10,
+        validate=validate.Range(min=1, max=100),
+    )
+
+    @validates_schema
+    def window_in_order(self, data, **kwargs):
+        if (
+            data.get("sales_start")
+            and data.get("sales_end")
+            and data["sales_end"] <= data["sales_start"]
+        ):
+            raise ValidationError("Must be after salesStart.", "salesEnd")
+
+
+# PATCH bodies: the same fields, all optional (used as `XUpdateSchema(partial=True)`).
+class CategoryUpdateSchema(CategoryCreateSchema):
+    pass
+
+
+class VenueUpdateSchema(VenueCreateSchema):
+    pass
+
+
+class EventUpdateSchema(EventCreateSchema):
+    pass
+
+
+class TicketTypeUpdateSchema(TicketTypeCreateSchema):
+    pass
+
+
+class AdminTicketTypeSchema(Schema):
+    id = fields.Integer()
+    event_id = fields.Integer(data_key="eventId")
+    name = fields.String()
+    description = fields.String()
+    price = fields.Method("price_money")
+    capacity = fields.Integer()
+    sold = fields.Integer()
+    sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
+    sales_end = fields.DateTime(data_key="salesEnd", allow_none=True)
+    max_per_order = fields.Integer(data_key="maxPerOrder")
+
+    def price_money(self, tier):
+        return {"amount": f"{tier.price:.2f}", "currency": tier.currency}
+
+
+class AdminEventSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String()
+    starts_at = fields.DateTime(data_key="startsAt")
+    ends_at = fields.DateTime(data_key="endsAt")
+    venue_id = fields.Integer(data_key="venueId")
+    category_id = fields.Integer(data_key="categoryId")
+    image_url = fields.String(data_key="imageUrl", allow_none=True)
+    status = fields.String(metadata={"description": "`draft`, `published` or `cancelled`"})
+    currency = fields.String()
+    created_at = fields.DateTime(data_key="createdAt")
+    updated_at = fields.DateTime(data_key="updatedAt")
+    ticket_types = fields.List(fields.Nested(AdminTicketTypeSchema), data_key="ticketTypes")
+
+
+class CancellationSchema(Schema):
+    tickets_voided = fields.Integer(data_key="ticketsVoided")
+    orders_cancelled = fields.Integer(data_key="ordersCancelled")
+
+
+class AdminEventCancelledSchema(AdminEventSchema):
+    cancellation = fields.Nested(CancellationSchema)
+
+
+class AdminEventQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(["draft", "published", "cancelled"]))
+
+
+def envelope(schema, name: str):
+    return type(name, (Schema,), {"data": fields.Nested(schema)})
+
+
+def page_envelope(schema, name: str):
+    return type(
+        name,
+        (Schema,),
+        {"data": fields.List(fields.Nested(schema)), "meta": fields.Nested(PageMetaSchema)},
+    )
+
+
+CategoryEnvelopeSchema = envelope(CategorySchema, "AdminCategoryEnvelope")
+VenueEnvelopeSchema = envelope(VenueSchema, "AdminVenueEnvelope")
+AdminEventEnvelopeSchema = envelope(AdminEventSchema, "AdminEventEnvelope")
+AdminEventCancelledEnvelopeSchema = envelope(
+    AdminEventCancelledSchema, "AdminEventCancelledEnvelope"
+)
+AdminEventPageSchema = page_envelope(AdminEventSchema, "AdminEventPage")
+AdminTicketTypeEnvelopeSchema = envelope(AdminTicketTypeSchema, "AdminTicketTypeEnvelope")
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+class SalesQuerySchema(PageQuerySchema):
+    starts_from = DateOrDateTime(
+        data_key="from", metadata={"description": "Events starting on or after"}
+    )
+    starts_to = DateOrDateTime(
+        data_key="to", end_of_day=True, metadata={"description": "Events starting on or before"}
+    )
+
+    @validates_schema
+    def range_in_order(self, data, **kwargs):
+        require_order(data, "starts_from", "starts_to", "from", "to")
+
+
+class SalesFiguresSchema(Schema):
+    capacity = fields.Integer()
+    sold = fields.Integer()
+    held = fields.Integer(metadata={"description": "Seats in carts with a live hold"})
+    remaining = fields.Integer()
+    revenue = fields.Nested(MoneySchema, metadata={"description": "Confirmed orders"})
+    sell_through = fields.Float(data_key="sellThrough", metadata={"description": "sold / capacity"})
+    orders = fields.Integer()
+
+
+class TicketTypeSalesSchema(SalesFiguresSchema):
+    ticket_type_id = fields.Integer(data_key="ticketTypeId")
+    name = fields.String()
+
+
+class EventSalesSchema(SalesFiguresSchema):
+    event_id = fields.Integer(data_key="eventId")
+    title = fields.String()
+    starts_at = fields.DateTime(data_key="startsAt")
+    status = fields.String()
+    ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
+
+
+SalesPageSchema = page_envelope(EventSalesSchema, "SalesReportPage")
+
+
+class OverviewTotalsSchema(Schema):
+    orders = fields.Integer()
+    cancelled_orders = fields.Integer(data_key="cancelledOrders")
+    tickets = fields.Integer()
+    revenue = fields.Nested(MoneySchema)
+    upcoming_events = fields.Integer(data_key="upcomingEvents")
+    customers = fields.Integer()
+
+
+class TopEventSchema(Schema):
+    event_id = fields.Integer(data_key="eventId")
+    title = fields.String()
+    revenue = fields.Nested(MoneySchema)
+    tickets = fields.Integer()
+    orders = fields.Integer()
+
+
+class DaySalesSchema(Schema):
+    day = fields.Date()
+    orders = fields.Integer()
+    tickets = fields.Integer()
+    revenue = fields.Nested(MoneySchema)
+
+
+class OverviewSchema(Schema):
+    totals = fields.Nested(OverviewTotalsSchema)
+    top_events = fields.List(fields.Nested(TopEventSchema), data_key="topEvents")
+    sales_per_day = fields.List(fields.Nested(DaySalesSchema), data_key="salesPerDay")
+
+
+OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
+
+
+class CheckInSchema(Schema):
+    ticket_id = fields.Integer(data_key="ticketId")
+    code = fields.String()
+    status = fields.String()
+    checked_in_at = fields.DateTime(data_key="checkedInAt")
+    event_id = fields.Integer(data_key="eventId")
+    event_title = fields.String(data_key="eventTitle")
+    ticket_type_name = fields.String(data_key="ticketTypeName")
+    order_id = fields.Integer(data_key="orderId")
+
+
+CheckInEnvelopeSchema = envelope(CheckInSchema, "CheckInEnvelope")

@@ -1,0 +1,327 @@
+"""Catalogue management for admins: categories, venues, events, ticket types.
+
+The database already refuses what must never happen (a venue in use deleted, a tier with sales
+deleted, capacity below sold, ends before starts); these functions check first so the answer
+names the rule, and map the constraint that fired when a race got there first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shop.errors import (
+    AlreadyExists,
+    CapacityBelowSold,
+    HasSales,
+    InUse,
+    InvalidTransition,
+    NotFound,
+    ShopError,
+    ValidationFailed,
+)
+from shop.models import Category, Event, Order, OrderItem, Ticket, TicketType, Venue
+from shop.pagination import Page, paginate
+
+# Constraint name -> the error a client should see when it fires.
+CONSTRAINT_ERRORS: dict[str, ShopError] = {
+    "uq_category_slug": AlreadyExists(
+        "A category with this slug exists.", errors={"slug": ["Taken."]}
+    ),
+    "uq_category_name": AlreadyExists(
+        "A category with this name exists.", errors={"name": ["Taken."]}
+    ),
+    "uq_venue_name_city": AlreadyExists(
+        "A venue with this name exists in this city.", errors={"name": ["Taken in this city."]}
+    ),
+    "uq_ticket_type_event_id_name": AlreadyExists(
+        "This event has a ticket type with this name.", errors={"name": ["Taken for this event."]}
+    ),
+    "fk_event_venue_id_venue": InUse("The venue has events; delete or move them first."),
+    "fk_event_category_id_category": InUse("The category has events; delete or move them first."),
+    "fk_order_item_ticket_type_id_ticket_type": HasSales(
+        "Tickets of this kind were sold, so it cannot be deleted. Cancel the event instead."
+    ),
+    "fk_order_item_event_id_event": HasSales(
+        "This event has sales, so it cannot be deleted. Cancel it instead."
+    ),
+    "ck_ticket_type_sold_within_capacity": CapacityBelowSold(
+        "Capacity cannot go below the tickets already sold."
+    ),
+    "ck_event_ends_after_starts": ValidationFailed(
+        "The event must end after it starts.", errors={"endsAt": ["Must be after startsAt."]}
+    ),
+    "ck_ticket_type_sales_window_order": ValidationFailed(
+        "The sales window must end after it starts.",
+        errors={"salesEnd": ["Must be after salesStart."]},
+    ),
+}
+
+
+def _explain(session: Session, error: IntegrityError) -> Exception:
+    """Roll back and return the error that explains the constraint that fired (or the original)."""
+    session.rollback()
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    known = CONSTRAINT_ERRORS.get(constraint)
+    return type(known)(known.detail, errors=known.errors) if known else error
+
+
+def flush_or_explain(session: Session) -> None:
+    """Flush; when a constraint fires, roll back and raise the error that explains it."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        explained = _explain(session, error)
+        if explained is error:
+            raise
+        raise explained from error
+
+
+def _get(session: Session, model, object_id: int, name: str, *, lock: bool = False):
+    statement = select(model).where(model.id == object_id)
+    if lock:
+        statement = statement.with_for_update()
+    found = session.scalar(statement)
+    if found is None:
+        raise NotFound(f"There is no {name} {object_id}.")
+    return found
+
+
+def _delete(session: Session, model, object_id: int) -> None:
+    """Delete by SQL, so the database's ON DELETE rules (not the ORM) decide what goes along."""
+    try:
+        session.execute(delete(model).where(model.id == object_id))
+    except IntegrityError as error:
+        explained = _explain(session, error)
+        if explained is error:
+            raise
+        raise explained from error
+
+
+def _apply(obj: Any, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(obj, name, value)
+
+
+def _require_refs(session: Session, fields: dict[str, Any]) -> None:
+    """Unknown venue or category ids are the client's mistake: 422 naming the field."""
+    for key, model, wire in (
+        ("venue_id", Venue, "venueId"),
+        ("category_id", Category, "categoryId"),
+    ):
+        if key in fields and session.get(model, fields[key]) is None:
+            raise ValidationFailed(
+                f"There is no {wire[:-2]} {fields[key]}.", errors={wire: ["Does not exist."]}
+            )
+
+
+# --- categories and venues ------------------------------------------------------------------------
+
+
+def create_category(session: Session, fields: dict[str, Any]) -> Category:
+    category = Category(**fields)
+    session.add(category)
+    flush_or_explain(session)
+    return category
+
+
+def update_category(session: Session, category_id: int, fields: dict[str, Any]) -> Category:
+    category = _get(session, Category, category_id, "category")
+    _apply(category, fields)
+    flush_or_explain(session)
+    return category
+
+
+def delete_category(session: Session, category_id: int) -> None:
+    category = _get(session, Category, category_id, "category")
+    if session.scalar(select(exists().where(Event.category_id == category_id))):
+        raise InUse("The category has events; delete or move them first.")
+    _delete(session, Category, category.id)
+
+
+def create_venue(session: Session, fields: dict[str, Any]) -> Venue:
+    venue = Venue(**fields)
+    session.add(venue)
+    flush_or_explain(session)
+    return venue
+
+
+def update_venue(session: Session, venue_id: int, fields: dict[str, Any]) -> Venue:
+    venue = _get(session, Venue, venue_id, "venue")
+    _apply(venue, fields)
+    flush_or_explain(session)
+    return venue
+
+
+def delete_venue(session: Session, venue_id: int) -> None:
+    venue = _get(session, Venue, venue_id, "venue")
+    if session.scalar(select(exists().where(Event.venue_id == venue_id))):
+        raise InUse("The venue has events; delete or move them first.")
+    _delete(session, Venue, venue.id)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def list_events(session: Session, status: str | None, page: int, page_size: int) -> Page:
+    """Every event, drafts and cancelled ones too, soonest first."""
+    statement = select(Event).order_by(Event.starts_at, Event.id)
+    if status:
+        statement = statement.where(Event.status == status)
+    return paginate(
+        session, statement, page, page_size, options=(selectinload(Event.ticket_types),)
+    )
+
+
+def get_event(session: Session, event_id: int) -> Event:
+    event = session.scalar(
+        select(Event).where(Event.id == event_id).options(selectinload(Event.ticket_types))
+    )
+    if event is None:
+        raise NotFound(f"There is no event {event_id}.")
+    return event
+
+
+def create_event(session: Session, fields: dict[str, Any]) -> Event:
+    """A new event, always a draft: publish it when its ticket types are in place."""
+    _require_refs(session, fields)
+    event = Event(status="draft", **fields)
+    session.add(event)
+    flush_or_explain(session)
+    return event
+
+
+def update_event(session: Session, event_id: int, fields: dict[str, Any]) -> Event:
+    event = _get(session, Event, event_id, "event", lock=True)
+    if event.status == "cancelled":
+        raise InvalidTransition("A cancelled event cannot be changed.")
+    _require_refs(session, fields)
+    starts = fields.get("starts_at", event.starts_at)
+    ends = fields.get("ends_at", event.ends_at)
+    if ends <= starts:
+        raise ValidationFailed(
+            "The event must end after it starts.", errors={"endsAt": ["Must be after startsAt."]}
+        )
+    _apply(event, fields)
+    flush_or_explain(session)
+    return event
+
+
+def delete_event(session: Session, event_id: int) -> None:
+    event = _get(session, Event, event_id, "event", lock=True)
+    if session.scalar(select(exists().where(OrderItem.event_id == event_id))):
+        raise HasSales("This event has sales, so it cannot be deleted. Cancel it instead.")
+    _delete(session, Event, event.id)
+
+
+def publish_event(session: Session, event_id: int) -> Event:
+    event = _get(session, Event, event_id, "event", lock=True)
+    if event.status != "draft":
+        raise InvalidTransition(f"Only drafts can be published; this event is {event.status}.")
+    if not session.scalar(select(exists().where(TicketType.event_id == event_id))):
+        raise InvalidTransition("Add at least one ticket type before publishing.")
+    event.status = "published"
+    flush_or_explain(session)
+    return event
+
+
+def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, int]:
+    """Cancel an event: nothing more can be bought, every valid ticket for it is voided (its
+    seat leaves `sold`), and orders with nothing but this event's tickets are cancelled (a mixed
+    order stays confirmed for its other events). Returns what was affected."""
+    event = _get(session, Event, event_id, "event", lock=True)
+    if event.status == "cancelled":
+        raise InvalidTransition("This event is already cancelled.")
+    event.status = "cancelled"
+    # The voided seats leave `sold`, as when an order is cancelled: tiers locked in id order.
+    valid_per_tier = dict(
+        session.execute(
+            select(OrderItem.ticket_type_id, func.count(Ticket.id))
+            .join(Ticket, Ticket.order_item_id == OrderItem.id)
+            .where(OrderItem.event_id == event_id, Ticket.status == "valid")
+            .group_by(OrderItem.ticket_type_id)
+        ).all()
+    )
+    session.execute(
+        select(TicketType.id)
+        .where(TicketType.event_id == event_id)
+        .order_by(TicketType.id)
+        .with_for_update()
+    )
+    for tier_id, seats in valid_per_tier.items():
+        session.execute(
+            update(TicketType)
+            .where(TicketType.id == tier_id)
+            .values(sold=TicketType.sold - seats)
+            .execution_options(synchronize_session=False)
+        )
+    voided = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.status == "valid",
+            Ticket.order_item_id.in_(select(OrderItem.id).where(OrderItem.event_id == event_id)),
+        )
+        .values(status="void", voided_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    only_this_event = and_(
+        exists().where(OrderItem.order_id == Order.id, OrderItem.event_id == event_id),
+        ~exists().where(OrderItem.order_id == Order.id, OrderItem.event_id != event_id),
+    )
+    cancelled = session.execute(
+        update(Order)
+        .where(Order.status == "confirmed", only_this_event)
+        .values(status="cancelled", cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    flush_or_explain(session)
+    return {"tickets_voided": voided, "orders_cancelled": cancelled}
+
+
+# --- ticket types -----------------------------------------------------------------------------
+
+
+def create_ticket_type(session: Session, event_id: int, fields: dict[str, Any]) -> TicketType:
+    event = _get(session, Event, event_id, "event", lock=True)
+    if event.status == "cancelled":
+        raise InvalidTransition("A cancelled event gets no new ticket types.")
+    tier = TicketType(event_id=event.id, currency=event.currency, **fields)
+    session.add(tier)
+    flush_or_explain(session)
+    return tier
+
+
+def update_ticket_type(session: Session, ticket_type_id: int, fields: dict[str, Any]) -> TicketType:
+    # The same row lock checkout takes: capacity cannot drop below a sale happening right now.
+    tier = _get(session, TicketType, ticket_type_id, "ticket type", lock=True)
+    capacity = fields.get("capacity", tier.capacity)
+    if capacity < tier.sold:
+        raise CapacityBelowSold(
+            f"{tier.sold} tickets are sold; capacity must be at least that.",
+            errors={"capacity": [f"At least {tier.sold}."]},
+        )
+    start = fields.get("sales_start", tier.sales_start)
+    end = fields.get("sales_end", tier.sales_end)
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed(
+            "The sales window must end after it starts.",
+            errors={"salesEnd": ["Must be after salesStart."]},
+        )
+    _apply(tier, fields)
+    flush_or_explain(session)
+    return tier
+
+
+def delete_ticket_type(session: Session, ticket_type_id: int) -> None:
+    tier = _get(session, TicketType, ticket_type_id, "ticket type", lock=True)
+    if tier.sold > 0 or session.scalar(
+        select(exists().where(OrderItem.ticket_type_id == ticket_type_id))
+    ):
+        raise HasSales(
+            "Tickets of this kind were sold, so it cannot be deleted. Cancel the event instead."
+        )
+    _delete(session, TicketType, tier.id)

@@ -1,0 +1,36 @@
+"""Scanning tickets at the door."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.errors import TicketAlreadyUsed, TicketNotFound, TicketVoid
+from shop.models import OrderItem, Ticket
+
+
+def check_in(session: Session, code: str, now: datetime) -> tuple[Ticket, OrderItem]:
+    """Mark a ticket used. The row lock makes two scanners at two doors agree: the second scan
+    is a 409 saying when the first one happened."""
+    ticket = session.scalar(
+        select(Ticket).where(Ticket.code == code.strip().upper()).with_for_update()
+    )
+    if ticket is None:
+        raise TicketNotFound()
+    if ticket.status == "void":
+        raise TicketVoid(
+            f"This ticket was voided at {ticket.voided_at.isoformat()} (its order or event was"
+            " cancelled). Do not let it in.",
+            voidedAt=ticket.voided_at.isoformat(),
+        )
+    if ticket.status == "used":
+        raise TicketAlreadyUsed(
+            f"This ticket was already scanned at {ticket.checked_in_at.isoformat()}.",
+            firstCheckedInAt=ticket.checked_in_at.isoformat(),
+        )
+    ticket.status = "used"
+    ticket.checked_in_at = now
+    session.flush()
+    return ticket, session.get(OrderItem, ticket.order_item_id)
