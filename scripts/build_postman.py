@@ -83,7 +83,7 @@ def request(
         item["request"]["header"].append({"key": "Content-Type", "value": "application/json"})
         # Numeric variables go in unquoted: {"ticketTypeId": {{ticketTypeId}}}.
         raw_body = re.sub(
-            r'"({{(?:eventId|ticketTypeId|itemId|expectedTotal)}})"',
+            r'"({{(?:eventId|ticketTypeId|itemId|expectedTotal|venueId|categoryId|adminTicketTypeId)}})"',
             r"\1",
             json.dumps(body, indent=2),
         )
@@ -741,6 +741,452 @@ pm.test("code order_not_cancellable", () => pm.expect(pm.response.json().code).t
     }
 
 
+def admin() -> dict:
+    a = {"Authorization": "Bearer {{adminToken}}"}
+    items = [
+        request(
+            "Admin: sign in (demo admin from the seed)",
+            "POST",
+            "/api/auth/login",
+            status(200)
+            + """
+pm.test("an admin", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.user.role).to.eql("admin");
+    pm.collectionVariables.set("adminToken", d.accessToken);
+});
+""",
+            body={"email": "{{adminEmail}}", "password": "{{adminPassword}}"},
+        ),
+        request(
+            "Customers are refused: 403",
+            "GET",
+            "/api/admin/events",
+            status(403) + IS_PROBLEM,
+            headers=BEARER,
+        ),
+        with_prerequest(
+            request(
+                "Create a category",
+                "POST",
+                "/api/admin/categories",
+                status(201)
+                + """
+pm.test("created", () => pm.collectionVariables.set("categoryId", pm.response.json().data.id));
+""",
+                body={"slug": "{{slug}}", "name": "Postman {{slug}}"},
+                headers=a,
+            ),
+            'pm.collectionVariables.set("slug", `pm-${Date.now()}`);',
+        ),
+        request(
+            "Duplicate category slug: 409",
+            "POST",
+            "/api/admin/categories",
+            status(409) + IS_PROBLEM,
+            body={"slug": "{{slug}}", "name": "Another {{slug}}"},
+            headers=a,
+        ),
+        request(
+            "Rename the category (PATCH)",
+            "PATCH",
+            "/api/admin/categories/{{categoryId}}",
+            status(200)
+            + """
+pm.test("renamed", () => pm.expect(pm.response.json().data.name).to.match(/^Renamed pm-/));
+""",
+            body={"name": "Renamed {{slug}}"},
+            headers=a,
+        ),
+        request(
+            "Replace the category (PUT)",
+            "PUT",
+            "/api/admin/categories/{{categoryId}}",
+            status(200),
+            body={"slug": "{{slug}}", "name": "Replaced {{slug}}"},
+            headers=a,
+        ),
+        request(
+            "Create a venue",
+            "POST",
+            "/api/admin/venues",
+            status(201)
+            + """
+pm.test("created", () => pm.collectionVariables.set("venueId", pm.response.json().data.id));
+""",
+            body={"name": "Postman Hall {{slug}}", "address": "Testvej 1", "city": "Roskilde"},
+            headers=a,
+        ),
+        request(
+            "Change the venue (PATCH)",
+            "PATCH",
+            "/api/admin/venues/{{venueId}}",
+            status(200),
+            body={"address": "Testvej 2"},
+            headers=a,
+        ),
+        request(
+            "Replace the venue (PUT)",
+            "PUT",
+            "/api/admin/venues/{{venueId}}",
+            status(200),
+            body={"name": "Postman Hall {{slug}}", "address": "Testvej 3", "city": "Roskilde"},
+            headers=a,
+        ),
+        with_prerequest(
+            request(
+                "Create an event (a draft)",
+                "POST",
+                "/api/admin/events",
+                status(201)
+                + """
+pm.test("a draft", () => {
+    const e = pm.response.json().data;
+    pm.expect(e.status).to.eql("draft");
+    pm.collectionVariables.set("adminEventId", e.id);
+});
+""",
+                body={
+                    "title": "Postman Live",
+                    "description": "Made by newman.",
+                    "startsAt": "{{startsAt}}",
+                    "endsAt": "{{endsAt}}",
+                    "venueId": "{{venueId}}",
+                    "categoryId": "{{categoryId}}",
+                },
+                headers=a,
+            ),
+            """
+const start = new Date(Date.now() + 40 * 24 * 3600 * 1000);
+pm.collectionVariables.set("startsAt", start.toISOString());
+pm.collectionVariables.set("endsAt", new Date(start.getTime() + 3 * 3600 * 1000).toISOString());
+""",
+        ),
+        request(
+            "Ends before it starts: 422",
+            "PATCH",
+            "/api/admin/events/{{adminEventId}}",
+            status(422) + IS_PROBLEM,
+            body={"endsAt": "2020-01-01T00:00:00Z"},
+            headers=a,
+        ),
+        request(
+            "Publish without ticket types: 409",
+            "POST",
+            "/api/admin/events/{{adminEventId}}/publish",
+            status(409) + IS_PROBLEM,
+            headers=a,
+        ),
+        request(
+            "Add a ticket type",
+            "POST",
+            "/api/admin/events/{{adminEventId}}/ticket-types",
+            status(201)
+            + """
+pm.test("priced in DKK", () => {
+    const t = pm.response.json().data;
+    pm.expect(t.price).to.eql({amount: "199.00", currency: "DKK"});
+    pm.collectionVariables.set("adminTicketTypeId", t.id);
+});
+""",
+            body={"name": "Standard", "price": "199.00", "capacity": 5, "maxPerOrder": 5},
+            headers=a,
+        ),
+        request(
+            "Change the ticket type (PATCH)",
+            "PATCH",
+            "/api/admin/ticket-types/{{adminTicketTypeId}}",
+            status(200)
+            + """
+pm.test("capacity 8", () => pm.expect(pm.response.json().data.capacity).to.eql(8));
+""",
+            body={"capacity": 8},
+            headers=a,
+        ),
+        request(
+            "Replace the ticket type (PUT)",
+            "PUT",
+            "/api/admin/ticket-types/{{adminTicketTypeId}}",
+            status(200),
+            body={"name": "Standard", "price": "199.00", "capacity": 8, "maxPerOrder": 4},
+            headers=a,
+        ),
+        request(
+            "Change the event (PATCH)",
+            "PATCH",
+            "/api/admin/events/{{adminEventId}}",
+            status(200),
+            body={"description": "Changed by newman."},
+            headers=a,
+        ),
+        request(
+            "Replace the event (PUT)",
+            "PUT",
+            "/api/admin/events/{{adminEventId}}",
+            status(200),
+            body={
+                "title": "Postman Live!",
+                "description": "Replaced.",
+                "startsAt": "{{startsAt}}",
+                "endsAt": "{{endsAt}}",
+                "venueId": "{{venueId}}",
+                "categoryId": "{{categoryId}}",
+            },
+            headers=a,
+        ),
+        request(
+            "Publish the event",
+            "POST",
+            "/api/admin/events/{{adminEventId}}/publish",
+            status(200)
+            + """
+pm.test("published", () => pm.expect(pm.response.json().data.status).to.eql("published"));
+""",
+            headers=a,
+        ),
+        request(
+            "Show the event (admin view)",
+            "GET",
+            "/api/admin/events/{{adminEventId}}",
+            status(200)
+            + """
+pm.test("with sold counts", () => pm.expect(pm.response.json().data.ticketTypes[0].sold).to.eql(0));
+""",
+            headers=a,
+        ),
+        request(
+            "List every event (drafts too)",
+            "GET",
+            "/api/admin/events",
+            status(200) + PAGE_SHAPE,
+            query={"status": "draft", "pageSize": 5},
+            headers=a,
+        ),
+        request(
+            "Customer buys two tickets (to have sales)",
+            "POST",
+            "/api/cart/items",
+            status(201),
+            body={"ticketTypeId": "{{adminTicketTypeId}}", "quantity": 2},
+            headers=BEARER,
+        ),
+        request(
+            "Customer checks out",
+            "POST",
+            "/api/cart/checkout",
+            status(201)
+            + """
+pm.test("ticket code kept for check-in", () => {
+    const o = pm.response.json().data;
+    pm.collectionVariables.set("ticketCode", o.items[0].tickets[0].code);
+});
+""",
+            headers=BEARER,
+        ),
+        request(
+            "Capacity below sold: 409",
+            "PATCH",
+            "/api/admin/ticket-types/{{adminTicketTypeId}}",
+            status(409) + IS_PROBLEM,
+            body={"capacity": 1},
+            headers=a,
+        ),
+        request(
+            "Check a ticket in",
+            "POST",
+            "/api/admin/tickets/{{ticketCode}}/check-in",
+            status(200)
+            + """
+pm.test("used now", () => pm.expect(pm.response.json().data.status).to.eql("used"));
+""",
+            headers=a,
+        ),
+        request(
+            "Second scan: 409 saying when",
+            "POST",
+            "/api/admin/tickets/{{ticketCode}}/check-in",
+            status(409)
+            + IS_PROBLEM
+            + """
+pm.test("first scan time", () => pm.expect(pm.response.json().firstCheckedInAt).to.be.a("string"));
+""",
+            headers=a,
+        ),
+        request(
+            "Sales report",
+            "GET",
+            "/api/admin/reports/sales",
+            status(200)
+            + PAGE_SHAPE
+            + """
+pm.test("figures add up", () => {
+    pm.response.json().data.forEach(e => {
+        pm.expect(e.remaining).to.eql(Math.max(e.capacity - e.sold - e.held, 0));
+        const sold = e.ticketTypes.reduce((n, t) => n + t.sold, 0);
+        pm.expect(e.sold).to.eql(sold);
+    });
+});
+""",
+            query={"pageSize": 10},
+            headers=a,
+        ),
+        request(
+            "Sales report as CSV",
+            "GET",
+            "/api/admin/reports/sales",
+            status(200)
+            + """
+pm.test("CSV with a header row", () => {
+    pm.expect(pm.response.headers.get("Content-Type")).to.include("text/csv");
+    pm.expect(pm.response.text().split(String.fromCharCode(10))[0]).to.include("event_id,event_title");
+});
+""",
+            query={"pageSize": 5},
+            headers={**a, "Accept": "text/csv"},
+        ),
+        request(
+            "Overview",
+            "GET",
+            "/api/admin/reports/overview",
+            status(200)
+            + """
+pm.test("totals, top events, sales per day", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.totals.orders).to.be.at.least(1);
+    pm.expect(d.topEvents).to.be.an("array");
+    pm.expect(d.salesPerDay).to.be.an("array");
+});
+""",
+            headers=a,
+        ),
+        request(
+            "Deleting an event with sales: 409",
+            "DELETE",
+            "/api/admin/events/{{adminEventId}}",
+            status(409) + IS_PROBLEM,
+            headers=a,
+        ),
+        request(
+            "Deleting a ticket type with sales: 409",
+            "DELETE",
+            "/api/admin/ticket-types/{{adminTicketTypeId}}",
+            status(409) + IS_PROBLEM,
+            headers=a,
+        ),
+        request(
+            "Cancel the event",
+            "POST",
+            "/api/admin/events/{{adminEventId}}/cancel",
+            status(200)
+            + """
+pm.test("cancelled; the unscanned ticket voided, the customer's order cancelled", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.status).to.eql("cancelled");
+    pm.expect(d.cancellation).to.eql({ticketsVoided: 1, ordersCancelled: 1});
+});
+""",
+            headers=a,
+        ),
+        request(
+            "Venue in use cannot be deleted: 409",
+            "DELETE",
+            "/api/admin/venues/{{venueId}}",
+            status(409) + IS_PROBLEM,
+            headers=a,
+        ),
+        request(
+            "Category in use cannot be deleted: 409",
+            "DELETE",
+            "/api/admin/categories/{{categoryId}}",
+            status(409) + IS_PROBLEM,
+            headers=a,
+        ),
+        request(
+            "Create a throwaway draft",
+            "POST",
+            "/api/admin/events",
+            status(201)
+            + """
+pm.test("kept", () => pm.collectionVariables.set("draftId", pm.response.json().data.id));
+""",
+            body={
+                "title": "Throwaway",
+                "startsAt": "{{startsAt}}",
+                "endsAt": "{{endsAt}}",
+                "venueId": "{{venueId}}",
+                "categoryId": "{{categoryId}}",
+            },
+            headers=a,
+        ),
+        request(
+            "Add a throwaway ticket type",
+            "POST",
+            "/api/admin/events/{{draftId}}/ticket-types",
+            status(201)
+            + """
+pm.test("kept", () => pm.collectionVariables.set("draftTierId", pm.response.json().data.id));
+""",
+            body={"name": "Gone soon", "price": "0.00", "capacity": 1},
+            headers=a,
+        ),
+        request(
+            "Delete a ticket type without sales",
+            "DELETE",
+            "/api/admin/ticket-types/{{draftTierId}}",
+            status(204),
+            headers=a,
+        ),
+        request(
+            "Delete an event without sales",
+            "DELETE",
+            "/api/admin/events/{{draftId}}",
+            status(204),
+            headers=a,
+        ),
+        request(
+            "Create a throwaway venue",
+            "POST",
+            "/api/admin/venues",
+            status(201)
+            + """
+pm.test("kept", () => pm.collectionVariables.set("spareVenueId", pm.response.json().data.id));
+""",
+            body={"name": "Spare {{slug}}", "address": "Nowhere 1", "city": "Roskilde"},
+            headers=a,
+        ),
+        request(
+            "Delete a venue without events",
+            "DELETE",
+            "/api/admin/venues/{{spareVenueId}}",
+            status(204),
+            headers=a,
+        ),
+        request(
+            "Create a throwaway category",
+            "POST",
+            "/api/admin/categories",
+            status(201)
+            + """
+pm.test("kept", () => pm.collectionVariables.set("spareCategoryId", pm.response.json().data.id));
+""",
+            body={"slug": "{{slug}}-spare", "name": "Spare {{slug}}"},
+            headers=a,
+        ),
+        request(
+            "Delete a category without events",
+            "DELETE",
+            "/api/admin/categories/{{spareCategoryId}}",
+            status(204),
+            headers=a,
+        ),
+    ]
+    return {
+        "name": "Admin – catalogue, reports, check-in",
+        "item": items,
+        "description": "Admin routes with the demo admin (adminEmail/adminPassword in the environment).",
+    }
+
+
 def collection() -> dict:
     return {
         "info": {
@@ -749,7 +1195,7 @@ def collection() -> dict:
             "environment (local: http://127.0.0.1:5000).",
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
-        "item": [week3(), week4(), week5()],
+        "item": [week3(), week4(), week5(), admin()],
         "variable": [
             {"key": key, "value": ""}
             for key in (
@@ -765,6 +1211,19 @@ def collection() -> dict:
                 "expectedTotal",
                 "idempotencyKey",
                 "orderId",
+                "adminToken",
+                "slug",
+                "categoryId",
+                "venueId",
+                "startsAt",
+                "endsAt",
+                "adminEventId",
+                "adminTicketTypeId",
+                "ticketCode",
+                "draftId",
+                "draftTierId",
+                "spareVenueId",
+                "spareCategoryId",
             )
         ],
     }
@@ -775,6 +1234,9 @@ def environment() -> dict:
         "name": "shop local",
         "values": [
             {"key": "baseUrl", "value": "http://127.0.0.1:5000", "enabled": True},
+            # The demo admin `flask seed` creates (README); on Render use your own admin.
+            {"key": "adminEmail", "value": "admin@example.com", "enabled": True},
+            {"key": "adminPassword", "value": "Admin-Pass-2026", "enabled": True},
         ],
         "_postman_variable_scope": "environment",
     }
