@@ -80,6 +80,9 @@ class Config:
     # The event listing's totalItems may be this many seconds old (counting is the costly part of
     # a page on a large catalogue); 0 counts on every request.
     LISTING_COUNT_CACHE_SECONDS = float(os.environ.get("LISTING_COUNT_CACHE_SECONDS", "5"))
+    # Whole pages of the public listing may be this many seconds old (availability included:
+    # adding to a cart and checkout always re-check). 0 builds every page afresh.
+    LISTING_CACHE_SECONDS = float(os.environ.get("LISTING_CACHE_SECONDS", "2"))
 
     MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -127,6 +130,7 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     LISTING_COUNT_CACHE_SECONDS = 0.0
+    LISTING_CACHE_SECONDS = 0.0
     # Cheap hashing keeps a suite that signs up hundreds of users fast; the algorithm is the same.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024

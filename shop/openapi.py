@@ -69,3 +69,10 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest Blueprint with our arguments parser. Every resource module uses this one."""
 
     ARGUMENTS_PARSER = ShopArgumentsParser()
+
+    def arguments(self, schema, *args, **kwargs):
+        # webargs builds a new instance of a schema *class* on every request (deep-copying its
+        # fields: a third of a cached listing's CPU); an instance is built once and reused.
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)

@@ -305,3 +305,62 @@ def test_venues_are_listed_by_city_and_filterable(client, places):
     only = client.get("/api/venues?city=copenhagen").get_json()["data"]
     assert [item["name"] for item in only] == ["Blue Note Hall"]
     assert client.get("/api/venues?pageSize=101").status_code == 422
+
+
+def test_hand_built_listing_matches_the_documented_schema(app, client, make, places):
+    """The listing skips marshmallow for speed; it must still be exactly what EventSchema says."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from shop.catalog.routes import event_item
+    from shop.catalog.schemas import EventPageSchema
+    from shop.extensions import db
+    from shop.models import Event
+
+    with_price = make.event(
+        venue_id=places["cph"].id, category_id=places["jazz"].id, image_url="https://i/1.jpg"
+    )
+    make.ticket_type(with_price, price=Decimal("99.90"), capacity=3, sold=1)
+    make.event(venue_id=places["aarhus"].id, category_id=places["comedy"].id)  # no tiers, no price
+    body = client.get("/api/events").get_json()
+    with app.app_context():
+        events = db.session.scalars(
+            select(Event)
+            .options(joinedload(Event.venue), joinedload(Event.category))
+            .order_by(Event.starts_at, Event.id)
+        ).all()
+        available = {with_price.id: 2}
+        expected = EventPageSchema().dump(
+            {
+                "data": [event_item(event, available.get(event.id, 0)) for event in events],
+                "meta": {"page": 1, "page_size": 20, "total_items": 2, "total_pages": 1},
+            }
+        )
+    assert body == expected
+
+
+def test_listing_answers_304_when_the_client_has_the_current_page(client, make):
+    make.ticket_type(make.event())
+    first = client.get("/api/events")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/api/events", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    make.event()
+    changed = client.get("/api/events", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_listing_pages_are_reused_within_the_configured_seconds(app, client, make, monkeypatch):
+    from shop.catalog import routes
+
+    monkeypatch.setitem(app.config, "LISTING_CACHE_SECONDS", 60)
+    routes._listing_pages.clear()
+    try:
+        make.event(title="First")
+        assert [e["title"] for e in client.get("/api/events").get_json()["data"]] == ["First"]
+        make.event(title="Second")
+        assert [e["title"] for e in client.get("/api/events").get_json()["data"]] == ["First"]
+        assert len(client.get("/api/events?pageSize=5").get_json()["data"]) == 2  # another page
+    finally:
+        routes._listing_pages.clear()

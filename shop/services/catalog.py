@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from shop.cache import TtlCache
 from shop.errors import NotFound
@@ -95,6 +95,33 @@ def event_listing(filters: EventFilters) -> Select:
     return statement.order_by(*SORTS[filters.sort])
 
 
+# The columns a listing item shows: plain rows, no ORM objects to build for a hot page.
+PAGE_COLUMNS = (
+    Event.id,
+    Event.title,
+    Event.starts_at,
+    Event.ends_at,
+    Event.image_url,
+    Event.price_from,
+    Event.currency,
+    Venue.id.label("venue_id"),
+    Venue.name.label("venue_name"),
+    Venue.city.label("venue_city"),
+    Category.slug.label("category_slug"),
+    Category.name.label("category_name"),
+)
+
+
+def listing_page_statement(filters: EventFilters) -> Select:
+    """`event_listing` with the item's columns, venue and category joined once."""
+    statement = event_listing(filters).with_only_columns(*PAGE_COLUMNS)
+    if not filters.city:
+        statement = statement.join_from(Event, Venue, Venue.id == Event.venue_id)
+    if not filters.category:
+        statement = statement.join_from(Event, Category, Category.id == Event.category_id)
+    return statement
+
+
 # Listing totals per filter set: counting tens of thousands of matches costs more than the page.
 _listing_totals = TtlCache(maxsize=1024)
 
@@ -102,28 +129,21 @@ _listing_totals = TtlCache(maxsize=1024)
 def list_events(
     session: Session, filters: EventFilters, page: int, page_size: int, *, count_ttl: float = 0
 ) -> Page:
-    """One page of the listing: count, page and availability, three queries whatever the page
-    size. With `count_ttl` > 0 the total is reused for that many seconds (per process)."""
-    statement = event_listing(filters)
+    """One page of the listing as rows (with `tickets_available` added): count, page and
+    availability, three queries whatever the page size. With `count_ttl` > 0 the total is
+    reused for that many seconds (per process)."""
     total = _listing_totals.get(filters) if count_ttl > 0 else None
     if total is None:
-        total = count_rows(session, statement)
+        total = count_rows(session, event_listing(filters))
         if count_ttl > 0:
             _listing_totals.set(filters, total, count_ttl)
-    result = paginate(
-        session,
-        statement,
-        page,
-        page_size,
-        options=(
-            joinedload(Event.venue, innerjoin=True),
-            joinedload(Event.category, innerjoin=True),
-        ),
-        total=total,
-    )
-    available = available_by_event(session, [event.id for event in result.items])
-    result.items = [(event, available.get(event.id, 0)) for event in result.items]
-    return result
+    rows = []
+    if total and (page - 1) * page_size < total:
+        statement = listing_page_statement(filters).limit(page_size).offset((page - 1) * page_size)
+        rows = session.execute(statement).all()
+    available = available_by_event(session, [row.id for row in rows])
+    items = [(row, available.get(row.id, 0)) for row in rows]
+    return Page(items=items, page=page, page_size=page_size, total_items=total)
 
 
 def get_public_event(session: Session, event_id: int) -> tuple[Event, dict[int, int]]:
