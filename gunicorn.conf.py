@@ -16,7 +16,8 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Workers recycle now and then, so a slow leak cannot grow forever.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
-max_requests_jitter = max_requests // 10
+# Wide jitter so the workers do not all restart at the same moment.
+max_requests_jitter = max_requests // 2
 # gunicorn's control socket (for gunicornc) is unused here, and two masters on one machine (as the
 # benches run them) would fight over its single default path.
 control_socket_disable = True

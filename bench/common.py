@@ -38,8 +38,15 @@ end
 
 def python_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # No rate limits, quiet logs, and no worker recycling (a recycled worker takes its CPU
+    # accounting with it, and a restart mid-run shows up as errors).
     env.update(
-        {"RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
+        {
+            "RATELIMIT_ENABLED": "false",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "GUNICORN_MAX_REQUESTS": "0",
+        }
     )
     env.update(extra)
     return env

@@ -38,7 +38,8 @@ class Page:
 
 def count_rows(session: Session, statement: Select) -> int:
     """How many rows `statement` returns, counted by PostgreSQL."""
-    return session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    counting = select(func.count()).select_from(statement.order_by(None).subquery())
+    return session.connection().execute(counting).scalar_one()
 
 
 def paginate(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select, text
 from sqlalchemy.orm import Session
 
 from shop.models import Cart, CartItem, TicketType
@@ -69,14 +69,30 @@ def available_by_ticket_type(
     return dict(rows.all())
 
 
+# One constant statement (compiled once): every tier of the given events, minus live holds.
+AVAILABLE_BY_EVENT = text(
+    """
+    WITH tiers AS (
+        SELECT id, event_id, capacity, sold FROM ticket_type WHERE event_id = ANY(:event_ids)
+    ),
+    held AS (
+        SELECT ci.ticket_type_id, sum(ci.quantity) AS held
+        FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
+        WHERE ci.ticket_type_id IN (SELECT id FROM tiers)
+          AND c.status = 'active' AND c.hold_expires_at > now()
+        GROUP BY ci.ticket_type_id
+    )
+    SELECT tiers.event_id, sum(greatest(capacity - sold - coalesce(held.held, 0), 0))::int
+    FROM tiers LEFT JOIN held ON held.ticket_type_id = tiers.id
+    GROUP BY tiers.event_id
+    """
+)
+
+
 def available_by_event(session: Session, event_ids: Iterable[int]) -> dict[int, int]:
     """Available seats per event (all its tiers), in one query."""
     ids = list(event_ids)
     if not ids:
         return {}
-    rows = session.execute(
-        select(TicketType.event_id, func.sum(available_expression()))
-        .where(TicketType.event_id.in_(ids))
-        .group_by(TicketType.event_id)
-    )
-    return {event_id: int(total) for event_id, total in rows.all()}
+    rows = session.connection().execute(AVAILABLE_BY_EVENT, {"event_ids": ids})
+    return dict(rows.all())
