@@ -18,6 +18,10 @@ from shop.errors import PROBLEM_MIMETYPE, ProblemSchema, handle_http_exception
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 
+# URL converter for ids: a positive int that fits PostgreSQL's `integer`. Anything else (0,
+# -1, 99999999999) matches no route, so it is a 404 like any unknown id, never a database error.
+ID = "int(min=1, max=2147483647)"
+
 
 class ShopApi(Api):
     """Api whose error responses are documented and sent as RFC 9457 problems."""

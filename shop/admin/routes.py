@@ -35,7 +35,7 @@ from shop.admin.schemas import (
 )
 from shop.auth.guards import admin_required
 from shop.extensions import db
-from shop.openapi import Blueprint
+from shop.openapi import ID, Blueprint
 from shop.services import admin_catalog, checkin, reports
 
 blp = Blueprint(
@@ -89,7 +89,7 @@ class AdminCategories(MethodView):
         return committed({"data": admin_catalog.create_category(db.session, body)})
 
 
-@blp.route("/categories/<int:categoryId>")
+@blp.route(f"/categories/<{ID}:categoryId>")
 class AdminCategory(MethodView):
     @admin_required
     @admin_doc(404, 409)
@@ -142,7 +142,7 @@ class AdminVenues(MethodView):
         return committed({"data": admin_catalog.create_venue(db.session, body)})
 
 
-@blp.route("/venues/<int:venueId>")
+@blp.route(f"/venues/<{ID}:venueId>")
 class AdminVenue(MethodView):
     @admin_required
     @admin_doc(404, 409)
@@ -214,7 +214,7 @@ class AdminEvents(MethodView):
         return event_with_tiers(event.id)
 
 
-@blp.route("/events/<int:eventId>")
+@blp.route(f"/events/<{ID}:eventId>")
 class AdminEvent(MethodView):
     @admin_required
     @admin_doc(404)
@@ -265,7 +265,7 @@ class AdminEvent(MethodView):
         db.session.commit()
 
 
-@blp.route("/events/<int:eventId>/publish")
+@blp.route(f"/events/<{ID}:eventId>/publish")
 class AdminEventPublish(MethodView):
     @admin_required
     @admin_doc(404, 409)
@@ -281,7 +281,7 @@ class AdminEventPublish(MethodView):
         return event_with_tiers(eventId)
 
 
-@blp.route("/events/<int:eventId>/cancel")
+@blp.route(f"/events/<{ID}:eventId>/cancel")
 class AdminEventCancel(MethodView):
     @admin_required
     @admin_doc(404, 409)
@@ -307,7 +307,7 @@ class AdminEventCancel(MethodView):
         }
 
 
-@blp.route("/events/<int:eventId>/ticket-types")
+@blp.route(f"/events/<{ID}:eventId>/ticket-types")
 class AdminTicketTypes(MethodView):
     @admin_required
     @admin_doc(404, 409)
@@ -321,7 +321,7 @@ class AdminTicketTypes(MethodView):
         return committed({"data": admin_catalog.create_ticket_type(db.session, eventId, body)})
 
 
-@blp.route("/ticket-types/<int:ticketTypeId>")
+@blp.route(f"/ticket-types/<{ID}:ticketTypeId>")
 class AdminTicketType(MethodView):
     @admin_required
     @admin_doc(404, 409)

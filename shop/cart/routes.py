@@ -9,7 +9,7 @@ from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
 from shop.extensions import db
-from shop.openapi import Blueprint
+from shop.openapi import ID, Blueprint
 from shop.services import carts
 
 blp = Blueprint(
@@ -128,7 +128,7 @@ class CartItems(MethodView):
         return respond(outcome, 201)
 
 
-@blp.route("/items/<int:itemId>")
+@blp.route(f"/items/<{ID}:itemId>")
 class CartItem(MethodView):
     @blp.doc(**OWNER_DOC)
     @blp.arguments(CartItemUpdateSchema)

@@ -21,7 +21,7 @@ from shop.catalog.schemas import (
 )
 from shop.extensions import db
 from shop.models import Event
-from shop.openapi import Blueprint
+from shop.openapi import ID, Blueprint
 from shop.schemas import money
 from shop.services import catalog
 
@@ -121,7 +121,7 @@ class Events(MethodView):
         return conditional_json(*cached)
 
 
-@events_blp.route("/<int:eventId>")
+@events_blp.route(f"/<{ID}:eventId>")
 class EventDetail(MethodView):
     @events_blp.response(200, EventEnvelopeSchema)
     @events_blp.alt_response(404, response="NOT_FOUND", description="No such event (or a draft)")

@@ -15,7 +15,7 @@ from flask_jwt_extended import current_user, jwt_required
 from shop.errors import PROBLEM_MIMETYPE, ShopError, ValidationFailed
 from shop.extensions import db
 from shop.models import Order
-from shop.openapi import Blueprint
+from shop.openapi import ID, Blueprint
 from shop.orders.schemas import (
     CheckoutSchema,
     OrderEnvelopeSchema,
@@ -183,7 +183,7 @@ class Orders(MethodView):
         return result.envelope([order_view(order) for order in result.items])
 
 
-@orders_blp.route("/<int:orderId>")
+@orders_blp.route(f"/<{ID}:orderId>")
 class OrderDetail(MethodView):
     @jwt_required()
     @orders_blp.doc(**BEARER)
@@ -199,7 +199,7 @@ class OrderDetail(MethodView):
         return {"data": order_view(order, with_tickets=True)}
 
 
-@orders_blp.route("/<int:orderId>/cancel")
+@orders_blp.route(f"/<{ID}:orderId>/cancel")
 class OrderCancel(MethodView):
     @jwt_required()
     @orders_blp.doc(**BEARER)
