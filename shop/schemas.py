@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,27 @@ class MoneySchema(Schema):
 
     amount = fields.Decimal(as_string=True, places=2, metadata={"example": "250.00"})
     currency = fields.String(metadata={"example": "DKK"})
+
+
+class Amount(fields.Decimal):
+    """A money amount sent to the API: a decimal string with at most two decimals, from "0" to
+    "99999999.99" (NUMERIC(10, 2)). Strings only, like the amounts the API sends: a float
+    would already have lost the exact value."""
+
+    PATTERN = r"^\d{1,8}(\.\d{1,2})?$"
+    default_error_messages = {
+        "amount": 'Use a decimal string with at most two decimals, e.g. "250.00".',
+    }
+
+    def __init__(self, **kwargs):
+        metadata = {"type": "string", "pattern": self.PATTERN, "example": "250.00"}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.match(self.PATTERN, value):
+            raise self.make_error("amount")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def money(amount, currency: str) -> dict | None:

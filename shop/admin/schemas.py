@@ -3,7 +3,14 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
-from shop.schemas import DateOrDateTime, MoneySchema, PageMetaSchema, PageQuerySchema, require_order
+from shop.schemas import (
+    Amount,
+    DateOrDateTime,
+    MoneySchema,
+    PageMetaSchema,
+    PageQuerySchema,
+    require_order,
+)
 
 NAME = validate.And(
     validate.Length(min=1, max=100), validate.Regexp(r"\S", error="Must not be blank.")
@@ -53,13 +60,7 @@ class EventCreateSchema(Schema):
 class TicketTypeCreateSchema(Schema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "Standard"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    price = fields.Decimal(
-        required=True,
-        places=2,
-        as_string=True,
-        validate=validate.Range(min=0, max=99_999_999),
-        metadata={"description": 'In the event\'s currency, e.g. "250.00"'},
-    )
+    price = Amount(required=True, metadata={"description": "In the event's currency"})
     capacity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
     )

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, pre_load, validate
 
 from shop.cart.schemas import CartSchema
-from shop.services.users import MAX_PASSWORD_LENGTH
+from shop.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class TrimmedEmailMixin:
@@ -22,7 +22,7 @@ class SignupSchema(TrimmedEmailMixin, Schema):
     password = fields.String(
         required=True,
         load_only=True,
-        validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH),
+        validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
         metadata={
             "description": "8–128 characters, at least two kinds (lower, upper, digits,"
             " symbols), not the email",

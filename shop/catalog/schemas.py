@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shop.schemas import DateOrDateTime, MoneySchema, PageMetaSchema, PageQuerySchema, require_order
+from shop.schemas import (
+    Amount,
+    DateOrDateTime,
+    MoneySchema,
+    PageMetaSchema,
+    PageQuerySchema,
+    require_order,
+)
 from shop.services.catalog import SORTS
 
 MAX_QUERY_LENGTH = 200
@@ -42,19 +49,15 @@ class EventQuerySchema(PageQuerySchema):
         end_of_day=True,
         metadata={"description": "Events starting on or before this date (inclusive) or date-time"},
     )
-    min_price = fields.Decimal(
+    min_price = Amount(
         data_key="minPrice",
-        places=2,
-        validate=validate.Range(min=0),
         metadata={
             "description": "Cheapest ticket (priceFrom) at least this amount",
             "example": "100",
         },
     )
-    max_price = fields.Decimal(
+    max_price = Amount(
         data_key="maxPrice",
-        places=2,
-        validate=validate.Range(min=0),
         metadata={
             "description": "Cheapest ticket (priceFrom) at most this amount",
             "example": "300",
