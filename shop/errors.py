@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, json
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details, as every error response of this API is shaped."""
+    """RFC 9457 problem details, as every error response of this API is shaped. Some problems
+    carry extension members (RFC 9457 section 3.2), documented below; clients must ignore
+    members they do not know."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: extension members are allowed
 
     type = fields.String(
         metadata={
@@ -46,6 +51,17 @@ class ProblemSchema(Schema):
     errors = fields.Dict(
         metadata={"description": "Details per field, parameter or cart line, when there are any"}
     )
+    available = fields.Integer(metadata={"description": "insufficient_availability: seats left"})
+    expected_total = fields.Dict(
+        data_key="expectedTotal", metadata={"description": "price_changed: the total you sent"}
+    )
+    current_total = fields.Dict(
+        data_key="currentTotal", metadata={"description": "price_changed: the total now"}
+    )
+    first_checked_in_at = fields.String(
+        data_key="firstCheckedInAt", metadata={"description": "ticket_already_used: first scan"}
+    )
+    voided_at = fields.String(data_key="voidedAt", metadata={"description": "ticket_void: when"})
 
 
 class ShopError(Exception):
@@ -370,7 +386,17 @@ RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
 
 
 def handle_database_unavailable(error: DBAPIError) -> Response:
-    if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("22"):
+        # Data exception (a value too long or out of range for its column): schemas should stop
+        # these first; if one slips through, it is still the client's input, not our failure.
+        log.warning("Data exception reached the database: %s", error.orig)
+        return problem(
+            422,
+            "value_out_of_range",
+            "A value is too long or out of range. Check the limits in the API documentation.",
+        )
+    if sqlstate in RETRYABLE_SQLSTATES:
         log.warning("Contention: %s", error.orig)
         return problem(
             503,

@@ -12,10 +12,18 @@ MAX_PAGE_SIZE = 100
 SHOP_TIMEZONE = ZoneInfo("Europe/Copenhagen")
 
 
+# Ids sent in bodies: positive and within PostgreSQL's `integer` (like the ids in URLs).
+ID_RANGE = validate.Range(min=1, max=2_147_483_647)
+
+
 class MoneySchema(Schema):
     """An exact amount: a decimal string with two places, and an ISO 4217 currency."""
 
-    amount = fields.Decimal(as_string=True, places=2, metadata={"example": "250.00"})
+    amount = fields.Decimal(
+        as_string=True,
+        places=2,
+        metadata={"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "250.00"},
+    )
     currency = fields.String(metadata={"example": "DKK"})
 
 

@@ -73,3 +73,19 @@ def test_unexpected_exception_is_500_problem_without_trace(database_url):
     body = assert_problem(response, 500, "internal_error")
     assert "secret internals" not in response.get_data(as_text=True)
     assert "request id" in body["detail"]
+
+
+def test_a_json_route_without_a_body_is_422_not_an_empty_change(client, make, auth):
+    admin = auth.headers(make.user(role="admin"))
+    category = make.category()
+    response = client.patch(f"/api/admin/categories/{category.id}", headers=admin)
+    body = assert_problem(response, 422, "validation_failed")
+    assert "JSON body" in body["detail"]
+
+
+def test_overlong_and_out_of_range_values_are_422(client, make, auth):
+    admin = auth.headers(make.user(role="admin"))
+    slug = client.post("/api/admin/categories", json={"slug": "a" * 61, "name": "x"}, headers=admin)
+    assert_problem(slug, 422, "validation_failed")
+    huge = client.post("/api/cart/items", json={"ticketTypeId": 2**40, "quantity": 1})
+    assert "ticketTypeId" in assert_problem(huge, 422, "validation_failed")["errors"]

@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
 from shop.schemas import (
+    ID_RANGE,
     Amount,
     DateOrDateTime,
     MoneySchema,
@@ -20,8 +21,11 @@ NAME = validate.And(
 class CategoryCreateSchema(Schema):
     slug = fields.String(
         required=True,
-        validate=validate.Regexp(
-            r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Lower-case words joined by hyphens."
+        validate=validate.And(
+            validate.Length(min=1, max=60),
+            validate.Regexp(
+                r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Lower-case words joined by hyphens."
+            ),
         ),
         metadata={"example": "stand-up"},
     )
@@ -45,8 +49,10 @@ class EventCreateSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
     ends_at = fields.AwareDateTime(data_key="endsAt", required=True)
-    venue_id = fields.Integer(data_key="venueId", required=True, strict=True)
-    category_id = fields.Integer(data_key="categoryId", required=True, strict=True)
+    venue_id = fields.Integer(data_key="venueId", required=True, strict=True, validate=ID_RANGE)
+    category_id = fields.Integer(
+        data_key="categoryId", required=True, strict=True, validate=ID_RANGE
+    )
     image_url = fields.Url(
         data_key="imageUrl", allow_none=True, load_default=None, validate=validate.Length(max=500)
     )

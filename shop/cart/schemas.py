@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shop.schemas import MoneySchema
+from shop.schemas import ID_RANGE, MoneySchema
 from shop.services.carts import MAX_LINE_QUANTITY
 
 QUANTITY = validate.Range(
@@ -15,12 +15,12 @@ class CartItemCreateSchema(Schema):
     sale (as course clients send it), and how many."""
 
     event_id = fields.Integer(
-        data_key="eventId", strict=True, validate=validate.Range(min=1), metadata={"example": 4}
+        data_key="eventId", strict=True, validate=ID_RANGE, metadata={"example": 4}
     )
     ticket_type_id = fields.Integer(
         data_key="ticketTypeId",
         strict=True,
-        validate=validate.Range(min=1),
+        validate=ID_RANGE,
         metadata={"example": 8},
     )
     quantity = fields.Integer(
