@@ -14,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
+from shop.errors import ValidationFailed
 
 __all__ = ["create_app"]
 
@@ -109,6 +110,18 @@ def register_request_guards(app: Flask) -> None:
         has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
         if has_body and not request.is_json:
             raise UnsupportedMediaType()
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL (U+0000); no real input contains it. Refuse it up front
+        # instead of letting the driver fail deep inside a query.
+        data = request.get_data(cache=True) if request.content_length else b""
+        in_query = any("\x00" in value for value in request.args.values())
+        if in_query or "\x00" in request.path or b"\x00" in data or b"\\u0000" in data:
+            raise ValidationFailed(
+                "Text may not contain NUL characters (U+0000). Remove them and try again.",
+                errors={"_request": ["Contains a NUL character."]},
+            )
 
     @app.after_request
     def security_headers(response):

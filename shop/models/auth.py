@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +25,7 @@ class RevokedToken(Base):
     token_type: Mapped[str] = mapped_column(String(8))
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class IdempotencyKey(Base):
@@ -49,5 +49,5 @@ class IdempotencyKey(Base):
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None]
     response_body: Mapped[dict | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     completed_at: Mapped[datetime | None]
