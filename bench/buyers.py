@@ -40,6 +40,30 @@ def reset_sales(url: str) -> None:
         conn.execute("DELETE FROM event WHERE title LIKE 'Bench event %'")
 
 
+def bench_tiers(conn, events: int, capacity: int, title: str) -> list[int]:
+    """`events` published events a month ahead, one ticket type of `capacity` seats each.
+    Titles start with "Bench event", so reset_sales removes them and catalogue counts skip them."""
+    venue, category = conn.execute(
+        "SELECT (SELECT min(id) FROM venue), (SELECT min(id) FROM category)"
+    ).fetchone()
+    tier_ids = []
+    for n in range(events):
+        event_id = conn.execute(
+            "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status, currency)"
+            " VALUES (%s, now() + interval '30 days', now() + interval '30 days 3 hours', %s, %s,"
+            " 'published', 'DKK') RETURNING id",
+            (f"{title} {n}", venue, category),
+        ).fetchone()[0]
+        tier_ids.append(
+            conn.execute(
+                "INSERT INTO ticket_type (event_id, name, price, currency, capacity, max_per_order)"
+                " VALUES (%s, 'Bench', 100, 'DKK', %s, 10) RETURNING id",
+                (event_id, capacity),
+            ).fetchone()[0]
+        )
+    return tier_ids
+
+
 def make_crowd(
     url: str, buyers: int, seats_per_event: int, events: int, quantity: int = 1
 ) -> Crowd:
@@ -51,24 +75,7 @@ def make_crowd(
 
     reset_sales(url)
     with psycopg.connect(libpq_url(url)) as conn:
-        venue, category = conn.execute(
-            "SELECT (SELECT min(id) FROM venue), (SELECT min(id) FROM category)"
-        ).fetchone()
-        tier_ids = []
-        for n in range(events):
-            event_id = conn.execute(
-                "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status, currency)"
-                " VALUES (%s, now() + interval '30 days', now() + interval '30 days 3 hours', %s, %s,"
-                " 'published', 'DKK') RETURNING id",
-                (f"Bench event {n}", venue, category),
-            ).fetchone()[0]
-            tier_ids.append(
-                conn.execute(
-                    "INSERT INTO ticket_type (event_id, name, price, currency, capacity, max_per_order)"
-                    " VALUES (%s, 'Bench', 100, 'DKK', %s, 10) RETURNING id",
-                    (event_id, seats_per_event),
-                ).fetchone()[0]
-            )
+        tier_ids = bench_tiers(conn, events, seats_per_event, "Bench event")
         user_ids = [
             row[0]
             for row in conn.execute(

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.buyers import BENCH_JWT_SECRET, conservation, fire, make_crowd
+from bench.buyers import BENCH_JWT_SECRET, bench_tiers, conservation, fire, make_crowd
 from bench.common import bench_database, gunicorn
 from shop.database import embedded_bin, libpq_url
 
@@ -63,24 +63,7 @@ def pgbench(url: str, tiers: int, args) -> float:
             "INSERT INTO app_user (email, password_hash, name) VALUES"
             " ('bench-pgbench-' || md5(random()::text) || '@example.com', 'x', 'pgbench') RETURNING id"
         ).fetchone()[0]
-        venue, category = conn.execute(
-            "SELECT (SELECT min(id) FROM venue), (SELECT min(id) FROM category)"
-        ).fetchone()
-        tier_ids = []
-        for n in range(tiers):
-            event_id = conn.execute(
-                "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
-                " VALUES (%s, now() + interval '30 days', now() + interval '31 days', %s, %s, 'published')"
-                " RETURNING id",
-                (f"Bench event pgbench {n}", venue, category),
-            ).fetchone()[0]
-            tier_ids.append(
-                conn.execute(
-                    "INSERT INTO ticket_type (event_id, name, price, currency, capacity)"
-                    " VALUES (%s, 'pgbench', 100, 'DKK', 1000000000) RETURNING id",
-                    (event_id,),
-                ).fetchone()[0]
-            )
+        tier_ids = bench_tiers(conn, tiers, 1_000_000_000, "Bench event pgbench")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_TRANSACTION)
     output = subprocess.run(

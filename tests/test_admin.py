@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import now
+from tests.helpers import problem
 
 
 @pytest.fixture
@@ -19,14 +20,6 @@ def admin(make, auth):
 @pytest.fixture
 def customer(make, auth):
     return auth.headers(make.user())
-
-
-def problem(response, status, code):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code, body
-    return body
 
 
 def buy(client, auth, make, tier, quantity, user=None):

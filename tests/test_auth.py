@@ -9,14 +9,7 @@ import pytest
 from shop import create_app
 from shop.extensions import db
 from tests.factories import DEFAULT_PASSWORD
-
-
-def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code
-    return body
+from tests.helpers import problem
 
 
 def test_signup_creates_a_customer_and_signs_them_in(auth, client, sql):

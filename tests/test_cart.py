@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import now
+from tests.helpers import problem
 
 
 @pytest.fixture
@@ -19,14 +20,6 @@ def tier(make):
 def add(client, tier, quantity=1, headers=None, **extra):
     body = {"ticketTypeId": tier.id, "quantity": quantity, **extra}
     return client.post("/api/cart/items", json=body, headers=headers or {})
-
-
-def problem(response, status, code):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code, body
-    return body
 
 
 def guest_headers(response) -> dict:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import now
+from tests.helpers import problem
 
 
 @pytest.fixture
@@ -32,14 +33,6 @@ def put_in_cart(client, headers, tier, quantity):
 
 def checkout(client, headers, body=None, **extra_headers):
     return client.post("/api/cart/checkout", json=body, headers={**headers, **extra_headers})
-
-
-def problem(response, status, code):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    assert body["code"] == code, body
-    return body
 
 
 def test_checkout_creates_a_confirmed_order_with_tickets(client, buyer, tier, make, sql):

@@ -2,6 +2,8 @@
 
 import re
 
+from tests.helpers import problem
+
 
 def operations(client):
     """(method, path template, operation) for every documented operation."""
@@ -16,13 +18,4 @@ def fill(path: str, value: int | str = 1) -> str:
     return re.sub(r"{code}", "A" * 32, re.sub(r"{\w+}", str(value), path))
 
 
-def assert_problem(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, (
-        response.status_code,
-        response.get_data(as_text=True)[:300],
-    )
-    assert response.content_type == "application/problem+json"
-    body = response.get_json()
-    if code:
-        assert body["code"] == code, body
-    return body
+assert_problem = problem

@@ -1,0 +1,17 @@
+"""Assertions shared by the test modules."""
+
+
+def problem(response, status: int, code: str | None = None) -> dict:
+    """Assert an RFC 9457 problem answer with this status (and code); return its body."""
+    assert response.status_code == status, (
+        response.status_code,
+        response.get_data(as_text=True)[:300],
+    )
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    for member in ("type", "title", "status", "detail", "code"):
+        assert member in body, body
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    return body
