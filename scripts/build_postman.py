@@ -15,6 +15,7 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent.parent / "docs" / "postman"
 COLLECTION = OUT / "shop.postman_collection.json"
 ENVIRONMENT = OUT / "local.postman_environment.json"
+RENDER_ENVIRONMENT = OUT / "render.postman_environment.json"
 
 # Shared test snippets (JavaScript run by Postman/newman after each response).
 IS_JSON = """
@@ -1242,10 +1243,25 @@ def environment() -> dict:
     }
 
 
+def render_environment() -> dict:
+    """The deployed service: replace the host with your Render service's, and the admin with
+    the one you created there (`flask create-admin` in the Render shell)."""
+    return {
+        "name": "shop on Render",
+        "values": [
+            {"key": "baseUrl", "value": "https://YOUR-SERVICE.onrender.com", "enabled": True},
+            {"key": "adminEmail", "value": "you@example.com", "enabled": True},
+            {"key": "adminPassword", "value": "", "enabled": True, "type": "secret"},
+        ],
+        "_postman_variable_scope": "environment",
+    }
+
+
 def render() -> dict[Path, str]:
     return {
         COLLECTION: json.dumps(collection(), indent=2, ensure_ascii=False) + "\n",
         ENVIRONMENT: json.dumps(environment(), indent=2) + "\n",
+        RENDER_ENVIRONMENT: json.dumps(render_environment(), indent=2) + "\n",
     }
 
 
