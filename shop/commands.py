@@ -18,7 +18,7 @@ from shop.extensions import db
 
 
 def register_commands(app: Flask) -> None:
-    for command in (seed_command, create_admin_command, erd_command, psql_command):
+    for command in (seed_command, create_admin_command, erd_command, psql_command, purge_command):
         app.cli.add_command(command)
 
 
@@ -123,6 +123,21 @@ def erd_command(check: bool) -> None:
             click.echo(f"wrote {path}")
     if stale:
         raise click.ClickException(f"Out of date: {', '.join(stale)}. Run `flask erd`.")
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete what no longer matters: idempotency keys older than 24 h, revoked tokens that
+    have expired anyway. Safe to run at any time (e.g. daily from a Render cron job)."""
+    from shop.services.accounts import purge_expired_revocations
+    from shop.services.idempotency import purge
+
+    now = db.session.scalar(select(func.now()))
+    keys = purge(db.session, now)
+    tokens = purge_expired_revocations(db.session, now)
+    db.session.commit()
+    click.echo(f"Deleted {keys} idempotency keys and {tokens} expired token revocations.")
 
 
 @click.command("psql", context_settings={"ignore_unknown_options": True})

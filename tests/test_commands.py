@@ -64,3 +64,24 @@ def test_a_second_process_shares_the_embedded_server_and_leaves_it_running(sql):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "42"
     assert sql("SELECT 1 AS still_up") == [{"still_up": 1}]
+
+
+def test_purge_deletes_only_what_no_longer_matters(runner, make, sql):
+    user = make.user()
+    sql(
+        "INSERT INTO idempotency_key (user_id, key, request_fingerprint, created_at) VALUES"
+        " (:u, 'old', 'f', now() - interval '25 hours'),"
+        " (:u, 'recent', 'f', now() - interval '23 hours')",
+        u=user.id,
+    )
+    sql(
+        "INSERT INTO revoked_token (jti, token_type, user_id, expires_at) VALUES"
+        " ('dead', 'access', :u, now() - interval '1 minute'),"
+        " ('live', 'refresh', :u, now() + interval '1 day')",
+        u=user.id,
+    )
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 idempotency keys and 1 expired token revocations." in result.output
+    assert sql("SELECT key FROM idempotency_key") == [{"key": "recent"}]
+    assert sql("SELECT jti FROM revoked_token") == [{"jti": "live"}]

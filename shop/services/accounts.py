@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -72,6 +72,11 @@ def revoke_token(session: Session, payload: dict) -> None:
         )
         .on_conflict_do_nothing(index_elements=["jti"])
     )
+
+
+def purge_expired_revocations(session: Session, now: datetime) -> int:
+    """Forget revocations of tokens that have expired: they are refused as expired anyway."""
+    return session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
 
 
 def is_revoked(session: Session, jti: str) -> bool:
