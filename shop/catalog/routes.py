@@ -20,7 +20,6 @@ from shop.catalog.schemas import (
     VenueQuerySchema,
 )
 from shop.extensions import db
-from shop.models import Event
 from shop.openapi import ID, Blueprint
 from shop.schemas import money
 from shop.services import catalog
@@ -34,21 +33,6 @@ categories_blp = Blueprint(
 venues_blp = Blueprint(
     "venues", __name__, url_prefix="/api/venues", description="Where events happen"
 )
-
-
-def event_item(event: Event, available: int) -> dict:
-    return {
-        "id": event.id,
-        "title": event.title,
-        "starts_at": event.starts_at,
-        "ends_at": event.ends_at,
-        "venue": event.venue,
-        "category": event.category,
-        "image_url": event.image_url,
-        "price_from": money(event.price_from, event.currency),
-        "tickets_available": available,
-        "sold_out": available == 0,
-    }
 
 
 def listing_item(row, available: int) -> dict:
@@ -132,12 +116,27 @@ class EventDetail(MethodView):
         minus seats held in other people's carts) and whether it is `onSale` now. Cancelled
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         """
-        event, available = catalog.get_public_event(db.session, eventId)
+        event, tiers = catalog.get_public_event(db.session, eventId)
         now = datetime.now(UTC)
-        seats_left = sum(available.values())
-        item = event_item(event, seats_left) | {
+        seats_left = sum(tier.available for tier in tiers)
+        item = {
+            "id": event.id,
+            "title": event.title,
             "description": event.description,
             "status": event.status,
+            "starts_at": event.starts_at,
+            "ends_at": event.ends_at,
+            "venue": {
+                "id": event.venue_id,
+                "name": event.venue_name,
+                "city": event.venue_city,
+                "address": event.venue_address,
+            },
+            "category": {"slug": event.category_slug, "name": event.category_name},
+            "image_url": event.image_url,
+            "price_from": money(event.price_from, event.currency),
+            "tickets_available": seats_left,
+            "sold_out": seats_left == 0,
             "ticket_types": [
                 {
                     "id": tier.id,
@@ -145,13 +144,13 @@ class EventDetail(MethodView):
                     "description": tier.description,
                     "price": money(tier.price, tier.currency),
                     "capacity": tier.capacity,
-                    "available": available[tier.id],
+                    "available": tier.available,
                     "sales_start": tier.sales_start,
                     "sales_end": tier.sales_end,
                     "on_sale": catalog.tier_on_sale(event, tier, now),
                     "max_per_order": tier.max_per_order,
                 }
-                for tier in event.ticket_types
+                for tier in tiers
             ],
         }
         return {"data": item}

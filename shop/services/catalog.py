@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy import Row, Select, func, select, text
+from sqlalchemy.orm import Session
 
 from shop.cache import TtlCache
 from shop.errors import NotFound
@@ -17,7 +17,6 @@ from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, count_rows, paginate
 from shop.services.availability import (
     available_by_event,
-    available_by_ticket_type,
     held_by_ticket_type,
 )
 
@@ -153,30 +152,54 @@ def list_events(
     return Page(items=items, page=page, page_size=page_size, total_items=total)
 
 
-def get_public_event(session: Session, event_id: int) -> tuple[Event, dict[int, int]]:
-    """A published or cancelled event with its tiers and each tier's availability.
-    Drafts do not exist for the public: 404."""
-    event = session.scalar(
-        select(Event)
-        .join(Event.venue)
-        .join(Event.category)
-        .options(
-            contains_eager(Event.venue),
-            contains_eager(Event.category),
-            selectinload(Event.ticket_types),
-        )
-        .where(Event.id == event_id, Event.status != "draft")
+EVENT_DETAIL_COLUMNS = (
+    *PAGE_COLUMNS,
+    Event.description,
+    Event.status,
+    Venue.address.label("venue_address"),
+)
+
+# The event's tiers with their availability for the public, in one constant statement.
+TIERS_WITH_AVAILABILITY = text(
+    """
+    WITH held AS (
+        SELECT ci.ticket_type_id, sum(ci.quantity) AS held
+        FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
+        WHERE ci.ticket_type_id IN (SELECT id FROM ticket_type WHERE event_id = :event_id)
+          AND c.status = 'active' AND c.hold_expires_at > now()
+        GROUP BY ci.ticket_type_id
     )
+    SELECT t.id, t.name, t.description, t.price, t.currency, t.capacity, t.sales_start,
+           t.sales_end, t.max_per_order,
+           greatest(t.capacity - t.sold - coalesce(held.held, 0), 0)::int AS available
+    FROM ticket_type t LEFT JOIN held ON held.ticket_type_id = t.id
+    WHERE t.event_id = :event_id
+    ORDER BY t.price, t.id
+    """
+)
+
+
+def get_public_event(session: Session, event_id: int) -> tuple[Row, list[Row]]:
+    """A published or cancelled event (as a row, with venue and category columns) and its
+    tiers with each one's availability: two queries. Drafts do not exist for the public: 404."""
+    connection = session.connection()
+    event = connection.execute(
+        select(*EVENT_DETAIL_COLUMNS)
+        .join_from(Event, Venue, Venue.id == Event.venue_id)
+        .join_from(Event, Category, Category.id == Event.category_id)
+        .where(Event.id == event_id, Event.status != "draft")
+    ).first()
     if event is None:
         raise NotFound(
             f"There is no event {event_id}. Check the id, or list events at /api/events."
         )
-    available = available_by_ticket_type(session, [tier.id for tier in event.ticket_types])
-    return event, available
+    tiers = connection.execute(TIERS_WITH_AVAILABILITY, {"event_id": event_id}).all()
+    return event, tiers
 
 
-def tier_on_sale(event: Event, tier: TicketType, now: datetime) -> bool:
-    """Can this tier be bought right now (ignoring whether seats are left)?"""
+def tier_on_sale(event, tier, now: datetime) -> bool:
+    """Can this tier be bought right now (ignoring whether seats are left)? Takes models or
+    rows: anything with the event's `status`/`starts_at` and the tier's sales window."""
     return (
         event.status == "published"
         and event.starts_at > now
