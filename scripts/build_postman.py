@@ -45,6 +45,15 @@ pm.test("response carries X-Request-ID", () => pm.expect(pm.response.headers.get
 """
 
 
+def problem_is(code_status: int, code: str) -> str:
+    """Tests for a problem+json answer with this status and `code`."""
+    return (
+        status(code_status)
+        + IS_PROBLEM
+        + f'\npm.test("code {code}", () => pm.expect(pm.response.json().code).to.eql("{code}"));\n'
+    )
+
+
 def status(code: int) -> str:
     return f'\npm.test("status is {code}", () => pm.response.to.have.status({code}));\n'
 
@@ -361,11 +370,7 @@ pm.collectionVariables.set("password", "Postman-Pass-2026");
             "Sign up again: email taken",
             "POST",
             "/api/auth/signup",
-            status(409)
-            + IS_PROBLEM
-            + """
-pm.test("code email_taken", () => pm.expect(pm.response.json().code).to.eql("email_taken"));
-""",
+            problem_is(409, "email_taken"),
             body={"email": "{{email}}", "password": "{{password}}", "name": "Again"},
         ),
         request(
@@ -382,11 +387,7 @@ pm.test("it is me", () => pm.expect(pm.response.json().data.email).to.eql(pm.col
             "Me without a token is a 401 problem",
             "GET",
             "/api/auth/me",
-            status(401)
-            + IS_PROBLEM
-            + """
-pm.test("code token_missing", () => pm.expect(pm.response.json().code).to.eql("token_missing"));
-""",
+            problem_is(401, "token_missing"),
         ),
         request(
             "Refresh the access token",
@@ -454,11 +455,7 @@ pm.test("signed in, guest cart merged", () => {
             "Merged guest token no longer works",
             "GET",
             "/api/cart",
-            status(404)
-            + IS_PROBLEM
-            + """
-pm.test("code cart_not_found", () => pm.expect(pm.response.json().code).to.eql("cart_not_found"));
-""",
+            problem_is(404, "cart_not_found"),
             headers=GUEST,
         ),
         request(
@@ -562,11 +559,7 @@ pm.test("empty", () => pm.expect(pm.response.json().data.items).to.eql([]));
             "Revoked token is a 401 problem",
             "GET",
             "/api/auth/me",
-            status(401)
-            + IS_PROBLEM
-            + """
-pm.test("code token_revoked", () => pm.expect(pm.response.json().code).to.eql("token_revoked"));
-""",
+            problem_is(401, "token_revoked"),
             headers=BEARER,
         ),
     ]
@@ -652,11 +645,7 @@ pm.test("replayed, not a second order", () => {
             "Check out an empty cart: 422",
             "POST",
             "/api/cart/checkout",
-            status(422)
-            + IS_PROBLEM
-            + """
-pm.test("code cart_empty", () => pm.expect(pm.response.json().code).to.eql("cart_empty"));
-""",
+            problem_is(422, "cart_empty"),
             headers=BEARER,
         ),
         request(
@@ -727,11 +716,7 @@ pm.test("cancelled, tickets void", () => {
             "Cancel twice: 409",
             "POST",
             "/api/orders/{{orderId}}/cancel",
-            status(409)
-            + IS_PROBLEM
-            + """
-pm.test("code order_not_cancellable", () => pm.expect(pm.response.json().code).to.eql("order_not_cancellable"));
-""",
+            problem_is(409, "order_not_cancellable"),
             headers=BEARER,
         ),
     ]
