@@ -70,6 +70,8 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "10 per minute;100 per hour")
     RATELIMIT_HEADERS_ENABLED = True
+    # A moving window: "10 per minute" means any 60 seconds, with no burst at a window edge.
+    RATELIMIT_STRATEGY = "moving-window"
 
     # Seat holds: how long a cart holds its seats, and how often changes may renew the hold.
     CART_HOLD_MINUTES = env_int("CART_HOLD_MINUTES", 15)
