@@ -133,7 +133,6 @@ class Checkout(MethodView):
                 else None,
                 lock_timeout_ms=current_app.config["CHECKOUT_LOCK_TIMEOUT_MS"],
             )
-            order = orders.get_order(db.session, user_id, order.id)
             result = {"data": order_view(order, with_tickets=True)}
             if claim is not None:
                 # Stored as sent, so a replay answers the very same bytes' worth of JSON.

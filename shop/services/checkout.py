@@ -142,13 +142,14 @@ def place_order(
         currency=currency,
         confirmed_at=now,
     )
+    # The whole graph is built in memory (order.items, item.tickets), so the caller can answer
+    # with it after the flush without reading it back.
+    order.items = []
     session.add(order)
-    session.flush()
     for line in lines:
         tier = tiers[line.ticket_type_id]
         event = events[line.event_id]
         item = OrderItem(
-            order_id=order.id,
             event_id=event.id,
             ticket_type_id=tier.id,
             event_title=event.title,
@@ -159,7 +160,7 @@ def place_order(
             line_total=tier.price * line.quantity,
         )
         item.tickets = [Ticket(code=new_ticket_code()) for _ in range(line.quantity)]
-        session.add(item)
+        order.items.append(item)
         _sell(session, tier, line.quantity)
     cart.status = "checked_out"
     cart.hold_expires_at = None
