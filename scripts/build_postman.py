@@ -54,6 +54,14 @@ def problem_is(code_status: int, code: str) -> str:
     )
 
 
+def stores_id(variable: str) -> str:
+    """Test that keeps the created resource's id in a collection variable for later requests."""
+    return (
+        f'\npm.test("created; id kept as {variable}", '
+        f'() => pm.collectionVariables.set("{variable}", pm.response.json().data.id));\n'
+    )
+
+
 def status(code: int) -> str:
     return f'\npm.test("status is {code}", () => pm.response.to.have.status({code}));\n'
 
@@ -756,10 +764,7 @@ pm.test("an admin", () => {
                 "Create a category",
                 "POST",
                 "/api/admin/categories",
-                status(201)
-                + """
-pm.test("created", () => pm.collectionVariables.set("categoryId", pm.response.json().data.id));
-""",
+                status(201) + stores_id("categoryId"),
                 body={"slug": "{{slug}}", "name": "Postman {{slug}}"},
                 headers=a,
             ),
@@ -796,10 +801,7 @@ pm.test("renamed", () => pm.expect(pm.response.json().data.name).to.match(/^Rena
             "Create a venue",
             "POST",
             "/api/admin/venues",
-            status(201)
-            + """
-pm.test("created", () => pm.collectionVariables.set("venueId", pm.response.json().data.id));
-""",
+            status(201) + stores_id("venueId"),
             body={"name": "Postman Hall {{slug}}", "address": "Testvej 1", "city": "Roskilde"},
             headers=a,
         ),
@@ -1091,10 +1093,7 @@ pm.test("cancelled; the unscanned ticket voided, the customer's order cancelled"
             "Create a throwaway draft",
             "POST",
             "/api/admin/events",
-            status(201)
-            + """
-pm.test("kept", () => pm.collectionVariables.set("draftId", pm.response.json().data.id));
-""",
+            status(201) + stores_id("draftId"),
             body={
                 "title": "Throwaway",
                 "startsAt": "{{startsAt}}",
@@ -1108,10 +1107,7 @@ pm.test("kept", () => pm.collectionVariables.set("draftId", pm.response.json().d
             "Add a throwaway ticket type",
             "POST",
             "/api/admin/events/{{draftId}}/ticket-types",
-            status(201)
-            + """
-pm.test("kept", () => pm.collectionVariables.set("draftTierId", pm.response.json().data.id));
-""",
+            status(201) + stores_id("draftTierId"),
             body={"name": "Gone soon", "price": "0.00", "capacity": 1},
             headers=a,
         ),
@@ -1133,10 +1129,7 @@ pm.test("kept", () => pm.collectionVariables.set("draftTierId", pm.response.json
             "Create a throwaway venue",
             "POST",
             "/api/admin/venues",
-            status(201)
-            + """
-pm.test("kept", () => pm.collectionVariables.set("spareVenueId", pm.response.json().data.id));
-""",
+            status(201) + stores_id("spareVenueId"),
             body={"name": "Spare {{slug}}", "address": "Nowhere 1", "city": "Roskilde"},
             headers=a,
         ),
@@ -1151,10 +1144,7 @@ pm.test("kept", () => pm.collectionVariables.set("spareVenueId", pm.response.jso
             "Create a throwaway category",
             "POST",
             "/api/admin/categories",
-            status(201)
-            + """
-pm.test("kept", () => pm.collectionVariables.set("spareCategoryId", pm.response.json().data.id));
-""",
+            status(201) + stores_id("spareCategoryId"),
             body={"slug": "{{slug}}-spare", "name": "Spare {{slug}}"},
             headers=a,
         ),

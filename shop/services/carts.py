@@ -176,12 +176,14 @@ def begin_change(
     extra_tier_ids: set[int] = frozenset(),
     create: bool = True,
     missing: type[NotFound] = CartNotFound,
+    now: datetime | None = None,
 ) -> _Change:
     """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
     ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
     token on an anonymous request."""
     session.execute(text(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'"))
-    now = session.scalar(select(func.now()))
+    # now() is the transaction's start time: a caller that already read it passes it along.
+    now = now or session.scalar(select(func.now()))
     warnings: list[dict] = []
     guest_token = None
     created = False
@@ -483,7 +485,7 @@ def add_item(
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
     now = session.scalar(select(func.now()))
     tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
-    change = begin_change(session, owner, policy, extra_tier_ids={tier.id})
+    change = begin_change(session, owner, policy, extra_tier_ids={tier.id}, now=now)
     tier = change.tiers[tier.id]
     _ensure_on_sale(session, tier, change.now)
     lines = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
