@@ -1,6 +1,7 @@
 """The OpenAPI document is complete, and Swagger UI works with no internet."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,11 @@ def test_cart_routes_document_optional_sign_in_and_the_cart_token(spec):
             assert operation["security"] == [{}, {"bearerAuth": []}], f"{method} {path}"
             names = [p["name"] for p in operation.get("parameters", [])]
             assert "X-Cart-Token" in names, f"{method} {path}"
+
+
+def test_readme_route_table_names_every_path(spec):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [
+        path for path in spec["paths"] if f"{path}`" not in readme and f"{path}," not in readme
+    ]
+    assert missing == [], f"README route table lacks {missing}"
