@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -77,6 +77,16 @@ def revoke_token(session: Session, payload: dict) -> None:
 def purge_expired_revocations(session: Session, now: datetime) -> int:
     """Forget revocations of tokens that have expired: they are refused as expired anyway."""
     return session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
+
+
+def user_and_revocation(session: Session, user_id: int, jti: str) -> tuple[User | None, bool]:
+    """The token's user (None if gone) and whether the token was revoked, in one query."""
+    row = session.execute(
+        select(User, exists().where(RevokedToken.jti == jti)).where(User.id == user_id)
+    ).first()
+    if row is None:
+        return None, is_revoked(session, jti)
+    return row[0], row[1]
 
 
 def is_revoked(session: Session, jti: str) -> bool:

@@ -37,7 +37,7 @@ from shop.errors import (
     ValidationFailed,
 )
 from shop.models import Cart, CartItem, Event, TicketType
-from shop.services.availability import available_by_ticket_type
+from shop.services.availability import available_by_ticket_type, held_by_others, seats_left
 from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -242,21 +242,9 @@ def _available_for(session: Session, change: _Change, exclude: list[int]) -> dic
     """Seats per locked tier that no other cart holds (`exclude`: carts whose holds are ours)."""
     if not change.tiers:
         return {}
-    held = dict(
-        session.execute(
-            select(CartItem.ticket_type_id, func.sum(CartItem.quantity))
-            .join(Cart, Cart.id == CartItem.cart_id)
-            .where(
-                CartItem.ticket_type_id.in_(change.tiers),
-                Cart.status == "active",
-                Cart.hold_expires_at > func.now(),
-                Cart.id.not_in(exclude),
-            )
-            .group_by(CartItem.ticket_type_id)
-        ).all()
-    )
+    held = held_by_others(session, change.tiers, exclude)
     return {
-        tier_id: max(tier.capacity - tier.sold - int(held.get(tier_id, 0)), 0)
+        tier_id: seats_left(tier.capacity, tier.sold, held.get(tier_id, 0))
         for tier_id, tier in change.tiers.items()
     }
 
