@@ -5,6 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.helpers import violations
+
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
 
@@ -37,6 +39,7 @@ def test_concurrent_adds_to_one_line_lose_no_update(app, make, sql):
     statuses = run_together(8, add_one)
     assert statuses == [201] * 8
     assert sql("SELECT quantity FROM cart_item") == [{"quantity": 9}]
+    assert violations(app) == []
 
 
 def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
@@ -52,3 +55,4 @@ def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
     assert sorted(statuses) == [201] * 5 + [409] * 7
     held = sql("SELECT sum(quantity) AS held, count(*) AS lines FROM cart_item")[0]
     assert held == {"held": 5, "lines": 5}
+    assert violations(app) == []

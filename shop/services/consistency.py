@@ -81,7 +81,7 @@ RULES = {
         WHERE c.status = 'active'
           AND EXISTS (SELECT 1 FROM cart_item ci WHERE ci.cart_id = c.id)
           AND (c.hold_expires_at IS NULL
-               OR c.hold_expires_at > now() + make_interval(mins => :hold_minutes)
+               OR c.hold_expires_at > clock_timestamp() + make_interval(mins => :hold_minutes)
                OR c.hold_renewals > :max_renewals)
         ORDER BY c.id
         """
