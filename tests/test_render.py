@@ -92,3 +92,10 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
             app.config["ARGON2_MEMORY_KIB"],
             app.config["ARGON2_PARALLELISM"],
         )
+
+
+def test_readme_shows_the_start_command_render_runs(web):
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{web['startCommand']}`" in readme
+    for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "SEED_DEMO", "External Database URL"):
+        assert name in readme
