@@ -284,3 +284,37 @@ def test_the_runner_compares_json_http_and_text_as_documented():
     assert line_matches(" id | title | ...", " id  |   title   | starts_at")
     script = "# note\ncurl -s \\\n  http://x\n\necho hi\n"
     assert commands(script) == ["curl -s    http://x", "echo hi"]
+
+
+CHECK_COMMANDS = """
+import contextlib, io, json, shlex, sys
+import pytest
+results = {}
+for arguments in json.loads(sys.argv[1]):
+    with contextlib.redirect_stdout(io.StringIO()):
+        options = ["--collect-only", "-q", "-p", "no:cacheprovider"]
+        code = pytest.main([*options, *shlex.split(arguments)])
+    results[arguments] = int(code)
+print(json.dumps(results))
+"""
+
+
+def test_every_exercise_check_command_selects_tests():
+    """Each `scripts/test …` a page names (exercises included) selects at least one test."""
+    pages = [ROOT / "docs/README.md", *sorted((ROOT / "docs/weeks").glob("week-*.md"))]
+    found = {
+        match.strip()
+        for page in pages
+        for match in re.findall(r"scripts/test([^`\n]*)", page.read_text())
+    }
+    assert len(found) >= 10
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_COMMANDS, json.dumps(sorted(found))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    codes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {arguments: code for arguments, code in codes.items() if code != 0} == {}
