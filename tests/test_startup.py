@@ -189,3 +189,20 @@ def test_scripts_server_with_its_port_taken_says_so_in_one_line_at_once():
         f" AirPlay Receiver takes 5000): try PORT={port + 1} scripts/server\n"
     )
     assert time.monotonic() - started < 5
+
+
+def test_scripts_server_reports_only_the_migrations_it_ran(database_url):
+    """On a database that is up to date, one line instead of Alembic's log."""
+    from shop.database import libpq_url
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import launch; launch.migrate()"],
+        cwd=ROOT / "scripts",
+        env={**os.environ, "DATABASE_URL": libpq_url(database_url), "SHOP_ENV": "development"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Database schema is up to date (no migrations to run).\n"
