@@ -10,8 +10,6 @@ def test_every_test_module_is_in_the_week_table():
     modules = {week_module(path) for path in (ROOT / "tests").rglob("test_*.py")}
     missing = sorted(modules - set(WEEKS_BY_MODULE))
     assert missing == [], f"add these to WEEKS_BY_MODULE in tests/conftest.py: {missing}"
-    gone = sorted(set(WEEKS_BY_MODULE) - modules)
-    assert gone == [], f"remove these from WEEKS_BY_MODULE: {gone}"
 
 
 def collected(marker: str) -> list[str]:
