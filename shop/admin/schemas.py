@@ -3,30 +3,34 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
+from shop.orders.schemas import TICKET_STATUSES
 from shop.schemas import (
     ID_RANGE,
+    NOT_BLANK,
     Amount,
     DateOrDateTime,
     MoneySchema,
     PageMetaSchema,
     PageQuerySchema,
+    ResponseSchema,
     require_order,
 )
 
-NAME = validate.And(
-    validate.Length(min=1, max=100), validate.Regexp(r"\S", error="Must not be blank.")
-)
+EVENT_STATUSES = ["draft", "published", "cancelled"]
+# A list of validators, not validate.And: the OpenAPI document shows each one (maxLength,
+# pattern), so clients and fuzzers know the rules.
+NAME = [validate.Length(min=1, max=100), NOT_BLANK]
 
 
 class CategoryCreateSchema(Schema):
     slug = fields.String(
         required=True,
-        validate=validate.And(
+        validate=[
             validate.Length(min=1, max=60),
             validate.Regexp(
                 r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Lower-case words joined by hyphens."
             ),
-        ),
+        ],
         metadata={"example": "stand-up"},
     )
     name = fields.String(required=True, validate=NAME, metadata={"example": "Stand-up"})
@@ -35,7 +39,7 @@ class CategoryCreateSchema(Schema):
 class VenueCreateSchema(Schema):
     name = fields.String(
         required=True,
-        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+        validate=[validate.Length(min=1, max=200), NOT_BLANK],
     )
     address = fields.String(required=True, validate=validate.Length(min=1, max=300))
     city = fields.String(required=True, validate=NAME, metadata={"example": "Copenhagen"})
@@ -44,7 +48,7 @@ class VenueCreateSchema(Schema):
 class EventCreateSchema(Schema):
     title = fields.String(
         required=True,
-        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+        validate=[validate.Length(min=1, max=200), NOT_BLANK],
     )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
@@ -54,7 +58,12 @@ class EventCreateSchema(Schema):
         data_key="categoryId", required=True, strict=True, validate=ID_RANGE
     )
     image_url = fields.Url(
-        data_key="imageUrl", allow_none=True, load_default=None, validate=validate.Length(max=500)
+        data_key="imageUrl",
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=500),
+        # "url" is marshmallow's name, not a JSON Schema format; http(s) URLs only.
+        metadata={"format": "uri", "pattern": "^https?://"},
     )
 
     @validates_schema
@@ -66,7 +75,9 @@ class EventCreateSchema(Schema):
 class TicketTypeCreateSchema(Schema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "Standard"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    price = Amount(required=True, metadata={"description": "In the event's currency"})
+    price = Amount(
+        required=True, metadata={"description": "In the event's currency", "example": "250.00"}
+    )
     capacity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
     )
@@ -106,12 +117,15 @@ class TicketTypeUpdateSchema(TicketTypeCreateSchema):
     pass
 
 
-class AdminTicketTypeSchema(Schema):
+class AdminTicketTypeSchema(ResponseSchema):
     id = fields.Integer()
     event_id = fields.Integer(data_key="eventId")
     name = fields.String()
     description = fields.String()
-    price = fields.Method("price_money")
+    # Built by price_money(); documented as the Money it is.
+    price = fields.Method(
+        "price_money", metadata={"allOf": [{"$ref": "#/components/schemas/Money"}]}
+    )
     capacity = fields.Integer()
     sold = fields.Integer()
     sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
@@ -122,7 +136,7 @@ class AdminTicketTypeSchema(Schema):
         return {"amount": f"{tier.price:.2f}", "currency": tier.currency}
 
 
-class AdminEventSchema(Schema):
+class AdminEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
     description = fields.String()
@@ -131,14 +145,14 @@ class AdminEventSchema(Schema):
     venue_id = fields.Integer(data_key="venueId")
     category_id = fields.Integer(data_key="categoryId")
     image_url = fields.String(data_key="imageUrl", allow_none=True)
-    status = fields.String(metadata={"description": "`draft`, `published` or `cancelled`"})
+    status = fields.String(metadata={"enum": EVENT_STATUSES})
     currency = fields.String()
     created_at = fields.DateTime(data_key="createdAt")
     updated_at = fields.DateTime(data_key="updatedAt")
     ticket_types = fields.List(fields.Nested(AdminTicketTypeSchema), data_key="ticketTypes")
 
 
-class CancellationSchema(Schema):
+class CancellationSchema(ResponseSchema):
     tickets_voided = fields.Integer(data_key="ticketsVoided")
     orders_cancelled = fields.Integer(data_key="ordersCancelled")
 
@@ -152,13 +166,13 @@ class AdminEventQuerySchema(PageQuerySchema):
 
 
 def envelope(schema, name: str):
-    return type(name, (Schema,), {"data": fields.Nested(schema)})
+    return type(name, (ResponseSchema,), {"data": fields.Nested(schema)})
 
 
 def page_envelope(schema, name: str):
     return type(
         name,
-        (Schema,),
+        (ResponseSchema,),
         {"data": fields.List(fields.Nested(schema)), "meta": fields.Nested(PageMetaSchema)},
     )
 
@@ -189,7 +203,7 @@ class SalesQuerySchema(PageQuerySchema):
         require_order(data, "starts_from", "starts_to", "from", "to")
 
 
-class SalesFiguresSchema(Schema):
+class SalesFiguresSchema(ResponseSchema):
     capacity = fields.Integer()
     sold = fields.Integer()
     held = fields.Integer(metadata={"description": "Seats in carts with a live hold"})
@@ -208,14 +222,14 @@ class EventSalesSchema(SalesFiguresSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
-    status = fields.String()
+    status = fields.String(metadata={"enum": EVENT_STATUSES})
     ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
 
 
 SalesPageSchema = page_envelope(EventSalesSchema, "SalesReportPage")
 
 
-class OverviewTotalsSchema(Schema):
+class OverviewTotalsSchema(ResponseSchema):
     orders = fields.Integer()
     cancelled_orders = fields.Integer(data_key="cancelledOrders")
     tickets = fields.Integer()
@@ -224,7 +238,7 @@ class OverviewTotalsSchema(Schema):
     customers = fields.Integer()
 
 
-class TopEventSchema(Schema):
+class TopEventSchema(ResponseSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     revenue = fields.Nested(MoneySchema)
@@ -232,14 +246,14 @@ class TopEventSchema(Schema):
     orders = fields.Integer()
 
 
-class DaySalesSchema(Schema):
+class DaySalesSchema(ResponseSchema):
     day = fields.Date()
     orders = fields.Integer()
     tickets = fields.Integer()
     revenue = fields.Nested(MoneySchema)
 
 
-class OverviewSchema(Schema):
+class OverviewSchema(ResponseSchema):
     totals = fields.Nested(OverviewTotalsSchema)
     top_events = fields.List(fields.Nested(TopEventSchema), data_key="topEvents")
     sales_per_day = fields.List(fields.Nested(DaySalesSchema), data_key="salesPerDay")
@@ -248,10 +262,10 @@ class OverviewSchema(Schema):
 OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 
 
-class CheckInSchema(Schema):
+class CheckInSchema(ResponseSchema):
     ticket_id = fields.Integer(data_key="ticketId")
     code = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": TICKET_STATUSES})
     checked_in_at = fields.DateTime(data_key="checkedInAt")
     event_id = fields.Integer(data_key="eventId")
     event_title = fields.String(data_key="eventTitle")

@@ -28,6 +28,18 @@ from shop.services import accounts, carts
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
 BEARER = {"security": [{"bearerAuth": []}]}
+GUEST_CART_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": CART_TOKEN_HEADER,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A guest's cart token: that cart merges into the account's cart,"
+            " which then comes back as `cart`.",
+        }
+    ]
+}
 
 
 def auth_limit() -> str:
@@ -52,6 +64,7 @@ def start_session(user, status: int):
 class Signup(MethodView):
     decorators = [limiter.limit(auth_limit, methods=["POST"])]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(SignupSchema)
     @blp.response(201, SessionEnvelopeSchema)
     @blp.alt_response(409, response="CONFLICT", description="The email is already registered")
@@ -74,6 +87,7 @@ class Signup(MethodView):
 class Login(MethodView):
     decorators = [limiter.limit(auth_limit, methods=["POST"])]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(LoginSchema)
     @blp.response(200, SessionEnvelopeSchema)
     @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")

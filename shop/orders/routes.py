@@ -92,7 +92,11 @@ class Checkout(MethodView):
     @jwt_required()
     @checkout_blp.doc(**CHECKOUT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
-    @checkout_blp.response(201, OrderEnvelopeSchema)
+    @checkout_blp.response(
+        201,
+        OrderEnvelopeSchema,
+        headers={"Location": "Location", "Idempotent-Replayed": "Idempotent-Replayed"},
+    )
     @checkout_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @checkout_blp.alt_response(
         409, response="CONFLICT", description="Seats, sales or price changed"

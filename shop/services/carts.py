@@ -37,6 +37,7 @@ from shop.errors import (
     ValidationFailed,
 )
 from shop.models import Cart, CartItem, Event, TicketType
+from shop.schemas import DEFAULT_CURRENCY
 from shop.services.availability import available_by_ticket_type
 from shop.services.catalog import tier_on_sale
 
@@ -597,7 +598,8 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             "id": None,
             "items": [],
             "total_quantity": 0,
-            "subtotal": None,
+            # Exactly what an emptied cart shows: an empty cart is an empty cart.
+            "subtotal": {"amount": Decimal("0.00"), "currency": DEFAULT_CURRENCY},
             "hold_expires_at": None,
             "warnings": warnings,
             "updated_at": None,
@@ -679,7 +681,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
         "cart_token": outcome.guest_token,
         "items": items,
         "total_quantity": sum(line.quantity for line, _, _ in rows),
-        "subtotal": {"amount": subtotal, "currency": currency or "DKK"},
+        "subtotal": {"amount": subtotal, "currency": currency or DEFAULT_CURRENCY},
         "hold_expires_at": cart.hold_expires_at if rows else None,
         "warnings": warnings,
         "updated_at": cart.updated_at,
