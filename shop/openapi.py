@@ -190,8 +190,9 @@ PROBLEM_EXAMPLES: dict[int, dict] = {
 
 class ContractPlugin(BasePlugin):
     """What client generators rely on, added to every operation as flask-smorest documents it:
-    its operationId, `security: []` on public operations, and the `X-Request-ID` (and, on
-    rate-limited routes, `X-RateLimit-*`) header on every response."""
+    its operationId, `security: []` on public operations, `allowEmptyValue` on query parameters
+    (an empty one means "not given"), and the `X-Request-ID` (and, on rate-limited routes,
+    `X-RateLimit-*`) header on every response."""
 
     def init_spec(self, spec):
         self.spec = spec
@@ -206,6 +207,10 @@ class ContractPlugin(BasePlugin):
             operation["operationId"] = operation_id
             # No security requirement means "public": say so, rather than leave it unsaid.
             operation.setdefault("security", [])
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict) and parameter.get("in") == "query":
+                    # ShopArgumentsParser reads `?city=` as "not given" (what HTML forms send).
+                    parameter.setdefault("allowEmptyValue", True)
             rate_limited = operation_id in RATE_LIMITED_OPERATIONS
             for response in operation.get("responses", {}).values():
                 if not isinstance(response, dict):

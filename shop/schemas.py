@@ -15,10 +15,11 @@ SHOP_TIMEZONE = ZoneInfo("Europe/Copenhagen")
 # Ids sent in bodies: positive and within PostgreSQL's `integer` (like the ids in URLs).
 ID_RANGE = validate.Range(min=1, max=2_147_483_647)
 
-# Names and titles must hold something visible. Written so that the pattern means the same in
-# marshmallow (re.match, anchored at the start) and in the OpenAPI document (JSON Schema patterns
-# search anywhere): clients and fuzzers then send what the API accepts.
-NOT_BLANK = validate.Regexp(r"^\s*\S", error="Must not be blank.")
+# Names and titles must hold more than spaces. Written so that the pattern means the same in
+# marshmallow (re.match, anchored at the start; Python's \s) and in the OpenAPI document (JSON
+# Schema patterns search anywhere; JavaScript's \s): anchored explicitly, and with the blank
+# characters spelled out, since the two languages disagree on what \s covers.
+NOT_BLANK = validate.Regexp(r"^[ \t\n\r\f\v]*[^ \t\n\r\f\v]", error="Must not be blank.")
 
 # The currency an empty cart reports (it has no lines to take one from).
 DEFAULT_CURRENCY = "DKK"
@@ -70,6 +71,19 @@ class Amount(fields.Decimal):
         if not isinstance(value, str) or not re.match(self.PATTERN, value):
             raise self.make_error("amount")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class WholeNumber(fields.Integer):
+    """A JSON integer: `2`, and `2.0`, which JSON (and JSON Schema's `integer`) counts as the
+    same number. A string (`"2"`), a fraction (`2.5`) or a boolean is refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
 
 
 def money(amount, currency: str) -> dict | None:

@@ -99,3 +99,20 @@ def test_checkout_answers_where_the_order_lives(client, make, auth):
     response = client.post("/api/cart/checkout", headers={**buyer, "Idempotency-Key": "k-1"})
     assert response.status_code == 201
     assert response.headers["Location"] == f"/api/orders/{response.get_json()['data']['id']}"
+
+
+def test_a_whole_number_written_with_a_fraction_is_that_number(client, make):
+    # JSON (and JSON Schema's `integer`) count 2.0 as the integer 2; "2" and 2.5 stay refused.
+    tier = make.ticket_type(make.event())
+    body = {"ticketTypeId": float(tier.id), "quantity": 2.0}
+    response = client.post("/api/cart/items", json=body)
+    assert response.status_code == 201
+    assert response.get_json()["data"]["items"][0]["quantity"] == 2
+    refused = client.post("/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2.5})
+    problem(refused, 422, "validation_failed")
+
+
+def test_an_unknown_event_is_event_not_found_wherever_it_is_named(client):
+    problem(client.get("/api/events/2147483646"), 404, "event_not_found")
+    missing = client.post("/api/cart/items", json={"eventId": 2147483646, "quantity": 1})
+    problem(missing, 404, "event_not_found")

@@ -13,6 +13,7 @@ from shop.schemas import (
     PageMetaSchema,
     PageQuerySchema,
     ResponseSchema,
+    WholeNumber,
     require_order,
 )
 
@@ -53,10 +54,8 @@ class EventCreateSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
     ends_at = fields.AwareDateTime(data_key="endsAt", required=True)
-    venue_id = fields.Integer(data_key="venueId", required=True, strict=True, validate=ID_RANGE)
-    category_id = fields.Integer(
-        data_key="categoryId", required=True, strict=True, validate=ID_RANGE
-    )
+    venue_id = WholeNumber(data_key="venueId", required=True, validate=ID_RANGE)
+    category_id = WholeNumber(data_key="categoryId", required=True, validate=ID_RANGE)
     image_url = fields.Url(
         data_key="imageUrl",
         allow_none=True,
@@ -78,14 +77,11 @@ class TicketTypeCreateSchema(Schema):
     price = Amount(
         required=True, metadata={"description": "In the event's currency", "example": "250.00"}
     )
-    capacity = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
-    )
+    capacity = WholeNumber(required=True, validate=validate.Range(min=1, max=1_000_000))
     sales_start = fields.AwareDateTime(data_key="salesStart", allow_none=True, load_default=None)
     sales_end = fields.AwareDateTime(data_key="salesEnd", allow_none=True, load_default=None)
-    max_per_order = fields.Integer(
+    max_per_order = WholeNumber(
         data_key="maxPerOrder",
-        strict=True,
         load_default=10,
         validate=validate.Range(min=1, max=100),
     )

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shop.schemas import ID_RANGE, MoneySchema, ResponseSchema
+from shop.schemas import ID_RANGE, MoneySchema, ResponseSchema, WholeNumber
 from shop.services.carts import MAX_LINE_QUANTITY
 
 QUANTITY = validate.Range(
@@ -14,18 +14,13 @@ class CartItemCreateSchema(Schema):
     """Which tickets to add: `ticketTypeId`, or `eventId` alone when the event has one tier on
     sale (as course clients send it), and how many."""
 
-    event_id = fields.Integer(
-        data_key="eventId", strict=True, validate=ID_RANGE, metadata={"example": 4}
-    )
-    ticket_type_id = fields.Integer(
+    event_id = WholeNumber(data_key="eventId", validate=ID_RANGE, metadata={"example": 4})
+    ticket_type_id = WholeNumber(
         data_key="ticketTypeId",
-        strict=True,
         validate=ID_RANGE,
         metadata={"example": 8},
     )
-    quantity = fields.Integer(
-        required=True, strict=True, validate=QUANTITY, metadata={"example": 2}
-    )
+    quantity = WholeNumber(required=True, validate=QUANTITY, metadata={"example": 2})
 
     @validates_schema
     def needs_a_target(self, data, **kwargs):
@@ -36,9 +31,8 @@ class CartItemCreateSchema(Schema):
 
 
 class CartItemUpdateSchema(Schema):
-    quantity = fields.Integer(
+    quantity = WholeNumber(
         required=True,
-        strict=True,
         validate=QUANTITY,
         metadata={
             "description": "The line's new quantity (to remove the line, DELETE it)",
