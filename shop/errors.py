@@ -360,9 +360,13 @@ HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
     405: ("method_not_allowed", "This address does not accept that method; see the Allow header."),
     406: (
         "not_acceptable",
-        "This resource cannot be sent in the format the Accept header asks for.",
+        "This resource cannot be sent in the format the Accept header asks for. Ask for"
+        " application/json.",
     ),
-    409: ("conflict", "The request conflicts with the current state of the resource."),
+    409: (
+        "conflict",
+        "The request conflicts with the current state of the resource. Fetch it again, then retry.",
+    ),
     412: ("precondition_failed", "The resource changed since you read it. Fetch it again."),
     413: ("payload_too_large", "The request body is too large. Send at most 64 KiB."),
     415: ("unsupported_media_type", "Send the body as JSON with `Content-Type: application/json`."),

@@ -303,3 +303,11 @@ def test_try_it_out_starts_from_the_unfiltered_listing(spec):
         schema = parameter.get("schema", {})
         assert "example" not in parameter and "examples" not in parameter, parameter["name"]
         assert "example" not in schema, parameter["name"]
+
+
+def test_patch_bodies_have_no_defaults_a_client_would_send(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("CategoryUpdate", "VenueUpdate", "EventUpdate", "TicketTypeUpdate"):
+        assert "required" not in schemas[name], name
+        defaults = [f for f, prop in schemas[name]["properties"].items() if "default" in prop]
+        assert defaults == [], name

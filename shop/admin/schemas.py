@@ -1,6 +1,6 @@
 """Admin schemas: what admins send (create/update) and see (with sales figures)."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
 from shop.orders.schemas import TICKET_STATUSES
@@ -96,20 +96,29 @@ class TicketTypeCreateSchema(Schema):
             raise ValidationError("Must be after salesStart.", "salesEnd")
 
 
-# PATCH bodies: the same fields, all optional (used as `XUpdateSchema(partial=True)`).
-class CategoryUpdateSchema(CategoryCreateSchema):
+class PatchMixin:
+    """PATCH bodies: the create schema's fields, all optional and without defaults (a field left
+    out stays as it is; used as `XUpdateSchema(partial=True)`). Without this, the document would
+    show the create defaults (`description: ""`), and a generated client would send them."""
+
+    def on_bind_field(self, field_name, field_obj):
+        super().on_bind_field(field_name, field_obj)
+        field_obj.load_default = missing
+
+
+class CategoryUpdateSchema(PatchMixin, CategoryCreateSchema):
     pass
 
 
-class VenueUpdateSchema(VenueCreateSchema):
+class VenueUpdateSchema(PatchMixin, VenueCreateSchema):
     pass
 
 
-class EventUpdateSchema(EventCreateSchema):
+class EventUpdateSchema(PatchMixin, EventCreateSchema):
     pass
 
 
-class TicketTypeUpdateSchema(TicketTypeCreateSchema):
+class TicketTypeUpdateSchema(PatchMixin, TicketTypeCreateSchema):
     pass
 
 

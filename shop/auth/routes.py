@@ -158,12 +158,14 @@ class Logout(MethodView):
                 payload = decode_token(refresh_token, allow_expired=True)
             except PyJWTError as error:
                 raise ValidationFailed(
-                    "refreshToken is not a valid refresh token.",
+                    "refreshToken is not a valid refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not a valid refresh token."]},
                 ) from error
             if payload.get("type") != "refresh" or payload.get("sub") != str(current_user.id):
                 raise ValidationFailed(
-                    "refreshToken must be your own refresh token.",
+                    "refreshToken must be your own refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not your refresh token."]},
                 )
             accounts.revoke_token(db.session, payload)
