@@ -144,7 +144,9 @@ class NotFound(ShopError):
 
 class Conflict(ShopError):
     status, code, title = 409, "conflict", "Conflict"
-    detail = "The request conflicts with the current state of the resource."
+    detail = (
+        "The request conflicts with the current state of the resource. Fetch it again, then retry."
+    )
 
 
 class ValidationFailed(ShopError):
@@ -160,7 +162,7 @@ class Unauthorized(ShopError):
 
 class Forbidden(ShopError):
     status, code, title = 403, "forbidden", "Forbidden"
-    detail = "Your account is not allowed to do this."
+    detail = "Your account is not allowed to do this. Sign in with an account that is."
 
 
 class InvalidCredentials(Unauthorized):
@@ -355,7 +357,7 @@ def problem(
 HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request is malformed. Send a valid JSON body."),
     401: ("unauthorized", "Sign in and send the access token as `Authorization: Bearer <token>`."),
-    403: ("forbidden", "Your account is not allowed to do this."),
+    403: ("forbidden", "Your account is not allowed to do this. Sign in with an account that is."),
     404: ("not_found", "There is nothing at this address. Check the URL against /api/docs."),
     405: ("method_not_allowed", "This address does not accept that method; see the Allow header."),
     406: (

@@ -218,7 +218,8 @@ class ContractPlugin(BasePlugin):
                 headers = response.setdefault("headers", {})
                 headers.setdefault("X-Request-ID", "X-Request-ID")
                 if rate_limited:
-                    for name in RATE_LIMIT_HEADERS:
+                    # Flask-Limiter sends Retry-After with every answer of a limited route.
+                    for name in (*RATE_LIMIT_HEADERS, "Retry-After"):
                         headers.setdefault(name, name)
 
 
