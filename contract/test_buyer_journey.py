@@ -36,11 +36,13 @@ from shop_client.models import (
     MoneyIn,
     OrderEnvelope,
     OrderPage,
+    OrderStatus,
     Problem,
     ProblemCode,
     SessionEnvelope,
     Signup,
     TicketPage,
+    TicketStatus,
     TicketType,
 )
 from shop_client.types import Response
@@ -187,7 +189,7 @@ def test_a_guest_signs_up_checks_out_and_cancels(
         assert isinstance(placed.parsed, OrderEnvelope)
         order = placed.parsed.data
         assert placed.headers["location"] == f"/api/orders/{order.id}"
-        assert order.status == "confirmed" and order.ticket_count == 2
+        assert order.status == OrderStatus.CONFIRMED and order.ticket_count == 2
         replayed = checkout.sync_detailed(client=buyer, body=body, idempotency_key=key)
         assert replayed.headers["idempotent-replayed"] == "true"
         assert isinstance(replayed.parsed, OrderEnvelope) and replayed.parsed.data.id == order.id
@@ -208,13 +210,15 @@ def test_a_guest_signs_up_checks_out_and_cancels(
         tickets = list_tickets.sync(client=buyer)
         assert isinstance(tickets, TicketPage)
         assert {t.code for t in tickets.data} == codes
-        assert {t.status for t in tickets.data} == {"valid"}
+        assert {t.status for t in tickets.data} == {TicketStatus.VALID}
 
         cancelled = cancel_order.sync(order.id, client=buyer)
-        assert isinstance(cancelled, OrderEnvelope) and cancelled.data.status == "cancelled"
+        assert isinstance(cancelled, OrderEnvelope)
+        assert cancelled.data.status == OrderStatus.CANCELLED
         assert cancelled.data.cancelled_at is not None
         voided = list_tickets.sync(client=buyer)
-        assert isinstance(voided, TicketPage) and {t.status for t in voided.data} == {"void"}
+        assert isinstance(voided, TicketPage)
+        assert {t.status for t in voided.data} == {TicketStatus.VOID}
         problem(
             cancel_order.sync_detailed(order.id, client=buyer),
             HTTPStatus.CONFLICT,

@@ -88,6 +88,7 @@ class ProblemSchema(Schema):
         metadata={
             "description": "Stable machine-readable code",
             "enum": PROBLEM_CODES,
+            "x-enum-name": "ProblemCode",
             "example": "validation_failed",
         },
     )

@@ -188,6 +188,18 @@ PROBLEM_EXAMPLES: dict[int, dict] = {
 }
 
 
+def problem_response(status: int, code: str, detail: str, description: str) -> dict:
+    """`alt_response` arguments for an error a route answers with one particular code, so Swagger
+    UI shows that problem rather than the status's general example."""
+    return {
+        "schema": ProblemSchema,
+        "content_type": PROBLEM_MIMETYPE,
+        "description": description,
+        "example": _problem_example(status, code, detail),
+        "headers": {name: name for name in PROBLEM_HEADERS.get(status, ())},
+    }
+
+
 class ContractPlugin(BasePlugin):
     """What client generators rely on, added to every operation as flask-smorest documents it:
     its operationId, `security: []` on public operations, `allowEmptyValue` on query parameters
@@ -196,6 +208,24 @@ class ContractPlugin(BasePlugin):
 
     def init_spec(self, spec):
         self.spec = spec
+
+    def schema_helper(self, name, definition, **kwargs):
+        # A closed set of values used in several schemas (`metadata={"enum": [...],
+        # "x-enum-name": "TicketStatus"}`) becomes one named schema, referenced from each use:
+        # generated clients then have one TicketStatus type, not one per schema that uses it.
+        for prop_name, prop in definition.get("properties", {}).items():
+            enum_name = prop.pop("x-enum-name", None)
+            if enum_name is None:
+                continue
+            if enum_name not in self.spec.components.schemas:
+                self.spec.components.schema(
+                    enum_name, {"type": "string", "enum": list(prop["enum"])}
+                )
+            described = {"description": prop["description"]} if "description" in prop else {}
+            definition["properties"][prop_name] = {
+                "$ref": f"#/components/schemas/{enum_name}",
+                **described,
+            }
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in (operations or {}).items():

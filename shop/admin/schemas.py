@@ -150,7 +150,7 @@ class AdminEventSchema(ResponseSchema):
     venue_id = fields.Integer(data_key="venueId")
     category_id = fields.Integer(data_key="categoryId")
     image_url = fields.String(data_key="imageUrl", allow_none=True)
-    status = fields.String(metadata={"enum": EVENT_STATUSES})
+    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
     currency = fields.String()
     created_at = fields.DateTime(data_key="createdAt")
     updated_at = fields.DateTime(data_key="updatedAt")
@@ -227,7 +227,7 @@ class EventSalesSchema(SalesFiguresSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
-    status = fields.String(metadata={"enum": EVENT_STATUSES})
+    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
     ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
 
 
@@ -270,7 +270,7 @@ OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 class CheckInSchema(ResponseSchema):
     ticket_id = fields.Integer(data_key="ticketId")
     code = fields.String()
-    status = fields.String(metadata={"enum": TICKET_STATUSES})
+    status = fields.String(metadata={"enum": TICKET_STATUSES, "x-enum-name": "TicketStatus"})
     checked_in_at = fields.DateTime(data_key="checkedInAt")
     event_id = fields.Integer(data_key="eventId")
     event_title = fields.String(data_key="eventTitle")

@@ -20,9 +20,9 @@ from shop.auth.schemas import (
     UserEnvelopeSchema,
 )
 from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
-from shop.errors import ValidationFailed
+from shop.errors import EmailTaken, InvalidCredentials, ValidationFailed
 from shop.extensions import db, limiter
-from shop.openapi import Blueprint
+from shop.openapi import Blueprint, problem_response
 from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
@@ -67,7 +67,12 @@ class Signup(MethodView):
     @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(SignupSchema)
     @blp.response(201, SessionEnvelopeSchema)
-    @blp.alt_response(409, response="CONFLICT", description="The email is already registered")
+    @blp.alt_response(
+        409,
+        **problem_response(
+            409, "email_taken", EmailTaken.detail, "The email is already registered"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
@@ -90,7 +95,12 @@ class Login(MethodView):
     @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(LoginSchema)
     @blp.response(200, SessionEnvelopeSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
+    @blp.alt_response(
+        401,
+        **problem_response(
+            401, "invalid_credentials", InvalidCredentials.detail, "Wrong email or password"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )

@@ -64,7 +64,7 @@ class UserSchema(ResponseSchema):
     id = fields.Integer()
     email = fields.String(metadata={"example": "ann@example.com"})
     name = fields.String(metadata={"example": "Ann Jensen"})
-    role = fields.String(metadata={"enum": list(ROLES)})
+    role = fields.String(metadata={"enum": list(ROLES), "x-enum-name": "Role"})
     created_at = fields.DateTime(data_key="createdAt")
 
 

@@ -84,7 +84,7 @@ class CartWarningSchema(ResponseSchema):
     class Meta:
         optional = ("item_id", "requested", "kept", "old_price", "new_price")
 
-    code = fields.String(metadata={"enum": CART_WARNING_CODES})
+    code = fields.String(metadata={"enum": CART_WARNING_CODES, "x-enum-name": "CartWarningCode"})
     detail = fields.String(metadata={"description": "What happened and what you can do"})
     item_id = fields.Integer(data_key="itemId")
     requested = fields.Integer()

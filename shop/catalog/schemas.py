@@ -157,6 +157,7 @@ class EventDetailSchema(EventSchema):
         metadata={
             "description": "Cancelled events stay visible to their ticket holders",
             "enum": ["published", "cancelled"],
+            "x-enum-name": "PublicEventStatus",
         }
     )
     venue = fields.Nested(VenueSchema)

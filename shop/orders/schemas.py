@@ -28,6 +28,7 @@ class TicketSchema(ResponseSchema):
         metadata={
             "description": "`used` once scanned, `void` once its order or event was cancelled",
             "enum": TICKET_STATUSES,
+            "x-enum-name": "TicketStatus",
         }
     )
     checked_in_at = fields.DateTime(data_key="checkedInAt", allow_none=True)
@@ -53,7 +54,7 @@ class OrderItemWithTicketsSchema(OrderItemSchema):
 
 class OrderSchema(ResponseSchema):
     id = fields.Integer()
-    status = fields.String(metadata={"enum": ORDER_STATUSES})
+    status = fields.String(metadata={"enum": ORDER_STATUSES, "x-enum-name": "OrderStatus"})
     total = fields.Nested(MoneySchema)
     ticket_count = fields.Integer(data_key="ticketCount")
     created_at = fields.DateTime(data_key="createdAt")
