@@ -128,6 +128,8 @@ RESPONSE_HEADERS: dict[str, dict] = {
     },
 }
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Routes with a rate limit (Flask-Limiter adds its headers to all their answers).
+RATE_LIMITED_OPERATIONS = {"signUp", "logIn"}
 # Headers some error responses carry, by status.
 PROBLEM_HEADERS: dict[int, tuple[str, ...]] = {
     401: ("WWW-Authenticate",),
@@ -203,8 +205,8 @@ def problem_response(status: int, code: str, detail: str, description: str) -> d
 class ContractPlugin(BasePlugin):
     """What client generators rely on, added to every operation as flask-smorest documents it:
     its operationId, `security: []` on public operations, `allowEmptyValue` on query parameters
-    (an empty one means "not given"), and the `X-Request-ID` (and, on rate-limited routes,
-    `X-RateLimit-*`) header on every response."""
+    (an empty one means "not given"), the `X-Request-ID` (and, on rate-limited routes,
+    `X-RateLimit-*`) header on every response, and named schemas for closed sets of values."""
 
     def init_spec(self, spec):
         self.spec = spec
@@ -251,10 +253,6 @@ class ContractPlugin(BasePlugin):
                     # Flask-Limiter sends Retry-After with every answer of a limited route.
                     for name in (*RATE_LIMIT_HEADERS, "Retry-After"):
                         headers.setdefault(name, name)
-
-
-# Routes with a rate limit (Flask-Limiter adds its headers to all their answers).
-RATE_LIMITED_OPERATIONS = {"signUp", "logIn"}
 
 
 class ShopApi(Api):
