@@ -41,7 +41,7 @@ CHECKOUT_DOC = {
             "in": "header",
             "name": "Idempotency-Key",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
             "description": "Any unique string (a UUID): retrying with the same key and body"
             " never creates a second order, it replays the first answer.",
         }
