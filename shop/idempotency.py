@@ -33,7 +33,7 @@ HEADER_DOC = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
     "description": "Any unique string (a UUID): retrying with the same key and body never does"
     " the work twice, it replays the first answer (same status, body and headers, plus"
     " `Idempotent-Replayed: true`). Kept 24 hours, per user.",

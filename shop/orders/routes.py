@@ -69,7 +69,11 @@ class Checkout(MethodView):
     @idempotent
     @checkout_blp.doc(**IDEMPOTENT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
-    @checkout_blp.response(201, OrderEnvelopeSchema)
+    @checkout_blp.response(
+        201,
+        OrderEnvelopeSchema,
+        headers={"Location": "Location", "Idempotent-Replayed": "Idempotent-Replayed"},
+    )
     @checkout_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @checkout_blp.alt_response(
         409, response="CONFLICT", description="Seats, sales or price changed"
@@ -139,7 +143,9 @@ class OrderCancel(MethodView):
     @jwt_required()
     @idempotent
     @orders_blp.doc(**IDEMPOTENT_DOC)
-    @orders_blp.response(200, OrderEnvelopeSchema)
+    @orders_blp.response(
+        200, OrderEnvelopeSchema, headers={"Idempotent-Replayed": "Idempotent-Replayed"}
+    )
     @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @orders_blp.alt_response(404, response="NOT_FOUND", description="Not one of your orders")
     @orders_blp.alt_response(409, response="CONFLICT", description="Already cancelled or started")

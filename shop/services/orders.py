@@ -63,7 +63,8 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
     order = get_order(session, user_id, order_id, lock=True)
     if order.status == "cancelled":
         raise OrderNotCancellable(
-            f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}."
+            f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}: its"
+            " tickets are void and its seats released, there is nothing more to do."
         )
     started = session.scalar(
         select(func.count())
@@ -83,7 +84,10 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
         .with_for_update()
     ).all()
     if "used" in ticket_statuses:
-        raise OrderNotCancellable("A ticket of this order was already scanned at the door.")
+        raise OrderNotCancellable(
+            "A ticket of this order was already scanned at the door, so it can no longer be"
+            " cancelled."
+        )
     voided = session.scalars(
         update(Ticket)
         .where(Ticket.order_item_id.in_(item_tier), Ticket.status == "valid")
