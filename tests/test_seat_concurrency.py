@@ -175,3 +175,25 @@ def test_duplicates_racing_wait_for_the_first_and_replay_it(app, make, auth, sql
     assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 1}]
     assert sql("SELECT sold FROM ticket_type") == [{"sold": 2}]
     assert violations(app) == []
+
+
+def test_a_sold_out_tier_answers_409_without_queuing_behind_the_lock_holders(
+    impatient_app, database_url, make, auth, sql
+):
+    tier = make.ticket_type(make.event(), capacity=1)
+    first, user = make.user(), make.user()
+    make.cart([(tier, 1)], user=first)
+    make.cart([(tier, 1)], user=user, hold_minutes=-1)
+    client = impatient_app.test_client()
+    assert client.post("/api/cart/checkout", headers=auth.headers(first)).status_code == 201
+    with psycopg.connect(libpq_url(database_url)) as buyer_mid_checkout:
+        # Someone holds the tier's lock (a checkout in progress); with the plain version every
+        # buyer would queue behind it and time out (503) before learning it is sold out.
+        buyer_mid_checkout.execute(
+            "SELECT id FROM ticket_type WHERE id = %s FOR UPDATE", (tier.id,)
+        )
+        response = client.post("/api/cart/checkout", headers=auth.headers(user))
+    body = problem(response, 409, "insufficient_availability")
+    assert body["errors"]["lines"][0]["available"] == 0
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 1}]
+    assert violations(impatient_app) == []
