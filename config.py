@@ -87,6 +87,8 @@ class Config:
     LISTING_CACHE_SECONDS = float(os.environ.get("LISTING_CACHE_SECONDS", "2"))
 
     MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
+    # Threads per gunicorn worker that run Flask code (shop/asgi.py); 1 behaves like a sync worker.
+    APP_THREADS = env_int("APP_THREADS", 0)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     API_TITLE = "shop"

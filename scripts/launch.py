@@ -42,7 +42,7 @@ def serve(extra: list[str]) -> int:
         flush=True,
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "wsgi:app"], cwd=ROOT
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "asgi:app"], cwd=ROOT
     )
 
     def forward(signum, _frame):

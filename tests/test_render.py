@@ -31,9 +31,9 @@ def test_web_service_builds_migrates_and_serves_with_our_gunicorn_config(web):
     assert web["buildCommand"] == "pip install -r requirements.txt"
     migrate, serve = web["startCommand"].split(" && ")
     assert migrate == "flask db upgrade"
-    assert serve == "gunicorn -c gunicorn.conf.py wsgi:app"
+    assert serve == "gunicorn -c gunicorn.conf.py asgi:app"
     assert web["healthCheckPath"] == "/api/health"
-    assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "wsgi.py").exists()
+    assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "asgi.py").exists()
 
 
 def test_database_url_comes_from_the_blueprints_database(web, blueprint):
@@ -59,7 +59,8 @@ def test_gunicorn_binds_renders_port_on_all_interfaces(monkeypatch):
     settings: dict = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own config file
     assert settings["bind"] == "0.0.0.0:10000"
-    assert settings["worker_class"] == "sync"
+    assert settings["worker_class"] == "asgi"
+    assert settings["wsgi_app"] == "asgi:app"
 
 
 def test_production_app_starts_with_rendered_settings(app, monkeypatch):
