@@ -102,20 +102,24 @@ def register_error_handlers(app: Flask) -> None:
 def register_request_guards(app: Flask) -> None:
     @app.before_request
     def require_small_json_bodies() -> None:
-        # Refuse an oversized body before routing or parsing looks at it.
+        # Refuse an oversized body before routing or parsing looks at it. A chunked body has no
+        # Content-Length: werkzeug stops reading it at the limit, so a body that fills the
+        # limit is one that did not fit.
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length and request.content_length > limit:
             raise RequestEntityTooLarge()
+        chunked = has_body() and request.content_length is None
+        if chunked and len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
         # A body that is not JSON would otherwise read as "no fields" and answer a confusing 422.
-        has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
-        if has_body and not request.is_json:
+        if request.method in {"POST", "PUT", "PATCH"} and has_body() and not request.is_json:
             raise UnsupportedMediaType()
 
     @app.before_request
     def refuse_nul_characters() -> None:
         # PostgreSQL text cannot hold NUL (U+0000); no real input contains it. Refuse it up front
         # instead of letting the driver fail deep inside a query.
-        data = request.get_data(cache=True) if request.content_length else b""
+        data = request.get_data(cache=True) if has_body() else b""
         in_query = any("\x00" in value for value in request.args.values())
         if in_query or "\x00" in request.path or b"\x00" in data or b"\\u0000" in data:
             raise ValidationFailed(
@@ -131,6 +135,12 @@ def register_request_guards(app: Flask) -> None:
         if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def has_body() -> bool:
+    """Whether the request carries a body: by Content-Length, or chunked (no length up front)."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
 
 
 def register_blueprints(app: Flask) -> None:

@@ -87,6 +87,11 @@ class ShopError(Exception):
         self.extra = extra
 
 
+class MalformedJson(ShopError):
+    status, code, title = 400, "bad_request", "Bad Request"
+    detail = "The request body is not valid JSON. Fix the syntax and send it again."
+
+
 class NotFound(ShopError):
     status, code, title = 404, "not_found", "Not found"
     detail = "There is nothing at this address. Check the id in the URL."
@@ -466,15 +471,21 @@ def register_jwt_error_handlers(jwt) -> None:
         return _token_problem("token_expired", f"Your {kind} token has expired. {help_text}")
 
     @jwt.revoked_token_loader
-    def revoked_token(_header, _payload):
+    def revoked_token(_header, payload):
+        if not isinstance(payload.get("jti"), str):
+            return _token_problem(
+                "token_invalid", f"The token has no id (jti) and cannot be accepted. {TOKEN_HELP}"
+            )
         return _token_problem(
-            "token_revoked", "This token was revoked when you signed out. Sign in again."
+            "token_revoked",
+            "This token was revoked (you signed out, or a refresh token was used twice)."
+            " Sign in again.",
         )
 
     @jwt.user_lookup_error_loader
     def unknown_user(_header, _payload):
         return _token_problem(
-            "token_invalid", "The account this token belongs to no longer exists. Sign in again."
+            "token_invalid", "The token names no existing account. Sign in again."
         )
 
 
