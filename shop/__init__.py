@@ -28,6 +28,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.config.update(overrides or {})
 
     register_logging(app)
+    register_secret(app)
     register_database(app)
     register_extensions(app)
     register_error_handlers(app)
@@ -42,6 +43,12 @@ def register_logging(app: Flask) -> None:
 
     configure_logging(app.config["LOG_LEVEL"])
     register_request_logging(app)
+
+
+def register_secret(app: Flask) -> None:
+    from shop.secrets import configure_jwt_secret
+
+    configure_jwt_secret(app)
 
 
 def register_database(app: Flask) -> None:
@@ -62,8 +69,11 @@ def register_extensions(app: Flask) -> None:
         app.config["ARGON2_MEMORY_KIB"],
         app.config["ARGON2_PARALLELISM"],
     )
-    # One trusted proxy hop (Render's load balancer) tells us the client's address.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    # Only the configured number of proxy hops may tell us the client's address and scheme
+    # (PROXY_FIX_X_FOR: 0 locally, 1 behind Render's load balancer).
+    hops = app.config["PROXY_FIX_X_FOR"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     migrate.init_app(
         app,

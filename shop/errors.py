@@ -123,6 +123,19 @@ class InvalidCredentials(Unauthorized):
     detail = "The email or password is wrong. Check both and try again."
 
 
+class RefreshTokenReused(Unauthorized):
+    code, title = "token_revoked", "Unauthorized"
+    detail = (
+        "This refresh token was already used once, so a copy of it may be in someone else's"
+        " hands: this sign-in session has been ended everywhere. Sign in again."
+    )
+
+
+class RefreshTokenUnknown(Unauthorized):
+    code, title = "token_invalid", "Unauthorized"
+    detail = "This refresh token was not issued by this server. Sign in again."
+
+
 class EmailTaken(Conflict):
     code, title = "email_taken", "Email already registered"
     detail = "An account with this email exists. Sign in instead, or use another email."
@@ -385,6 +398,21 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     )
 
 
+def describe_database_error(error: DBAPIError) -> str:
+    """What a log may say about a database error: its class, SQLSTATE and the names of the
+    constraint, table and column involved. Never the driver's message, which quotes values
+    ("invalid input syntax for type integer: \"<what the client sent>\""), nor the statement's
+    parameters (the engine hides those too: `hide_parameters`)."""
+    orig = error.orig
+    diag = getattr(orig, "diag", None)
+    parts = [type(orig).__name__, f"SQLSTATE {getattr(orig, 'sqlstate', None) or '?'}"]
+    for name in ("constraint_name", "table_name", "column_name"):
+        value = getattr(diag, name, None)
+        if value:
+            parts.append(f"{name.removesuffix('_name')}={value}")
+    return " ".join(parts)
+
+
 # lock_timeout, deadlock and serialization failures: the same request will most likely succeed
 # when retried a moment later.
 RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
@@ -395,14 +423,14 @@ def handle_database_unavailable(error: DBAPIError) -> Response:
     if sqlstate.startswith("22"):
         # Data exception (a value too long or out of range for its column): schemas should stop
         # these first; if one slips through, it is still the client's input, not our failure.
-        log.warning("Data exception reached the database: %s", error.orig)
+        log.warning("Data exception reached the database: %s", describe_database_error(error))
         return problem(
             422,
             "value_out_of_range",
             "A value is too long or out of range. Check the limits in the API documentation.",
         )
     if sqlstate in RETRYABLE_SQLSTATES:
-        log.warning("Contention: %s", error.orig)
+        log.warning("Contention: %s", describe_database_error(error))
         return problem(
             503,
             "contention",
@@ -410,7 +438,7 @@ def handle_database_unavailable(error: DBAPIError) -> Response:
             headers={"Retry-After": "1"},
         )
     if isinstance(error, OperationalError) or error.connection_invalidated:
-        log.error("Database unavailable: %s", error.orig)
+        log.error("Database unavailable: %s", describe_database_error(error))
         return problem(
             503,
             "database_unavailable",

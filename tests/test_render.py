@@ -1,5 +1,6 @@
 """render.yaml deploys what we run locally, wired the way Render's Blueprint spec expects."""
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
     from shop.services import passwords
 
     monkeypatch.setattr(ProductionConfig, "DATABASE_URL", "postgres://shop:pw@dpg-example/shop")
-    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", "g" * 44)
+    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", secrets.token_urlsafe(48))
     try:
         production = create_app("production")
         assert production.config["SQLALCHEMY_DATABASE_URI"] == (

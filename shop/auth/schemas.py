@@ -94,6 +94,12 @@ class UserEnvelopeSchema(Schema):
 
 class AccessTokenSchema(Schema):
     access_token = fields.String(data_key="accessToken")
+    refresh_token = fields.String(
+        data_key="refreshToken",
+        metadata={
+            "description": "The next refresh token: each one works once (use this one next time)"
+        },
+    )
 
 
 class AccessTokenEnvelopeSchema(Schema):

@@ -33,7 +33,8 @@ def init_jwt(jwt: JWTManager) -> None:
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload) -> bool:
         # A token without an id (jti) could never be revoked, so it is never accepted.
-        jti = payload.get("jti")
-        return not isinstance(jti, str) or is_revoked(db.session, jti)
+        if not isinstance(payload.get("jti"), str):
+            return True
+        return is_revoked(db.session, payload)
 
     register_jwt_error_handlers(jwt)

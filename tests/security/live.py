@@ -34,6 +34,7 @@ def live_server(database_url: str, instance: Path, workers: int = 2, **env: str)
         "SHOP_ENV": "development",
         "SHOP_INSTANCE_PATH": str(instance),
         "LOG_LEVEL": "WARNING",
+        "RATELIMIT_ENABLED": "false",
         **env,
     }
     log = instance / f"gunicorn-{port}.log"
