@@ -104,6 +104,9 @@ class Config:
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
 
     CORS_ORIGINS = env_list("CORS_ORIGINS")
+    CORS_MAX_AGE_SECONDS = env_int("CORS_MAX_AGE_SECONDS", 600)
+    # Strict-Transport-Security max-age; only production serves over HTTPS (Render's TLS).
+    HSTS_SECONDS = 0
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # Counters shared by every worker and instance: `database://` is the app's own PostgreSQL
@@ -210,6 +213,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
 
     @classmethod
     def validate(cls) -> None:
