@@ -102,6 +102,11 @@ class Config:
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
+    # Password hashes allowed at once per instance (across its workers); 0 = unbounded. One hash
+    # takes a worker for ~0.15-0.5 s, so a login flood from many addresses can occupy every
+    # worker. Set it to WEB_CONCURRENCY - 1 to keep a worker free for everything else: logins
+    # beyond it answer 503 with Retry-After: 1 at once (measured in bench/abuse.py).
+    PASSWORD_HASH_SLOTS = env_int("PASSWORD_HASH_SLOTS", 0)
 
     CORS_ORIGINS = env_list("CORS_ORIGINS")
     CORS_MAX_AGE_SECONDS = env_int("CORS_MAX_AGE_SECONDS", 600)

@@ -69,6 +69,7 @@ def register_extensions(app: Flask) -> None:
         app.config["ARGON2_MEMORY_KIB"],
         app.config["ARGON2_PARALLELISM"],
     )
+    passwords.bound_concurrency(app.config["PASSWORD_HASH_SLOTS"], app.instance_path)
     # Only the configured number of proxy hops may tell us the client's address and scheme
     # (PROXY_FIX_X_FOR: 0 locally, 1 behind Render's load balancer).
     hops = app.config["PROXY_FIX_X_FOR"]

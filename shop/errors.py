@@ -257,6 +257,12 @@ class ServiceUnavailable(ShopError):
     detail = "The service cannot reach its database right now. Retry in a few seconds."
 
 
+class PasswordHashingBusy(ShopError):
+    status, code, title = 503, "busy", "Busy"
+    detail = "Many sign-ins are being checked right now. Retry in a second; nothing was changed."
+    headers_default = {"Retry-After": "1"}
+
+
 def problem(
     status: int,
     code: str,

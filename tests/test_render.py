@@ -86,3 +86,4 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
             app.config["ARGON2_MEMORY_KIB"],
             app.config["ARGON2_PARALLELISM"],
         )
+        passwords.bound_concurrency(app.config["PASSWORD_HASH_SLOTS"], None)

@@ -130,3 +130,27 @@ def test_ten_per_minute_is_ten_across_two_masters_with_two_workers_each(database
         forget_counters(database_url)
     assert statuses.count(401) == 10
     assert statuses.count(429) == 20
+
+
+def test_password_hashing_never_takes_every_worker(client, make, tmp_path):
+    """With every hashing slot of the instance busy (another worker hashing), a login answers
+    at once with a 503 to retry instead of taking this worker too."""
+    import fcntl
+    import os
+
+    from shop.services import passwords
+
+    make.user(email="busy@example.com")
+    passwords.bound_concurrency(1, tmp_path)
+    lock = os.open(tmp_path / "locks" / "password-hash-0.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = client.post("/api/auth/login", json=attempt("busy@example.com"))
+        assert_problem(busy, 503, "busy")
+        assert busy.headers["Retry-After"] == "1"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        login = {"email": "busy@example.com", "password": "Correct-Horse-9"}
+        assert client.post("/api/auth/login", json=login).status_code == 200
+    finally:
+        os.close(lock)
+        passwords.bound_concurrency(0, None)
