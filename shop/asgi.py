@@ -8,11 +8,12 @@ buffering proxy (nginx) in front of sync workers; this module is that proxy, in-
 1. gunicorn's `asgi` worker reads connections in an asyncio event loop. An idle or slow socket
    is a parked coroutine that costs a few kilobytes and no thread.
 2. `BufferedRequests` reads the whole body in the event loop too (chunked bodies included),
-   up to `MAX_CONTENT_LENGTH` plus one byte, and hands the app a request with a
+   stopping once it is over `MAX_CONTENT_LENGTH`, and hands the app a request with a
    `Content-Length`: so the size, media type and NUL guards see every body the same way.
-3. Only a complete request reaches Flask, through a2wsgi's thread pool: `APP_THREADS` threads
-   per worker (1 by default, exactly like a sync worker: Flask code never runs concurrently
-   within a process). A slow *reader* of the response is buffered by the event loop as well.
+3. `WsgiBridge` runs the Flask app on the complete request: in the event loop itself by default
+   (`APP_THREADS=0`: one request at a time per worker, exactly like a sync worker, with no
+   thread handoff), or in a pool of `APP_THREADS` threads. It collects the whole answer, which
+   the event loop then writes however slowly the client reads.
 
 `wsgi:app` (the plain Flask app) stays the entry point for `flask`, tests and anyone who puts
 a real buffering proxy in front; `asgi:app` is what `gunicorn.conf.py` serves.
@@ -56,8 +57,8 @@ class BufferedRequests:
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes or not message.get("more_body", False):
                 break
-        # A body over the limit is cut at limit + 1 bytes: the app sees a Content-Length over
-        # its limit and answers 413 without reading further.
+        # Reading stops as soon as the body is over the limit: the app sees a Content-Length
+        # over its limit and answers 413 without looking at the body.
         headers = [
             (name, value)
             for name, value in scope["headers"]
