@@ -63,6 +63,12 @@ class Signup(MethodView):
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); retry after"
+        " Retry-After",
+    )
     def post(self, body):
         """Create an account
 
@@ -93,6 +99,12 @@ class Login(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
+    )
+    @blp.alt_response(
+        503,
+        response="SERVICE_UNAVAILABLE",
+        description="Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); retry after"
+        " Retry-After",
     )
     def post(self, body):
         """Sign in
