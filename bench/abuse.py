@@ -10,7 +10,8 @@ with "before" and "after" measured in the same run:
    that has them). Then whether a buyer from another address can still add a seat.
 2. Slow and idle clients: `/api/health` and `/api/events` p99 while 200 idle sockets and 50
    sockets sending headers one byte a second attack 2 workers; sync workers serving wsgi:app
-   (before) against gunicorn.conf.py as it is (asgi:app, after).
+   (before), gthread workers with 32 threads each (the option considered), and
+   gunicorn.conf.py as it is (asgi:app, after).
 3. Throughput on a mixed read workload (health, listing pages, detail, categories, venues) with
    wrk, same two settings served side by side, medians of 5 interleaved runs: the new settings must stay within
    10 % of sync workers.
@@ -50,6 +51,8 @@ EVENTS = 1000
 ROUNDS = 5
 BEFORE = ["--worker-class", "sync", "wsgi:app"]  # what gunicorn.conf.py ran before issue 11
 AFTER: list[str] = []  # gunicorn.conf.py as it is
+# The option NOTES and gunicorn's docs suggest first: threads park idle keep-alive connections.
+GTHREAD = ["--worker-class", "gthread", "--threads", "32", "wsgi:app"]
 
 
 @contextlib.contextmanager
@@ -163,15 +166,16 @@ def slow_client_attack(url: str, port: int, seconds: float) -> None:
         f"\n2. p99 under 200 idle + 50 slow-header sockets, 2 workers, {seconds:.0f} s each"
         " (probes every 0.2 s, 5 s timeout; a timeout counts as 5 s)"
     )
-    print(f"{'settings':<34} {'path':<14} {'probes':>6} {'failed':>6} {'p50 s':>7} {'p99 s':>7}")
+    print(f"{'settings':<36} {'path':<14} {'probes':>6} {'failed':>6} {'p50 s':>7} {'p99 s':>7}")
     for name, args in (
         ("before: sync workers (wsgi:app)", BEFORE),
+        ("option: gthread, 32 threads each", GTHREAD),
         ("after: gunicorn.conf.py", AFTER),
     ):
         with serve(port, url, args):
             for probe in attack(port, seconds=seconds):
                 print(
-                    f"{name:<34} {probe.path:<14} {len(probe.latencies):>6} {probe.failures:>6}"
+                    f"{name:<36} {probe.path:<14} {len(probe.latencies):>6} {probe.failures:>6}"
                     f" {probe.p50():>7.3f} {probe.p99():>7.3f}"
                 )
 
