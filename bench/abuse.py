@@ -16,7 +16,9 @@ with "before" and "after" measured in the same run:
    wrk, same two settings served side by side, medians of 5 interleaved runs: the new settings must stay within
    10 % of sync workers.
 4. Login attempts allowed per minute ("10 per minute") across two masters with two workers each:
-   counters in each worker's memory (`memory://`, before) against PostgreSQL (`database://`).
+   counters in each worker's memory (`memory://`, before) against PostgreSQL (`database://`);
+   and 40 logins that each claim another address in X-Forwarded-For, with the header trusted
+   from anyone (before) and with no proxy configured (after).
 5. What a login costs: one Argon2id verification with the production parameters, and the
    median of other requests while 8 threads flood login from 8 addresses.
 """
@@ -281,6 +283,30 @@ def logins_allowed_across_two_masters(url: str, port: int) -> None:
         )
 
 
+def forwarded_for_bypass(url: str, port: int) -> None:
+    print("\n4b. 40 logins, each with a different X-Forwarded-For, RATELIMIT_AUTH='10 per minute'")
+    for name, hops in (("trusting one hop from anyone", "1"), ("PROXY_FIX_X_FOR=0 (default)", "0")):
+        with psycopg.connect(libpq_url(url)) as conn:
+            conn.execute("DELETE FROM rate_limit_hit")
+        limits = {
+            "RATELIMIT_ENABLED": "true",
+            "RATELIMIT_AUTH": "10 per minute",
+            "PROXY_FIX_X_FOR": hops,
+        }
+        with serve(port, url, AFTER, **limits):
+            statuses = Counter(
+                request(
+                    port,
+                    "POST",
+                    "/api/auth/login",
+                    {"email": f"x{n}@example.com", "password": "Wrong-Pass-1"},
+                    {"X-Forwarded-For": f"192.0.2.{n}"},
+                )[0]
+                for n in range(40)
+            )
+        print(f"   {name:<30} statuses {dict(sorted(statuses.items()))}")
+
+
 # 5. What a login costs ------------------------------------------------------------------------
 
 
@@ -365,7 +391,9 @@ def main() -> None:
     parser.add_argument("--adds", type=int, default=200)
     parser.add_argument("--port", type=int, default=5460)
     parser.add_argument(
-        "--only", choices=["holds", "slow", "throughput", "logins", "cost"], default=None
+        "--only",
+        choices=["holds", "slow", "throughput", "logins", "spoofing", "cost"],
+        default=None,
     )
     args = parser.parse_args()
     url = bench_database(EVENTS)
@@ -374,6 +402,7 @@ def main() -> None:
         "slow": lambda: slow_client_attack(url, args.port, args.seconds),
         "throughput": lambda: mixed_read_throughput(url, args.port),
         "logins": lambda: logins_allowed_across_two_masters(url, args.port),
+        "spoofing": lambda: forwarded_for_bypass(url, args.port),
         "cost": lambda: login_cost(url, args.port),
     }
     for name, step in steps.items():
