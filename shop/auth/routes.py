@@ -20,15 +20,33 @@ from shop.auth.schemas import (
     UserEnvelopeSchema,
 )
 from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
-from shop.errors import RefreshTokenReused, ValidationFailed
+from shop.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    PasswordHashingBusy,
+    RefreshTokenReused,
+    ValidationFailed,
+)
 from shop.extensions import db, limiter
-from shop.openapi import Blueprint
+from shop.openapi import Blueprint, problem_response
 from shop.ratelimit import failed_sign_in, login_account_key
 from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
 BEARER = {"security": [{"bearerAuth": []}]}
+GUEST_CART_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": CART_TOKEN_HEADER,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A guest's cart token: that cart merges into the account's cart,"
+            " which then comes back as `cart`.",
+        }
+    ]
+}
 
 
 def auth_limit() -> str:
@@ -57,17 +75,26 @@ def start_session(user, status: int):
 class Signup(MethodView):
     decorators = [limiter.limit(auth_limit, methods=["POST"])]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(SignupSchema)
     @blp.response(201, SessionEnvelopeSchema)
-    @blp.alt_response(409, response="CONFLICT", description="The email is already registered")
+    @blp.alt_response(
+        409,
+        **problem_response(
+            409, "email_taken", EmailTaken.detail, "The email is already registered"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
     @blp.alt_response(
         503,
-        response="SERVICE_UNAVAILABLE",
-        description="Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); retry after"
-        " Retry-After",
+        **problem_response(
+            503,
+            "sign_in_busy",
+            PasswordHashingBusy.detail,
+            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
+        ),
     )
     def post(self, body):
         """Create an account
@@ -94,17 +121,26 @@ class Login(MethodView):
         ),
     ]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(LoginSchema)
     @blp.response(200, SessionEnvelopeSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
+    @blp.alt_response(
+        401,
+        **problem_response(
+            401, "invalid_credentials", InvalidCredentials.detail, "Wrong email or password"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
     @blp.alt_response(
         503,
-        response="SERVICE_UNAVAILABLE",
-        description="Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); retry after"
-        " Retry-After",
+        **problem_response(
+            503,
+            "sign_in_busy",
+            PasswordHashingBusy.detail,
+            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
+        ),
     )
     def post(self, body):
         """Sign in
@@ -182,12 +218,14 @@ class Logout(MethodView):
                 payload = decode_token(refresh_token, allow_expired=True)
             except PyJWTError as error:
                 raise ValidationFailed(
-                    "refreshToken is not a valid refresh token.",
+                    "refreshToken is not a valid refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not a valid refresh token."]},
                 ) from error
             if payload.get("type") != "refresh" or payload.get("sub") != str(current_user.id):
                 raise ValidationFailed(
-                    "refreshToken must be your own refresh token.",
+                    "refreshToken must be your own refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not your refresh token."]},
                 )
             accounts.revoke_token(db.session, payload)

@@ -146,7 +146,7 @@ def test_password_hashing_never_takes_every_worker(client, make, tmp_path):
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         busy = client.post("/api/auth/login", json=attempt("busy@example.com"))
-        assert_problem(busy, 503, "busy")
+        assert_problem(busy, 503, "sign_in_busy")
         assert busy.headers["Retry-After"] == "1"
         fcntl.flock(lock, fcntl.LOCK_UN)
         login = {"email": "busy@example.com", "password": "Correct-Horse-9"}
