@@ -5,7 +5,7 @@ reorders keys and drops whitespace) and `response_headers` keeps the headers (`L
 `Content-Type`), so a replay is the very same answer.
 
 Revision ID: 0003
-Revises: 0002_week2_cart_orders
+Revises: 0005 (rate limits and refresh rotation)
 Create Date: 2026-11-27
 
 """
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = "0003"
-down_revision = "0002_week2_cart_orders"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

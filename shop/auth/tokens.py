@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import g
 from flask_jwt_extended import JWTManager
 
 from shop.errors import register_jwt_error_handlers
 from shop.extensions import db
 from shop.models import User
-from shop.services.accounts import user_and_revocation
+from shop.services.accounts import is_revoked, user_and_revocation
+
+# A user id as our tokens carry it: a positive integer that fits PostgreSQL's `integer`.
+USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def user_id_of(payload: dict) -> int | None:
+    """The user id a token names, or None when `sub` is not one of our ids (a forged or foreign
+    token signed with our key must be a 401, not a 500)."""
+    subject = payload.get("sub")
+    if isinstance(subject, str) and USER_ID.fullmatch(subject) and int(subject) <= 2**31 - 1:
+        return int(subject)
+    return None
 
 
 def init_jwt(jwt: JWTManager) -> None:
@@ -16,15 +30,24 @@ def init_jwt(jwt: JWTManager) -> None:
     # query answers both (the user is kept on `g` for the second question).
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload) -> bool:
-        user, revoked = user_and_revocation(db.session, int(payload["sub"]), payload["jti"])
+        # A token without an id (jti) could never be revoked, so it is never accepted.
+        if not isinstance(payload.get("jti"), str):
+            return True
+        user_id = user_id_of(payload)
+        if user_id is None:
+            return is_revoked(db.session, payload)
+        user, revoked = user_and_revocation(db.session, user_id, payload)
         g.jwt_user = user
         return revoked
 
     @jwt.user_lookup_loader
     def load_user(_header, payload) -> User | None:
+        user_id = user_id_of(payload)
+        if user_id is None:
+            return None
         user = g.pop("jwt_user", None)
-        if user is not None and user.id == int(payload["sub"]):
+        if user is not None and user.id == user_id:
             return user
-        return db.session.get(User, int(payload["sub"]))
+        return db.session.get(User, user_id)
 
     register_jwt_error_handlers(jwt)
