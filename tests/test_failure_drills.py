@@ -138,9 +138,10 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(app, client, make, auth, 
         (b"{" + b'"x": 1, ' * 20_000 + b"}", "application/json", 413, "payload_too_large"),
     ],
 )
-def test_broken_requests_get_a_clear_problem(client, sql, data, content_type, status, code):
+def test_broken_requests_get_a_clear_problem(app, client, sql, data, content_type, status, code):
     response = client.post("/api/auth/login", data=data, content_type=content_type)
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     assert response.content_type == "application/problem+json"
     assert response.get_json()["code"] == code
     assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
+    assert violations(app) == []
