@@ -48,7 +48,9 @@ class Config:
         "pool_size": env_int("DB_POOL_SIZE", 5),
         "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
         "pool_timeout": 5,
-        "connect_args": {"connect_timeout": 5},
+        # Sessions in UTC: times leave the API as `+00:00` whichever default the server has
+        # (the catalogue's JSON is written by PostgreSQL in UTC, the rest by marshmallow).
+        "connect_args": {"connect_timeout": 5, "options": "-c timezone=UTC"},
     }
     SQLALCHEMY_RECORD_QUERIES = False
 
@@ -78,13 +80,6 @@ class Config:
     CART_HOLD_MAX_RENEWALS = env_int("CART_HOLD_MAX_RENEWALS", 8)
     # Checkout never waits longer than this for a row lock; contention becomes a 503 to retry.
     CHECKOUT_LOCK_TIMEOUT_MS = env_int("CHECKOUT_LOCK_TIMEOUT_MS", 3000)
-
-    # The event listing's totalItems may be this many seconds old (counting is the costly part of
-    # a page on a large catalogue); 0 counts on every request.
-    LISTING_COUNT_CACHE_SECONDS = float(os.environ.get("LISTING_COUNT_CACHE_SECONDS", "5"))
-    # Whole pages of the public listing may be this many seconds old (availability included:
-    # adding to a cart and checkout always re-check). 0 builds every page afresh.
-    LISTING_CACHE_SECONDS = float(os.environ.get("LISTING_CACHE_SECONDS", "2"))
 
     MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -131,8 +126,6 @@ class TestingConfig(Config):
     JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
-    LISTING_COUNT_CACHE_SECONDS = 0.0
-    LISTING_CACHE_SECONDS = 0.0
     # Cheap hashing keeps a suite that signs up hundreds of users fast; the algorithm is the same.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024
