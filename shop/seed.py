@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -181,6 +181,8 @@ class SeedReport:
     events: int
     ticket_types: int
     skipped: bool = False
+    # Emails of the demo accounts created by this run (empty when they existed already).
+    demo_users_created: list[str] = field(default_factory=list)
 
 
 def catalogue_is_seeded(session: Session) -> bool:
@@ -209,7 +211,9 @@ def reset_database(session: Session) -> None:
     session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-def ensure_demo_users(session: Session) -> None:
+def ensure_demo_users(session: Session) -> list[str]:
+    """Create the demo customer and admin when missing; returns the emails created."""
+    created = []
     for account, role in ((DEMO_CUSTOMER, "customer"), (DEMO_ADMIN, "admin")):
         exists = session.scalar(select(User.id).where(func.lower(User.email) == account["email"]))
         if not exists:
@@ -221,7 +225,9 @@ def ensure_demo_users(session: Session) -> None:
                     role=role,
                 )
             )
+            created.append(account["email"])
     session.flush()
+    return created
 
 
 def seed(
@@ -231,11 +237,14 @@ def seed(
     random_seed: int = 2026,
     today: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    demo_accounts: bool = True,
 ) -> SeedReport:
-    """Fill an empty catalogue. Does nothing (skipped=True) when events already exist."""
-    ensure_demo_users(session)
+    """Fill an empty catalogue. Does nothing (skipped=True) when events already exist.
+    `demo_accounts` also creates the documented demo customer and admin (never on a public
+    deployment: `flask provision` passes False)."""
+    created = ensure_demo_users(session) if demo_accounts else []
     if catalogue_is_seeded(session):
-        return SeedReport(events=0, ticket_types=0, skipped=True)
+        return SeedReport(events=0, ticket_types=0, skipped=True, demo_users_created=created)
 
     rng = random.Random(random_seed)
     today = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -297,7 +306,9 @@ def seed(
         text("SELECT setval(pg_get_serial_sequence('event', 'id'), (SELECT max(id) FROM event))")
     )
     session.execute(text("ANALYZE event; ANALYZE ticket_type; ANALYZE venue; ANALYZE category"))
-    return SeedReport(events=events, ticket_types=counts["ticket_types"])
+    return SeedReport(
+        events=events, ticket_types=counts["ticket_types"], demo_users_created=created
+    )
 
 
 def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
