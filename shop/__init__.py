@@ -65,6 +65,10 @@ def register_extensions(app: Flask) -> None:
     # One trusted proxy hop (Render's load balancer) tells us the client's address.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     db.init_app(app)
+    from shop.database import ping_idle_connections
+
+    with app.app_context():
+        ping_idle_connections(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(
         app,
         db,
