@@ -8,6 +8,7 @@ list; the last one to exit stops the server, so nothing is left running and noth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -141,3 +142,26 @@ def ping_idle_connections(engine, idle_seconds: float) -> None:
         except engine.dialect.loaded_dbapi.Error as error:
             # The pool discards this connection and checks out (or opens) another.
             raise exc.DisconnectionError() from error
+
+
+@contextlib.contextmanager
+def single_statement_reads(session):
+    """Run the block's statements each on its own, without BEGIN ... ROLLBACK around them, when
+    the session's connection has not started a transaction yet.
+
+    A public read that is one SQL statement needs no transaction (a statement always sees one
+    consistent snapshot), but the session would send BEGIN before it and ROLLBACK when the
+    request ends: two round trips for nothing, as many as the statement itself. psycopg's
+    autocommit skips both. When a transaction is already open (something earlier in the
+    request, or a test's rolled-back transaction) the block simply runs inside it."""
+    from psycopg.pq import TransactionStatus
+
+    driver = session.connection().connection.driver_connection
+    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        driver.autocommit = False

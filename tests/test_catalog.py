@@ -496,3 +496,32 @@ def test_event_detail_answers_304_until_its_seats_change(client, make, weak):
     changed = client.get(f"/api/events/{tier.event_id}", headers={"If-None-Match": sent})
     assert changed.status_code == 200
     assert changed.get_json()["data"]["ticketTypes"][0]["available"] == 99
+
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_public_reads_skip_begin_and_rollback_unless_a_transaction_is_open(app, client, make):
+    """On a fresh pooled connection the one-statement reads run in autocommit (no BEGIN, no
+    ROLLBACK round trips); once the request has opened a transaction they run inside it."""
+    from psycopg.pq import TransactionStatus
+
+    from shop.database import single_statement_reads
+    from shop.extensions import db
+
+    event = make.event(title="Committed show")
+    make.ticket_type(event)
+    assert ids(client.get("/api/events")) == [event.id]
+    assert client.get(f"/api/events/{event.id}").get_json()["data"]["title"] == "Committed show"
+    with app.app_context():
+        driver = db.session.connection().connection.driver_connection
+        with single_statement_reads(db.session):
+            db.session.connection().exec_driver_sql("SELECT 1")
+            assert driver.autocommit
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+        assert not driver.autocommit
+        db.session.connection().exec_driver_sql("SELECT 1")  # opens a transaction
+        with single_statement_reads(db.session):
+            assert not driver.autocommit
+            db.session.connection().exec_driver_sql("SELECT 1")
+        assert driver.info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from shop.database import single_statement_reads
 from shop.errors import NotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, paginate
@@ -317,9 +318,14 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
         constants = {name: value for name, value in statement.params.items() if name not in values}
         compiled = _listing_sql[shape] = (str(statement), constants)
     sql, constants = compiled
+    with single_statement_reads(session):
+        return _run_listing(session, sql, {**constants, **values}, search=bool(filters.q))
+
+
+def _run_listing(session: Session, sql: str, params: dict[str, Any], *, search: bool) -> bytes:
     connection = session.connection()
-    if not filters.q:
-        return connection.exec_driver_sql(sql, {**constants, **values}).scalar_one().encode()
+    if not search:
+        return connection.exec_driver_sql(sql, params).scalar_one().encode()
     # psycopg prepares a statement it has run five times on a connection, and PostgreSQL may
     # then plan it once for any values. Good for browsing; but a search's best plan depends on
     # how common its words are (a generic plan was 10x slower for some), so a search is not
@@ -327,7 +333,7 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
     driver = connection.connection.driver_connection
     threshold, driver.prepare_threshold = driver.prepare_threshold, None
     try:
-        return connection.exec_driver_sql(sql, {**constants, **values}).scalar_one().encode()
+        return connection.exec_driver_sql(sql, params).scalar_one().encode()
     finally:
         driver.prepare_threshold = threshold
 
@@ -414,8 +420,9 @@ def public_event_json(session: Session, event_id: int) -> bytes:
         statement = event_json_statement().compile(dialect=session.get_bind().dialect)
         _event_sql.append((str(statement), dict(statement.params)))
     sql, constants = _event_sql[0]
-    result = session.connection().exec_driver_sql(sql, {**constants, "event_id": event_id})
-    body = result.scalar_one_or_none()
+    with single_statement_reads(session):
+        result = session.connection().exec_driver_sql(sql, {**constants, "event_id": event_id})
+        body = result.scalar_one_or_none()
     if body is None:
         raise NotFound(
             f"There is no event {event_id}. Check the id, or list events at /api/events."
