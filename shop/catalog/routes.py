@@ -47,11 +47,25 @@ def conditional_json(body: bytes) -> Response:
     return response
 
 
-@events_blp.route("")
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The `ETag` of an answer you already have (`W/` prefix accepted): a 304 with"
+    " no body when it is still current",
+}
+
+
+@events_blp.route("", parameters=[IF_NONE_MATCH])
 class Events(MethodView):
     @events_blp.arguments(EventQuerySchema, location="query", as_kwargs=True)
-    @events_blp.response(200, EventPageSchema)
-    @events_blp.alt_response(304, description="Not modified: the page your ETag names is current")
+    @events_blp.response(200, EventPageSchema, headers={"ETag": "ETag"})
+    @events_blp.alt_response(
+        304,
+        description="Not modified: the listing you have (If-None-Match) is current",
+        headers={"ETag": "ETag", "X-Request-ID": "X-Request-ID"},
+    )
     def get(self, page: int, page_size: int, **filters):
         """List upcoming events
 
@@ -60,19 +74,23 @@ class Events(MethodView):
         `from`/`to`, `minPrice`/`maxPrice` and `available=true`, order with `sort`. Paginated
         with `page` and `pageSize`; unknown parameters are refused with a 422.
 
-        The listing reaches the first 10 000 matches: `totalItems` counts matches up to 10 000
-        and pages end there (narrow the filters to reach the rest). Every answer is current (no
-        cache on the server) and carries an ETag; send it back in `If-None-Match` and an
-        unchanged page is a bodiless 304.
+        The listing reaches the first 10 000 matches (1 000 for a search with `q`): `totalItems`
+        counts matches up to that cap and pages end there (narrow the filters to reach the
+        rest). Every answer is current (no cache on the server) and carries an ETag; send it
+        back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
         filters = catalog.EventFilters(**filters)
         return conditional_json(catalog.listing_json(db.session, filters, page, page_size))
 
 
-@events_blp.route(f"/<{ID}:eventId>")
+@events_blp.route(f"/<{ID}:eventId>", parameters=[IF_NONE_MATCH])
 class EventDetail(MethodView):
-    @events_blp.response(200, EventEnvelopeSchema)
-    @events_blp.alt_response(304, description="Not modified: the event your ETag names is current")
+    @events_blp.response(200, EventEnvelopeSchema, headers={"ETag": "ETag"})
+    @events_blp.alt_response(
+        304,
+        description="Not modified: the event you have (If-None-Match) is current",
+        headers={"ETag": "ETag", "X-Request-ID": "X-Request-ID"},
+    )
     @events_blp.alt_response(404, response="NOT_FOUND", description="No such event (or a draft)")
     def get(self, eventId: int):  # path parameters are wire names, so camelCase
         """Show one event with its ticket types

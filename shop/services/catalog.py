@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from shop.database import single_statement_reads
-from shop.errors import NotFound
+from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
@@ -424,7 +424,7 @@ def public_event_json(session: Session, event_id: int) -> bytes:
         result = session.connection().exec_driver_sql(sql, {**constants, "event_id": event_id})
         body = result.scalar_one_or_none()
     if body is None:
-        raise NotFound(
+        raise EventNotFound(
             f"There is no event {event_id}. Check the id, or list events at /api/events."
         )
     return body.encode()
