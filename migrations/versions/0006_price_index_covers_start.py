@@ -6,7 +6,7 @@ its start (upcoming only): on 100 000 events the planner scanned the table, ~14 
 order as before, so the `sort=price` listing uses it as it did.
 
 Revision ID: 0006
-Revises: 0002_week2_cart_orders
+Revises: 0005
 Create Date: 2026-11-27
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0006"
-down_revision = "0002_week2_cart_orders"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
