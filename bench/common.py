@@ -160,9 +160,20 @@ def server_processes(master: psutil.Process) -> list[psutil.Process]:
 
 
 def postgres_processes() -> list[psutil.Process]:
-    return [
+    """The bench's PostgreSQL: the embedded server of this checkout (its postmaster and backends),
+    not the servers of other checkouts on the same machine; every PostgreSQL process when
+    BENCH_DATABASE_URL points elsewhere."""
+    everything = [
         p for p in psutil.process_iter(["name"]) if p.info["name"] in {"postgres", "postmaster"}
     ]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return everything
+    data_dir = str(ROOT / "instance" / "postgres")
+    for process in everything:
+        with contextlib.suppress(psutil.Error):
+            if data_dir in process.cmdline() and process.ppid() not in {p.pid for p in everything}:
+                return [process, *process.children(recursive=True)]
+    return everything
 
 
 @dataclass
@@ -198,10 +209,14 @@ def wrk_run(
     connections: int = 16,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    paths: list[str] | None = None,
 ) -> Run:
+    """One wrk run against `url`, or against `url`'s host cycling through `paths` (a URL mix)."""
+    from bench.mixes import wrk_paths_script
+
     wrk = ensure_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
+        script.write(WRK_SCRIPT + (wrk_paths_script(paths) if paths else ""))
     app_procs = server_processes(master) if master else []
     db_procs = postgres_processes()
     app_before, db_before = cpu_seconds(app_procs), cpu_seconds(db_procs)
@@ -235,13 +250,18 @@ def median_of(runs: list[Run]) -> dict[str, float]:
     return result
 
 
-def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+def print_table(
+    title: str, rows: list[tuple[str, dict[str, float]]], reference: float | None = None
+) -> None:
+    """Rows of median figures; with `reference` (hello's req/s) also each row's share of it."""
     print(f"\n{title}")
-    header = f"{'route':<34} {'req/s (min–max)':>22} {'p50 ms':>8} {'p99 ms':>8}"
-    print(f"{header} {'app µs':>8} {'db µs':>7} {'err':>4}")
+    header = f"{'route':<34} {'req/s (min–max)':>22}"
+    header += f" {'x hello':>8}" if reference else ""
+    print(f"{header} {'p50 ms':>8} {'p99 ms':>8} {'app µs':>8} {'db µs':>7} {'err':>4}")
     for name, r in rows:
         spread = f"{r['rps']:.0f} ({r['rps_min']:.0f}–{r['rps_max']:.0f})"
+        share = f" {r['rps'] / reference:>8.3f}" if reference else ""
         print(
-            f"{name:<34} {spread:>22} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{name:<34} {spread:>22}{share} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
             f"{r['app_cpu_us']:>8.0f} {r['db_cpu_us']:>7.0f} {int(r['errors']):>4}"
         )

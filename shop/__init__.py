@@ -62,9 +62,8 @@ def register_database(app: Flask) -> None:
     # connection rather than with a `SET LOCAL` statement in each transaction.
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     connect_args = dict(options.get("connect_args", {}))
-    connect_args.setdefault(
-        "options", f"-c lock_timeout={int(app.config['CHECKOUT_LOCK_TIMEOUT_MS'])}"
-    )
+    lock_timeout = f"-c lock_timeout={int(app.config['CHECKOUT_LOCK_TIMEOUT_MS'])}"
+    connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), lock_timeout]))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
 
@@ -84,6 +83,10 @@ def register_extensions(app: Flask) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
+    from shop.database import ping_idle_connections
+
+    with app.app_context():
+        ping_idle_connections(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(
         app,
         db,

@@ -1,5 +1,6 @@
 """Public catalogue: listing, search, filters, sorting, pagination, event detail."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -210,14 +211,14 @@ def test_invalid_parameters_are_422_naming_the_parameter(client, query_string, p
     assert f"`{parameter}`" in body["detail"]
 
 
-def test_list_runs_the_same_few_queries_whatever_the_page_size(client, make, count_queries):
+def test_list_is_one_statement_whatever_the_page_size(client, make, count_queries):
     for _ in range(30):
         make.ticket_type(make.event())
     with count_queries() as small:
         assert len(ids(client.get("/api/events?pageSize=2"))) == 2
     with count_queries() as large:
         assert len(ids(client.get("/api/events?pageSize=30"))) == 30
-    assert len(small) == len(large) <= 3, [s[:80] for s in small]
+    assert len(small) == len(large) == 1, [s[:80] for s in small]
 
 
 def test_event_detail_has_ticket_types_with_availability_and_sales_window(client, make, places):
@@ -325,8 +326,18 @@ def event_item(event, available: int) -> dict:
     }
 
 
-def test_hand_built_listing_matches_the_documented_schema(app, client, make, places):
-    """The listing skips marshmallow for speed; it must still be exactly what EventSchema says."""
+def same_json(body: bytes, expected: dict) -> bool:
+    """The body parses to `expected`, keys in the same order (what a client sees, byte for byte
+    once both are written compactly)."""
+    parsed = json.loads(body)
+    compact = {"separators": (",", ":"), "ensure_ascii": False}
+    return parsed == expected and json.dumps(parsed, **compact) == json.dumps(expected, **compact)
+
+
+def test_postgresql_built_listing_matches_the_documented_schema(app, client, make, places):
+    """PostgreSQL writes the listing's JSON for speed; it must still be exactly what
+    EventPageSchema says (times with and without fractions of a second, null price and image,
+    held seats, text that needs escaping)."""
     from sqlalchemy import select
     from sqlalchemy.orm import joinedload
 
@@ -335,11 +346,20 @@ def test_hand_built_listing_matches_the_documented_schema(app, client, make, pla
     from shop.models import Event
 
     with_price = make.event(
-        venue_id=places["cph"].id, category_id=places["jazz"].id, image_url="https://i/1.jpg"
+        title='Quotes " and \\ and Århus ✓',
+        venue_id=places["cph"].id,
+        category_id=places["jazz"].id,
+        image_url="https://i/1.jpg",
+        starts_at=now().replace(microsecond=0) + timedelta(days=3),
     )
-    make.ticket_type(with_price, price=Decimal("99.90"), capacity=3, sold=1)
-    make.event(venue_id=places["aarhus"].id, category_id=places["comedy"].id)  # no tiers, no price
-    body = client.get("/api/events").get_json()
+    tier = make.ticket_type(with_price, price=Decimal("99.90"), capacity=5, sold=1)
+    make.cart([(tier, 2)])
+    make.event(  # no tiers, no price, no image, a start with microseconds
+        venue_id=places["aarhus"].id,
+        category_id=places["comedy"].id,
+        starts_at=now().replace(microsecond=120) + timedelta(days=4),
+    )
+    body = client.get("/api/events").data
     with app.app_context():
         events = db.session.scalars(
             select(Event)
@@ -353,31 +373,155 @@ def test_hand_built_listing_matches_the_documented_schema(app, client, make, pla
                 "meta": {"page": 1, "page_size": 20, "total_items": 2, "total_pages": 1},
             }
         )
-    assert body == expected
+    assert same_json(body, expected), (body, expected)
 
 
-def test_listing_answers_304_when_the_client_has_the_current_page(client, make):
+def test_postgresql_built_event_matches_the_documented_schema(app, client, make, places):
+    """Event detail is written by PostgreSQL too: exactly what EventEnvelopeSchema says."""
+    from sqlalchemy.orm import joinedload
+
+    from shop.catalog.schemas import EventEnvelopeSchema
+    from shop.extensions import db
+    from shop.models import Event, TicketType
+
+    event = make.event(
+        title='Gala "night"', venue_id=places["cph"].id, category_id=places["jazz"].id
+    )
+    windowed = make.ticket_type(
+        event,
+        price=Decimal("120.50"),
+        sales_start=now().replace(microsecond=0) - timedelta(days=1),
+        sales_end=now().replace(microsecond=987) + timedelta(days=2),
+    )
+    sold_out = make.ticket_type(event, price=Decimal("99.00"), capacity=4, sold=4)
+    make.cart([(windowed, 3)])
+    body = client.get(f"/api/events/{event.id}").data
+    with app.app_context():
+        row = db.session.get(
+            Event, event.id, options=[joinedload(Event.venue), joinedload(Event.category)]
+        )
+        tiers = []
+        for tier_id, available in ((sold_out.id, 0), (windowed.id, 97)):
+            tier = db.session.get(TicketType, tier_id)
+            tiers.append(
+                {
+                    "id": tier.id,
+                    "name": tier.name,
+                    "description": tier.description,
+                    "price": {"amount": tier.price, "currency": tier.currency},
+                    "capacity": tier.capacity,
+                    "available": available,
+                    "sales_start": tier.sales_start,
+                    "sales_end": tier.sales_end,
+                    "on_sale": True,
+                    "max_per_order": tier.max_per_order,
+                }
+            )
+        expected = EventEnvelopeSchema().dump(
+            {
+                "data": {
+                    **event_item(row, 97),
+                    "description": row.description,
+                    "status": row.status,
+                    "ticket_types": tiers,
+                }
+            }
+        )
+    assert same_json(body, expected), (body, expected)
+
+
+def test_one_shape_of_filters_binds_each_request_s_own_values(client, make, places):
+    """Listing SQL is compiled once per shape of filters: the values must still be each
+    request's own."""
+    jazz = make.event(title="Jazz Night", category_id=places["jazz"].id)
+    comedy = make.event(title="Comedy Night", category_id=places["comedy"].id)
+    assert ids(client.get("/api/events?category=jazz")) == [jazz.id]
+    assert ids(client.get("/api/events?category=comedy")) == [comedy.id]
+    assert ids(client.get("/api/events?q=jazz")) == [jazz.id]
+    assert ids(client.get("/api/events?q=comedy")) == [comedy.id]
+    body = client.get("/api/events?q=night&pageSize=1&page=2").get_json()
+    assert [item["id"] for item in body["data"]] == [comedy.id]
+    assert body["meta"] == {"page": 2, "pageSize": 1, "totalItems": 2, "totalPages": 2}
+
+
+@pytest.fixture
+def small_caps(monkeypatch):
+    """Caps of 3 matches (browsing) and 2 (search), instead of 10 000 and 1 000."""
+    from shop.services import catalog
+
+    monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 3)
+    monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 2)
+    monkeypatch.setattr(catalog, "_listing_sql", {})  # compiled with the real caps otherwise
+
+
+def test_listing_counts_and_pages_up_to_the_cap(client, make, small_caps):
+    events = [
+        make.event(title=f"Show {n}", starts_at=now() + timedelta(days=n)) for n in (1, 2, 3, 4, 5)
+    ]
+    first = client.get("/api/events?pageSize=2").get_json()
+    assert first["meta"] == {"page": 1, "pageSize": 2, "totalItems": 3, "totalPages": 2}
+    last = client.get("/api/events?pageSize=2&page=2").get_json()
+    assert [item["id"] for item in last["data"]] == [events[2].id]  # the page ends at the cap
+    assert client.get("/api/events?pageSize=2&page=3").get_json()["data"] == []
+    search = client.get("/api/events?q=show").get_json()
+    assert [item["id"] for item in search["data"]] == [events[0].id, events[1].id]
+    assert search["meta"]["totalItems"] == 2
+    narrowed = client.get("/api/events?q=show&to=" + events[0].starts_at.date().isoformat())
+    assert narrowed.get_json()["meta"]["totalItems"] == 1  # under the cap: exact
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["strong", "weak"])
+def test_listing_answers_304_when_the_client_has_the_current_page(client, make, weak):
     make.ticket_type(make.event())
     first = client.get("/api/events")
     etag = first.headers["ETag"]
     assert first.headers["Cache-Control"] == "no-cache"
-    again = client.get("/api/events", headers={"If-None-Match": etag})
+    sent = f"W/{etag}" if weak else etag  # proxies that compress may weaken a tag
+    again = client.get("/api/events", headers={"If-None-Match": sent})
     assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag
     make.event()
-    changed = client.get("/api/events", headers={"If-None-Match": etag})
+    changed = client.get("/api/events", headers={"If-None-Match": sent})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
 
-def test_listing_pages_are_reused_within_the_configured_seconds(app, client, make, monkeypatch):
-    from shop.catalog import routes
+@pytest.mark.parametrize("weak", [False, True], ids=["strong", "weak"])
+def test_event_detail_answers_304_until_its_seats_change(client, make, weak):
+    tier = make.ticket_type(make.event())
+    first = client.get(f"/api/events/{tier.event_id}")
+    sent = f"W/{first.headers['ETag']}" if weak else first.headers["ETag"]
+    again = client.get(f"/api/events/{tier.event_id}", headers={"If-None-Match": sent})
+    assert again.status_code == 304 and again.data == b""
+    make.cart([(tier, 1)])  # someone holds a seat: availability changed
+    changed = client.get(f"/api/events/{tier.event_id}", headers={"If-None-Match": sent})
+    assert changed.status_code == 200
+    assert changed.get_json()["data"]["ticketTypes"][0]["available"] == 99
 
-    monkeypatch.setitem(app.config, "LISTING_CACHE_SECONDS", 60)
-    routes._listing_pages.clear()
-    try:
-        make.event(title="First")
-        assert [e["title"] for e in client.get("/api/events").get_json()["data"]] == ["First"]
-        make.event(title="Second")
-        assert [e["title"] for e in client.get("/api/events").get_json()["data"]] == ["First"]
-        assert len(client.get("/api/events?pageSize=5").get_json()["data"]) == 2  # another page
-    finally:
-        routes._listing_pages.clear()
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_public_reads_skip_begin_and_rollback_unless_a_transaction_is_open(app, client, make):
+    """On a fresh pooled connection the one-statement reads run in autocommit (no BEGIN, no
+    ROLLBACK round trips); once the request has opened a transaction they run inside it."""
+    from psycopg.pq import TransactionStatus
+
+    from shop.database import single_statement_reads
+    from shop.extensions import db
+
+    event = make.event(title="Committed show")
+    make.ticket_type(event)
+    assert ids(client.get("/api/events")) == [event.id]
+    assert client.get(f"/api/events/{event.id}").get_json()["data"]["title"] == "Committed show"
+    with app.app_context():
+        driver = db.session.connection().connection.driver_connection
+        with single_statement_reads(db.session):
+            db.session.connection().exec_driver_sql("SELECT 1")
+            assert driver.autocommit
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+        assert not driver.autocommit
+        db.session.connection().exec_driver_sql("SELECT 1")  # opens a transaction
+        with single_statement_reads(db.session):
+            assert not driver.autocommit
+            db.session.connection().exec_driver_sql("SELECT 1")
+        assert driver.info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()

@@ -145,3 +145,59 @@ def test_broken_requests_get_a_clear_problem(app, client, sql, data, content_typ
     assert response.get_json()["code"] == code
     assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
     assert violations(app) == []
+
+
+def kill_backend(database_url: str, pid: int) -> None:
+    import psycopg
+
+    from shop.database import libpq_url
+
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+
+
+@pytest.mark.parametrize("idle_seconds", [0.05, 0], ids=["idle", "always"])
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+    database_url, idle_seconds
+):
+    """The database restarted (here: killed our backend) while the connection sat in the pool:
+    the next checkout pings it, finds it dead and hands out a fresh one."""
+    import time
+
+    from sqlalchemy import create_engine
+
+    from shop.database import ping_idle_connections
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, idle_seconds)
+    try:
+        with engine.connect() as connection:
+            first = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        kill_backend(database_url, first)
+        time.sleep(0.1)
+        with engine.connect() as connection:
+            second = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_fails_once(database_url):
+    """The trade-off, measured: no ping for a busy connection. One that dies between two busy
+    requests fails that one (a 503 to retry in the app); the pool then reconnects."""
+    from sqlalchemy import create_engine, exc
+
+    from shop.database import ping_idle_connections
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, 60)
+    try:
+        with engine.connect() as connection:
+            first = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        kill_backend(database_url, first)
+        with pytest.raises(exc.OperationalError), engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
+    finally:
+        engine.dispose()

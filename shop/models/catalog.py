@@ -75,7 +75,14 @@ class Event(TimestampMixin, Base):
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
         # One partial index per sort and filter the public listing offers (published only).
         Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
-        Index("ix_event_published_price_from", "price_from", "id", postgresql_where=PUBLISHED),
+        # Carries starts_at so a price range is counted from the index alone (upcoming only).
+        Index(
+            "ix_event_published_price_from",
+            "price_from",
+            "id",
+            postgresql_where=PUBLISHED,
+            postgresql_include=["starts_at"],
+        ),
         # `-price` wants the dearest first with events that have no tiers still last.
         Index(
             "ix_event_published_price_from_desc",

@@ -149,6 +149,12 @@ class OrderCancel(MethodView):
     @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @orders_blp.alt_response(404, response="NOT_FOUND", description="Not one of your orders")
     @orders_blp.alt_response(409, response="CONFLICT", description="Already cancelled or started")
+    @orders_blp.alt_response(
+        422,
+        response="UNPROCESSABLE_ENTITY",
+        description="Idempotency-Key used for another request",
+    )
+    @orders_blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="Busy; retry")
     def post(self, orderId: int):
         """Cancel one of your orders
 

@@ -9,8 +9,8 @@ an expired hold frees its seats the moment it expires, because nothing counts it
 never below zero. The public (who holds nothing) sees `capacity - sold - all live holds`.
 
 The rule exists in three forms that say the same thing:
-- SQLAlchemy (`live_hold()`, `held_by_others()`), built once at import so the statement
-  object and its compiled SQL are reused;
+- SQLAlchemy (`live_hold()`, `held_by_others()`, `available_expression()`), built once at
+  import so the statement object and its compiled SQL are reused;
 - SQL text (`LIVE_HOLD_SQL`, `HELD_SQL`, `seats_left_sql()`) for the hand-written statements
   of the catalogue and the reports;
 - Python (`seats_left()`) for rows already read.
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, select, text
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -120,24 +120,14 @@ def available_by_ticket_type(
     }
 
 
-# One constant statement (compiled once): every tier of the given events, minus live holds.
-AVAILABLE_BY_EVENT = text(
-    f"""
-    WITH tiers AS (
-        SELECT id, event_id, capacity, sold FROM ticket_type WHERE event_id = ANY(:event_ids)
-    ),
-    held AS ({HELD_SQL.format(tier_filter="ci.ticket_type_id IN (SELECT id FROM tiers)")})
-    SELECT tiers.event_id, sum({seats_left_sql("capacity", "sold", "held.held")})::int
-    FROM tiers LEFT JOIN held ON held.ticket_type_id = tiers.id
-    GROUP BY tiers.event_id
-    """
-)
-
-
-def available_by_event(session: Session, event_ids: Iterable[int]) -> dict[int, int]:
-    """Available seats per event (all its tiers), in one query."""
-    ids = list(event_ids)
-    if not ids:
-        return {}
-    rows = session.connection().execute(AVAILABLE_BY_EVENT, {"event_ids": ids})
-    return dict(rows.all())
+def available_expression() -> ColumnElement[int]:
+    """Seats left for the public of the TicketType in the surrounding query (correlated): the
+    SQLAlchemy form of `seats_left_sql`, for statements that build whole answers in PostgreSQL
+    (the catalogue's listing and detail)."""
+    held = (
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(CartItem.ticket_type_id == TicketType.id, live_hold())
+        .scalar_subquery()
+    )
+    return func.greatest(TicketType.capacity - TicketType.sold - held, 0)

@@ -5,7 +5,7 @@
 `refresh_token` records every refresh token issued, so each can be used once and reuse of a
 used one revokes its family.
 
-Revision ID: 0005
+Revision ID: 0003_rate_limits_refresh
 Revises: 0002_week2_cart_orders
 Create Date: 2026-11-27
 
@@ -14,7 +14,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0003_rate_limits_refresh"
 down_revision = "0002_week2_cart_orders"
 branch_labels = None
 depends_on = None

@@ -4,8 +4,8 @@
 reorders keys and drops whitespace) and `response_headers` keeps the headers (`Location`,
 `Content-Type`), so a replay is the very same answer.
 
-Revision ID: 0003
-Revises: 0005 (rate limits and refresh rotation)
+Revision ID: 0004_idempotent_replays
+Revises: 0003_rate_limits_refresh
 Create Date: 2026-11-27
 
 """
@@ -15,8 +15,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = "0003"
-down_revision = "0005"
+revision = "0004_idempotent_replays"
+down_revision = "0003_rate_limits_refresh"
 branch_labels = None
 depends_on = None
 
