@@ -258,6 +258,7 @@ def test_event_detail_has_ticket_types_with_availability_and_sales_window(client
         "salesEnd": None,
         "onSale": True,
         "maxPerOrder": 10,
+        "maxPerCustomer": None,
     }
     assert tiers["Early bird"]["onSale"] is False
     assert tiers["Late release"]["onSale"] is False

@@ -149,6 +149,7 @@ class EventDetail(MethodView):
                     "sales_end": tier.sales_end,
                     "on_sale": catalog.tier_on_sale(event, tier, now),
                     "max_per_order": tier.max_per_order,
+                    "max_per_customer": tier.max_per_customer,
                 }
                 for tier in tiers
             ],

@@ -12,6 +12,7 @@ from flask import current_app, json, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
+from shop.cart.routes import merge_guest_cart_before_checkout
 from shop.errors import PROBLEM_MIMETYPE, ShopError, ValidationFailed
 from shop.extensions import db
 from shop.models import Order
@@ -107,7 +108,10 @@ class Checkout(MethodView):
         seats: 409 with `errors.lines` saying, per line, what is left. `expectedTotal`
         different from the current total: 409 `price_changed` with both totals. Payment is
         simulated: the order is `confirmed` at once. Send an `Idempotency-Key` to retry safely.
+        A guest cart sent as `X-Cart-Token` is merged into yours first; if that changed your
+        cart, nothing is bought (409 `cart_merged`): review the cart and check out again.
         """
+        merge_guest_cart_before_checkout()
         expected = (body or {}).get("expected_total")
         key = request.headers.get("Idempotency-Key")
         claim = None

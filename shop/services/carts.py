@@ -7,6 +7,13 @@ one fixed order, the cart rows involved (ascending id) and then every ticket typ
 exist, concurrent changes to one line never lose an update, and no two transactions wait on each
 other in a cycle. Lock waits are bounded by `lock_timeout`.
 
+Holds are a scarce resource with owners (`HoldPolicy`, from config): a cart has at most
+`max_lines` lines; one client address holds at most `max_seats_per_address` seats across all its
+guest carts; a signed-in customer holds at most a tier's `max_per_order` (one cart per user, one
+line per tier); and a hold's whole life is bounded by `max_minutes` from the cart's first hold,
+however often it lapses and restarts. These are business rules, not rate limits: they hold with
+rate limiting switched off.
+
 Functions take explicit arguments and never commit; the route commits once.
 """
 
@@ -24,7 +31,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shop.errors import (
+    AddressHoldLimit,
     CartItemNotFound,
+    CartLineLimit,
     CartNotFound,
     CurrencyMismatch,
     EventNotFound,
@@ -44,22 +53,34 @@ GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_LINE_QUANTITY = 100
 
 
+# Advisory lock class for "seats held by one client address" (the second key is a hash of
+# the address): concurrent adds from one address take turns, so together they cannot pass the cap.
+ADDRESS_LOCK_CLASS = 1101
+
+
 @dataclass(frozen=True)
 class HoldPolicy:
-    """How long a change holds the cart's seats, how often changes may renew the hold, and how
+    """How long a change holds the cart's seats (`minutes`), how often changes may renew the
+    hold, how long a hold may live in all (`max_minutes` from the cart's first hold), how many
+    lines a cart may have, how many seats one client address may hold in guest carts, and how
     long a change may wait for a row lock."""
 
     minutes: int = 15
     max_renewals: int = 8
+    max_minutes: int = 60
+    max_lines: int = 20
+    max_seats_per_address: int = 20
     lock_timeout_ms: int = 3000
 
 
 @dataclass(frozen=True)
 class CartOwner:
-    """Who is asking: a signed-in user, a guest with a cart token, both, or neither."""
+    """Who is asking: a signed-in user, a guest with a cart token, both, or neither; and from
+    which client address (guest carts are capped per address)."""
 
     user_id: int | None = None
     guest_token: str | None = None
+    client_address: str | None = None
 
 
 @dataclass
@@ -71,6 +92,7 @@ class CartOutcome:
     warnings: list[dict] = field(default_factory=list)
     guest_token: str | None = None
     created: bool = False
+    merged_lines: int = 0  # lines a guest cart sent along brought into this cart
 
 
 def new_guest_token() -> str:
@@ -108,21 +130,25 @@ def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
     return session.scalar(statement)
 
 
-def find_cart(session: Session, owner: CartOwner) -> CartOutcome:
-    """The cart a read request sees (nothing is created or changed).
+def _is_open_guest_cart(cart: Cart | None) -> bool:
+    return cart is not None and cart.status == "active" and cart.user_id is None
+
+
+def find_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
+    """The cart a read request sees. Nothing changes, except that a signed-in request carrying
+    an open guest cart's token merges it first, so the answer shows the one cart checkout buys.
 
     A guest token that matches no open guest cart is a 404 — unless the request is signed in,
-    where a stale token (already merged, or someone else's) is simply ignored."""
+    where a stale token (already merged, or someone else's) is simply ignored: asking again
+    after a merge changes nothing."""
     if owner.user_id is not None:
-        guest = _guest_cart(session, owner.guest_token, lock=False)
-        if guest is not None and guest.status == "active" and guest.user_id is None:
-            # Not merged yet: a read does not merge, but must not hide the guest's lines either.
-            return CartOutcome(cart=guest, guest_token=owner.guest_token)
+        if _is_open_guest_cart(_guest_cart(session, owner.guest_token, lock=False)):
+            return merge_guest_cart(session, owner.user_id, owner.guest_token, policy)
         return CartOutcome(cart=_user_cart(session, owner.user_id, lock=False))
     if owner.guest_token is None:
         return CartOutcome(cart=None)
     guest = _guest_cart(session, owner.guest_token, lock=False)
-    if guest is None or guest.status != "active" or guest.user_id is not None:
+    if not _is_open_guest_cart(guest):
         raise GuestCartNotFound()
     return CartOutcome(cart=guest, guest_token=owner.guest_token)
 
@@ -140,6 +166,15 @@ class _Change:
     warnings: list[dict]
     guest_token: str | None
     created: bool
+    # Guest line id -> the line that now carries its seats (a merge may combine lines).
+    moved: dict[int, int] = field(default_factory=dict)
+    # The cart's lines once merged and re-checked (loaded once; the operations reuse them).
+    lines: list[CartItem] = field(default_factory=list)
+
+    def outcome(self) -> CartOutcome:
+        return CartOutcome(
+            self.cart, self.warnings, self.guest_token, self.created, merged_lines=len(self.moved)
+        )
 
 
 def _lock_tiers(session: Session, tier_ids: set[int]) -> dict[int, TicketType]:
@@ -177,11 +212,21 @@ def begin_change(
     create: bool = True,
     missing: type[NotFound] = CartNotFound,
     now: datetime | None = None,
+    adds_seats: bool = False,
 ) -> _Change:
     """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
     ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
-    token on an anonymous request."""
+    token on an anonymous request.
+
+    `adds_seats`: the change may hold more seats. An anonymous one then first takes the lock of
+    its client address, so concurrent adds from one address are counted one after the other."""
     session.execute(text(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'"))
+    address = owner.client_address if owner.user_id is None and adds_seats else None
+    if address is not None:
+        # First in the lock order (before any cart or ticket type), so it cannot deadlock.
+        session.execute(
+            select(func.pg_advisory_xact_lock(ADDRESS_LOCK_CLASS, func.hashtext(address)))
+        )
     # now() is the transaction's start time: a caller that already read it passes it along.
     now = now or session.scalar(select(func.now()))
     warnings: list[dict] = []
@@ -191,8 +236,7 @@ def begin_change(
     guest = None
     if owner.guest_token is not None:
         guest = _guest_cart(session, owner.guest_token, lock=True)
-        usable = guest is not None and guest.status == "active" and guest.user_id is None
-        if not usable:
+        if not _is_open_guest_cart(guest):
             if owner.user_id is None:
                 raise GuestCartNotFound()
             guest = None  # signed in: a stale guest token is harmless
@@ -218,11 +262,16 @@ def begin_change(
             created = True
     elif guest is not None:
         cart, guest, guest_token = guest, None, owner.guest_token
+        if address is not None and cart.client_address != address:
+            # The seats it adds count for the address that adds them: the cart moves along.
+            cart.client_address = address
     else:
         if not create:
             raise missing()
         guest_token = new_guest_token()
-        cart = Cart(guest_token_hash=hash_token(guest_token), status="active")
+        cart = Cart(
+            guest_token_hash=hash_token(guest_token), status="active", client_address=address
+        )
         session.add(cart)
         session.flush()
         created = True
@@ -233,8 +282,9 @@ def begin_change(
     tiers = _lock_tiers(session, _line_tier_ids(session, cart_ids) | set(extra_tier_ids))
     change = _Change(cart, tiers, now, warnings, guest_token, created)
     if guest is not None:
-        _merge(session, change, guest)
+        _merge(session, change, guest, policy)
     _renew_hold(session, change, policy)
+    change.lines = _lines(session, cart.id)
     return change
 
 
@@ -261,9 +311,11 @@ def _available_for(session: Session, change: _Change, exclude: list[int]) -> dic
     }
 
 
-def _merge(session: Session, change: _Change, guest: Cart) -> None:
+def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -> None:
     """Move the guest cart's lines into the user's cart: quantities add up, capped by what is
-    available and by the tier's per-order maximum; every cap becomes a warning."""
+    available, by the tier's per-order maximum and by the cart's line limit; every cap becomes a
+    warning. A line the user's cart lacks moves over as it is (keeping its id), so a request
+    naming a guest line by id still finds it after the merge."""
     available = _available_for(session, change, [change.cart.id, guest.id])
     mine = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
     currency = _cart_currency(change, mine.values())
@@ -280,6 +332,15 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             continue
         target = mine.get(line.ticket_type_id)
+        if target is None and len(mine) >= policy.max_lines:
+            change.warnings.append(
+                _warning(
+                    "cart_line_limit",
+                    f"{tier.name} was left out: a cart has at most {policy.max_lines} lines."
+                    " Check out, then buy the rest in a second order.",
+                )
+            )
+            continue
         wanted = line.quantity + (target.quantity if target else 0)
         allowed = min(wanted, tier.max_per_order, available[tier.id])
         if allowed == 0:
@@ -288,17 +349,12 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             continue
         if target is None:
-            target = CartItem(
-                cart_id=change.cart.id,
-                event_id=line.event_id,
-                ticket_type_id=tier.id,
-                quantity=allowed,
-                unit_price=line.unit_price,
-            )
-            session.add(target)
-            mine[tier.id] = target
+            line.cart_id = change.cart.id  # the line itself moves: same id, same price
+            line.quantity = allowed
+            target = mine[tier.id] = line
         else:
             target.quantity = allowed
+        change.moved[line.id] = target.id
         if allowed < wanted:
             reason = "the per-order limit" if allowed == tier.max_per_order else "the seats left"
             warning = _warning(
@@ -310,6 +366,7 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             change.warnings.append(warning)
             capped.append((warning, target))
+    session.flush()  # moved lines leave the guest cart before what is left of it is deleted
     session.execute(delete(CartItem).where(CartItem.cart_id == guest.id))
     guest.status = "merged"
     guest.user_id = change.cart.user_id
@@ -328,18 +385,33 @@ def _cart_currency(change: _Change, lines) -> str | None:
 
 
 def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
-    """A change holds the seats for `policy.minutes` more. An expired (or absent) hold starts
-    over after every line is checked against what is left; a live one is extended at most
-    `policy.max_renewals` times."""
+    """A change holds the seats for `policy.minutes` more: the first hold starts the cart's hold
+    life; later changes renew it (also after it lapsed, once every line is re-checked against
+    what is left) at most `policy.max_renewals` times and never past `policy.max_minutes` after
+    the first hold. Lapsing and restarting resets neither bound, so no one can hold seats
+    indefinitely by changing a cart now and then. A cart past those bounds still works: its
+    seats are simply not held, and checkout re-checks every line."""
     cart = change.cart
-    expired = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
-    if expired:
+    starting = cart.hold_started_at is None
+    if starting:
+        cart.hold_started_at = change.now
+    last_possible = cart.hold_started_at + timedelta(minutes=policy.max_minutes)
+    lapsed = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
+    if lapsed:
         _recheck_lines(session, change)
-        cart.hold_renewals = 0
-        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
-    elif cart.hold_renewals < policy.max_renewals:
-        cart.hold_renewals += 1
-        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
+    if starting or (cart.hold_renewals < policy.max_renewals and change.now < last_possible):
+        if not starting:
+            cart.hold_renewals += 1
+        cart.hold_expires_at = min(change.now + timedelta(minutes=policy.minutes), last_possible)
+    elif lapsed:
+        change.warnings.append(
+            _warning(
+                "hold_limit_reached",
+                f"Your cart no longer holds seats: a cart holds them for at most"
+                f" {policy.max_minutes} minutes in all ({policy.max_renewals} renewals). Check"
+                " out to buy what is still available; checkout re-checks every line.",
+            )
+        )
     else:
         change.warnings.append(
             _warning(
@@ -385,24 +457,25 @@ def _recheck_lines(session: Session, change: _Change) -> None:
 
 
 def _release_hold_if_empty(session: Session, cart: Cart) -> None:
+    """An empty cart holds nothing. Its hold life and renewals stay counted: emptying and
+    refilling a cart does not start its hold life over."""
     remaining = session.scalar(
         select(func.count()).select_from(CartItem).where(CartItem.cart_id == cart.id)
     )
     if remaining == 0:
         cart.hold_expires_at = None
-        cart.hold_renewals = 0
 
 
-def merge_on_sign_in(
+def merge_guest_cart(
     session: Session, user_id: int, guest_token: str, policy: HoldPolicy
 ) -> CartOutcome | None:
-    """At sign-in (or sign-up): merge the guest cart sent along into the user's cart. A token
-    that matches no open guest cart is ignored (signing in twice is harmless)."""
+    """Merge the guest cart sent along (at sign-in, sign-up, or any signed-in cart request) into
+    the user's cart. A token that matches no open guest cart is ignored: merging twice changes
+    nothing. `merged_lines` of the outcome says how many guest lines came over."""
     guest = _guest_cart(session, guest_token, lock=False)
-    if guest is None or guest.status != "active" or guest.user_id is not None:
+    if not _is_open_guest_cart(guest):
         return None
-    change = begin_change(session, CartOwner(user_id, guest_token), policy)
-    return CartOutcome(change.cart, change.warnings)
+    return begin_change(session, CartOwner(user_id, guest_token), policy).outcome()
 
 
 # --- the operations --------------------------------------------------------------------------
@@ -464,6 +537,41 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
         )
 
 
+def _check_address_hold(
+    session: Session, change: _Change, policy: HoldPolicy, cart_seats: int
+) -> None:
+    """Refuse a guest change that would make its client address hold more than
+    `policy.max_seats_per_address` seats across all its guest carts with a live hold.
+    `cart_seats`: what this cart would hold after the change. Runs under the address's
+    advisory lock (taken by begin_change), so concurrent adds are counted one after another."""
+    cart = change.cart
+    if cart.user_id is not None or cart.client_address is None:
+        return
+    elsewhere = session.scalar(
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(
+            Cart.client_address == cart.client_address,
+            Cart.status == "active",
+            Cart.user_id.is_(None),
+            Cart.hold_expires_at > func.now(),
+            Cart.id != cart.id,
+        )
+    )
+    limit = policy.max_seats_per_address
+    if elsewhere + cart_seats > limit:
+        raise AddressHoldLimit(
+            f"Guest carts from your address may hold at most {limit} seats in all and hold"
+            f" {elsewhere + _cart_seats(change)} now. Sign in (a signed-in cart is not limited"
+            " by address), check out, or wait until those holds lapse.",
+            limit=limit,
+        )
+
+
+def _cart_seats(change: _Change) -> int:
+    return sum(line.quantity for line in change.lines)
+
+
 def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
     event = session.get(Event, tier.event_id)
     if not tier_on_sale(event, tier, now):
@@ -485,10 +593,12 @@ def add_item(
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
     now = session.scalar(select(func.now()))
     tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
-    change = begin_change(session, owner, policy, extra_tier_ids={tier.id}, now=now)
+    change = begin_change(
+        session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
+    )
     tier = change.tiers[tier.id]
     _ensure_on_sale(session, tier, change.now)
-    lines = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
+    lines = {line.ticket_type_id: line for line in change.lines}
     currency = _cart_currency(change, lines.values())
     if currency is not None and tier.currency != currency:
         raise CurrencyMismatch(
@@ -496,10 +606,17 @@ def add_item(
             " Check out first, then buy it in a separate order."
         )
     line = lines.get(tier.id)
+    if line is None and len(lines) >= policy.max_lines:
+        raise CartLineLimit(
+            f"A cart has at most {policy.max_lines} lines. Check out, then buy"
+            f" {tier.name} in a second order (or remove a line first).",
+            limit=policy.max_lines,
+        )
     wanted = quantity + (line.quantity if line else 0)
     if wanted > MAX_LINE_QUANTITY:
         raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
     _check_quantity(session, change, tier, wanted)
+    _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
     if line is None:
         session.add(
             CartItem(
@@ -514,13 +631,12 @@ def add_item(
         line.quantity = wanted
         line.unit_price = tier.price  # the customer has just seen the current price
     session.flush()
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def _owned_line(session: Session, change: _Change, item_id: int) -> CartItem:
-    line = session.scalar(
-        select(CartItem).where(CartItem.id == item_id, CartItem.cart_id == change.cart.id)
-    )
+    item_id = change.moved.get(item_id, item_id)  # a guest line merged just now
+    line = next((line for line in change.lines if line.id == item_id), None)
     if line is None:
         raise CartItemNotFound()
     return line
@@ -530,16 +646,19 @@ def set_quantity(
     session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int, quantity: int
 ) -> CartOutcome:
     """Set a line's quantity. Another cart's line is a 404, like a line that does not exist."""
-    change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
+    change = begin_change(
+        session, owner, policy, create=False, missing=CartItemNotFound, adds_seats=True
+    )
     line = _owned_line(session, change, item_id)
     tier = change.tiers[line.ticket_type_id]
     if quantity > line.quantity:
         _ensure_on_sale(session, tier, change.now)
+        _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
     _check_quantity(session, change, tier, quantity)
     line.quantity = quantity
     line.unit_price = tier.price
     session.flush()
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def remove_item(
@@ -549,7 +668,7 @@ def remove_item(
     session.delete(_owned_line(session, change, item_id))
     session.flush()
     _release_hold_if_empty(session, change.cart)
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
@@ -562,11 +681,9 @@ def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOu
             return CartOutcome(cart=None)
         raise
     session.execute(delete(CartItem).where(CartItem.cart_id == change.cart.id))
-    session.execute(
-        update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None, hold_renewals=0)
-    )
+    session.execute(update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None))
     session.expire(change.cart)
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 # --- what the client sees --------------------------------------------------------------------

@@ -170,7 +170,7 @@ TIERS_WITH_AVAILABILITY = text(
         GROUP BY ci.ticket_type_id
     )
     SELECT t.id, t.name, t.description, t.price, t.currency, t.capacity, t.sales_start,
-           t.sales_end, t.max_per_order,
+           t.sales_end, t.max_per_order, t.max_per_customer,
            greatest(t.capacity - t.sold - coalesce(held.held, 0), 0)::int AS available
     FROM ticket_type t LEFT JOIN held ON held.ticket_type_id = t.id
     WHERE t.event_id = :event_id

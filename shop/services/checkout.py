@@ -19,7 +19,13 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import Session
 
-from shop.errors import CartEmpty, InsufficientAvailability, NotOnSale, PriceChanged
+from shop.errors import (
+    CartEmpty,
+    CustomerLimitExceeded,
+    InsufficientAvailability,
+    NotOnSale,
+    PriceChanged,
+)
 from shop.models import Cart, CartItem, Event, Order, OrderItem, Ticket, TicketType
 from shop.services.catalog import tier_on_sale
 
@@ -89,6 +95,8 @@ def place_order(
             " again.",
             errors={"lines": [_line_ref(line, tiers) for line in not_on_sale]},
         )
+
+    check_customer_limits(session, user_id, lines, tiers)
 
     held_by_others = dict(
         session.execute(
@@ -166,6 +174,55 @@ def place_order(
     cart.hold_expires_at = None
     session.flush()
     return order
+
+
+def check_customer_limits(
+    session: Session, user_id: int, lines: list[CartItem], tiers: dict[int, TicketType]
+) -> None:
+    """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
+    tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
+    listing every line over it. Checkout holds the user's one active cart locked, so two
+    checkouts of one customer cannot both pass this check."""
+    limits = {
+        tier_id: tier.max_per_customer
+        for tier_id, tier in tiers.items()
+        if tier.max_per_customer is not None
+    }
+    if not limits:
+        return  # the common case costs no query
+    bought = dict(
+        session.execute(
+            select(OrderItem.ticket_type_id, func.sum(OrderItem.quantity))
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(
+                Order.user_id == user_id,
+                Order.status == "confirmed",
+                OrderItem.ticket_type_id.in_(limits),
+            )
+            .group_by(OrderItem.ticket_type_id)
+        ).all()
+    )
+    over = []
+    for line in lines:
+        limit = limits.get(line.ticket_type_id)
+        already = int(bought.get(line.ticket_type_id, 0))
+        if limit is not None and already + line.quantity > limit:
+            over.append(
+                {
+                    **_line_ref(line, tiers),
+                    "requested": line.quantity,
+                    "alreadyBought": already,
+                    "limit": limit,
+                    "allowed": max(limit - already, 0),
+                }
+            )
+    if over:
+        raise CustomerLimitExceeded(
+            "Some ticket types sell at most a set number of tickets per customer, counting your"
+            " earlier orders. Lower those lines to `allowed` (see `errors.lines`) or remove them,"
+            " then check out again.",
+            errors={"lines": over},
+        )
 
 
 def _line_ref(line: CartItem, tiers: dict[int, TicketType]) -> dict:
