@@ -40,15 +40,33 @@ def register_commands(app: Flask) -> None:
     show_default=True,
     help="Random seed (same seed, same data).",
 )
-def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
-    """Fill the database with demo data (does nothing if events exist; --reset starts over)."""
+@click.option(
+    "--demo-accounts/--no-demo-accounts",
+    default=None,
+    help="Create the demo customer and admin with the README's passwords. Default: yes in"
+    " development and testing, no in production (where only the flag creates them).",
+)
+def seed_command(
+    reset: bool, event_count: int, random_seed: int, demo_accounts: bool | None
+) -> None:
+    """Fill the database with demo data: catalogue, real orders and tickets, and (outside
+    production, or with --demo-accounts) the demo accounts. Does nothing if events exist;
+    --reset starts over."""
     from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER, reset_database, seed
 
+    if demo_accounts is None:
+        demo_accounts = current_app.config["ENV_NAME"] != "production"
     started = time.perf_counter()
     if reset:
         reset_database(db.session)
     with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
-        report = seed(db.session, events=event_count, random_seed=random_seed, progress=bar.update)
+        report = seed(
+            db.session,
+            events=event_count,
+            random_seed=random_seed,
+            progress=bar.update,
+            demo_accounts=demo_accounts,
+        )
     db.session.commit()
     if not report.skipped:
         vacuum_catalogue()
@@ -57,11 +75,17 @@ def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
         click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
     else:
         click.echo(
-            f"Seeded {report.events} events and {report.ticket_types} ticket types"
-            f" in {elapsed:.1f} s."
+            f"Seeded {report.events} events, {report.ticket_types} ticket types,"
+            f" {report.orders} orders and {report.tickets} tickets in {elapsed:.1f} s."
         )
-    click.echo(f"Demo customer: {DEMO_CUSTOMER['email']} / {DEMO_CUSTOMER['password']}")
-    click.echo(f"Demo admin:    {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
+    if demo_accounts:
+        click.echo(f"Demo customer: {DEMO_CUSTOMER['email']} / {DEMO_CUSTOMER['password']}")
+        click.echo(f"Demo admin:    {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
+    else:
+        click.echo(
+            "No demo accounts (production): `flask seed --demo-accounts` creates them with the"
+            " README's passwords; `flask create-admin EMAIL` makes an admin of your own."
+        )
 
 
 def vacuum_catalogue() -> None:
