@@ -89,9 +89,11 @@ def creates_no_guest_cart() -> bool:
 
 
 def respond(outcome: carts.CartOutcome, status: int = 200):
-    """Commit the change (if any) and answer with the cart, handing back a guest's token."""
-    db.session.commit()
+    """Answer with the cart, handing back a guest's token, and commit the change (if any).
+    The view is read inside the change's transaction, under its locks, so it is what the
+    commit makes true; reading it first spares re-reading the cart after the commit."""
     view = carts.cart_view(db.session, outcome)
+    db.session.commit()
     headers = {CART_TOKEN_HEADER: outcome.guest_token} if outcome.guest_token else {}
     return {"data": view}, status, headers
 

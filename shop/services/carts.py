@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from shop.errors import (
     AddressHoldLimit,
@@ -46,7 +46,7 @@ from shop.errors import (
     ValidationFailed,
 )
 from shop.models import Cart, CartItem, Event, TicketType
-from shop.services.availability import available_by_ticket_type
+from shop.services.availability import available_expression
 from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -177,24 +177,43 @@ class _Change:
         )
 
 
-def _lock_tiers(session: Session, tier_ids: set[int]) -> dict[int, TicketType]:
-    if not tier_ids:
+def _lock_tiers(
+    session: Session, cart_ids: list[int], extra_tier_ids: set[int]
+) -> dict[int, TicketType]:
+    """Lock, by ascending id, every ticket type in these carts' lines plus `extra_tier_ids`:
+    one statement (the lines' tiers are a subquery, not a round trip of their own)."""
+    conditions = []
+    if cart_ids:
+        in_lines = select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids))
+        conditions.append(TicketType.id.in_(in_lines))
+    if extra_tier_ids:
+        conditions.append(TicketType.id.in_(extra_tier_ids))
+    if not conditions:
         return {}
     rows = session.scalars(
-        select(TicketType)
-        .where(TicketType.id.in_(tier_ids))
-        .order_by(TicketType.id)
-        .with_for_update()
+        select(TicketType).where(or_(*conditions)).order_by(TicketType.id).with_for_update()
     )
     return {tier.id: tier for tier in rows}
 
 
-def _line_tier_ids(session: Session, cart_ids: list[int]) -> set[int]:
-    if not cart_ids:
-        return set()
-    return set(
-        session.scalars(select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids)))
-    )
+def start_change(session: Session, policy: HoldPolicy, address: str | None = None) -> datetime:
+    """The first statement of every cart change, one round trip: bound lock waits for this
+    transaction (`set_config(..., true)` is SET LOCAL), read the transaction's clock, and — for
+    an anonymous change that may hold more seats — take its client address's lock, first in
+    the lock order (before any cart or ticket type), so it cannot deadlock."""
+    columns = [
+        func.set_config("lock_timeout", f"{int(policy.lock_timeout_ms)}ms", True),
+        func.now(),
+    ]
+    if address is not None:
+        columns.append(func.pg_advisory_xact_lock(ADDRESS_LOCK_CLASS, func.hashtext(address)))
+    return session.execute(select(*columns)).one()[1]
+
+
+def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
+    """The client address whose seat cap a change counts against: anonymous changes that may
+    hold more seats."""
+    return owner.client_address if owner.user_id is None and adds_seats else None
 
 
 def _lines(session: Session, cart_id: int) -> list[CartItem]:
@@ -220,15 +239,10 @@ def begin_change(
 
     `adds_seats`: the change may hold more seats. An anonymous one then first takes the lock of
     its client address, so concurrent adds from one address are counted one after the other."""
-    session.execute(text(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'"))
-    address = owner.client_address if owner.user_id is None and adds_seats else None
-    if address is not None:
-        # First in the lock order (before any cart or ticket type), so it cannot deadlock.
-        session.execute(
-            select(func.pg_advisory_xact_lock(ADDRESS_LOCK_CLASS, func.hashtext(address)))
-        )
-    # now() is the transaction's start time: a caller that already read it passes it along.
-    now = now or session.scalar(select(func.now()))
+    address = change_address(owner, adds_seats)
+    # A caller that already started the change (add_item: it resolves the tier first) passes
+    # the time start_change read; now() is the transaction's start time either way.
+    now = now or start_change(session, policy, address)
     warnings: list[dict] = []
     guest_token = None
     created = False
@@ -269,22 +283,25 @@ def begin_change(
         if not create:
             raise missing()
         guest_token = new_guest_token()
+        # Added to the session only once its hold is set below: one INSERT, no UPDATE.
         cart = Cart(
             guest_token_hash=hash_token(guest_token), status="active", client_address=address
         )
-        session.add(cart)
-        session.flush()
         created = True
 
     # The guest cart (if merging) was locked before the user's cart; both are locked before any
     # ticket type, in the same order checkout uses.
-    cart_ids = [cart.id] + ([guest.id] if guest is not None else [])
-    tiers = _lock_tiers(session, _line_tier_ids(session, cart_ids) | set(extra_tier_ids))
+    cart_ids = [c.id for c in (cart, guest) if c is not None and c.id is not None]
+    tiers = _lock_tiers(session, cart_ids, set(extra_tier_ids))
     change = _Change(cart, tiers, now, warnings, guest_token, created)
     if guest is not None:
         _merge(session, change, guest, policy)
+    if cart.id is not None:  # (a new guest cart has no lines yet)
+        change.lines = _lines(session, cart.id)
     _renew_hold(session, change, policy)
-    change.lines = _lines(session, cart.id)
+    if cart.id is None:
+        session.add(cart)
+        session.flush()
     return change
 
 
@@ -425,7 +442,7 @@ def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
 
 def _recheck_lines(session: Session, change: _Change) -> None:
     """After a hold lapsed, others may have bought or held the seats: cap or drop lines."""
-    lines = _lines(session, change.cart.id)
+    lines = change.lines
     if not lines:
         return
     available = _available_for(session, change, [change.cart.id])
@@ -441,6 +458,7 @@ def _recheck_lines(session: Session, change: _Change) -> None:
                 )
             )
             session.delete(line)
+            change.lines.remove(line)
         elif line.quantity > left:
             change.warnings.append(
                 _warning(
@@ -486,9 +504,11 @@ def resolve_ticket_type(
 ) -> TicketType:
     """The tier a POST /api/cart/items means: by id, or an event's single on-sale tier."""
     if ticket_type_id is not None:
+        # The event comes along (into the session), so the on-sale check needs no query.
         tier = session.scalar(
             select(TicketType)
             .join(TicketType.event)
+            .options(contains_eager(TicketType.event))
             .where(TicketType.id == ticket_type_id, Event.status != "draft")
         )
         if tier is None:
@@ -591,7 +611,7 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    now = session.scalar(select(func.now()))
+    now = start_change(session, policy, change_address(owner, adds_seats=True))
     tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
     change = begin_change(
         session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
@@ -706,7 +726,8 @@ class CartLineView:
 
 def cart_view(session: Session, outcome: CartOutcome) -> dict:
     """The cart as the API shows it: current prices, line totals, subtotal, per-line
-    availability and every warning the client should act on (two queries)."""
+    availability and every warning the client should act on (one query: the lines with their
+    tier, event, seats left and the clock)."""
     cart = outcome.cart
     warnings = list(outcome.warnings)
     if cart is None:
@@ -720,18 +741,23 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             "updated_at": None,
             "cart_token": outcome.guest_token,
         }
-    now = session.scalar(select(func.now()))
-    rows = session.execute(
-        select(CartItem, TicketType, Event)
+    found = session.execute(
+        select(
+            CartItem,
+            TicketType,
+            Event,
+            available_expression(exclude_cart_id=cart.id),
+            func.now(),
+        )
         .join(TicketType, TicketType.id == CartItem.ticket_type_id)
         .join(Event, Event.id == CartItem.event_id)
         .where(CartItem.cart_id == cart.id)
         .order_by(CartItem.id)
     ).all()
-    available = available_by_ticket_type(
-        session, [tier.id for _, tier, _ in rows], exclude_cart_id=cart.id
-    )
-    hold_live = cart.hold_expires_at is not None and cart.hold_expires_at > now
+    rows = [(line, tier, event) for line, tier, event, _, _ in found]
+    available = {tier.id: seats_left for _, tier, _, seats_left, _ in found}
+    now = found[0][4] if found else None
+    hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
     if rows and not hold_live:
         warnings.append(
             _warning(
