@@ -302,3 +302,33 @@ def test_new_guest_carts_are_rate_limited_per_address(limited_client):
     # Adding to an existing cart creates none, so it is not counted; nor is another address.
     assert post({"X-Cart-Token": "x" * 43}).status_code == 404
     assert post(environ=ELSEWHERE).status_code == 404
+
+
+# --- what an add costs -------------------------------------------------------------------------
+
+
+def test_an_add_costs_the_same_statements_with_1_or_19_lines(
+    client, make, auth, count_queries, sql
+):
+    """No query per line: the line cap bounds the work, and the statements stay few (11 signed
+    in, two of them the token's revocation and user lookups)."""
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(21)]
+    headers = auth.headers(make.user())
+    add(client, tiers[0], 1, headers)
+    with count_queries() as short_cart:
+        assert add(client, tiers[1], 1, headers).status_code == 201
+    for tier in tiers[2:19]:
+        add(client, tier, 1, headers)
+    sql("UPDATE cart SET hold_renewals = 1")  # renewing again, as the short cart's add did
+    with count_queries() as long_cart:
+        response = add(client, tiers[19], 1, headers)
+    assert len(response.get_json()["data"]["items"]) == 20
+    assert [s[:30] for s in long_cart] == [s[:30] for s in short_cart]
+    assert len(long_cart) <= 11
+
+
+def test_a_guest_add_into_a_new_cart_is_eight_statements(client, tier, count_queries):
+    with count_queries() as statements:
+        assert add(client, tier, 2).status_code == 201
+    assert len(statements) <= 8
