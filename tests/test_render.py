@@ -29,8 +29,9 @@ def env(web) -> dict:
 def test_web_service_builds_migrates_and_serves_with_our_gunicorn_config(web):
     assert web["runtime"] == "python"
     assert web["buildCommand"] == "pip install -r requirements.txt"
-    migrate, serve = web["startCommand"].split(" && ")
+    migrate, provision, serve = web["startCommand"].split(" && ")
     assert migrate == "flask db upgrade"
+    assert provision == "flask provision"
     assert serve == "gunicorn -c gunicorn.conf.py wsgi:app"
     assert web["healthCheckPath"] == "/api/health"
     assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "wsgi.py").exists()
@@ -51,6 +52,13 @@ def test_secrets_are_generated_or_set_in_the_dashboard_never_committed(web):
     for name, item in variables.items():
         if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN")):
             assert "value" not in item, f"{name} has a committed value"
+
+
+def test_first_admin_and_demo_data_are_set_in_the_dashboard(web):
+    """The free plan has no Shell: the start command's `flask provision` reads these."""
+    variables = env(web)
+    for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "SEED_DEMO"):
+        assert variables[name] == {"key": name, "sync": False}
 
 
 def test_gunicorn_binds_renders_port_on_all_interfaces(monkeypatch):
@@ -84,3 +92,10 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
             app.config["ARGON2_MEMORY_KIB"],
             app.config["ARGON2_PARALLELISM"],
         )
+
+
+def test_readme_shows_the_start_command_render_runs(web):
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{web['startCommand']}`" in readme
+    for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "SEED_DEMO", "External Database URL"):
+        assert name in readme
