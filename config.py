@@ -107,11 +107,15 @@ class Config:
                 ' Money is `{"amount": "250.00", "currency": "DKK"}`. Every error is an'
                 " RFC 9457 problem (`application/problem+json`) whose `detail` says what to do."
                 " Signed-in routes take `Authorization: Bearer <accessToken>` (Authorize button)."
+                " The guide for API users is docs/api.md in the repository."
             ),
+            "license": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
         },
+        # Relative: the document describes the server that serves it, wherever it runs.
+        "servers": [{"url": "/", "description": "The server this document was fetched from"}],
     }
     API_VERSION = "1.0.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"

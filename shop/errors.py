@@ -11,60 +11,107 @@ HTTP errors, flask-jwt-extended's token errors and database failures into the sa
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, json
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, validate
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from shop.schemas import MoneySchema
 
 PROBLEM_MIMETYPE = "application/problem+json"
 
 log = logging.getLogger(__name__)
 
+# RFC 9457: a problem type's `title` does not change from occurrence to occurrence. Every code
+# therefore has exactly one title, registered here: domain errors register theirs when their class
+# is defined (`ShopError.__init_subclass__`), the codes answered without a class are listed below
+# the classes. `problem()` always takes the title from here.
+PROBLEM_TITLES: dict[str, str] = {}
+# The same codes, sorted: the `enum` of Problem.code in the OpenAPI document. It is filled as the
+# error classes are defined, before the document is built.
+PROBLEM_CODES: list[str] = []
+
+
+def register_problem(code: str, title: str) -> None:
+    """Record `code`'s one title; a second, different title for the same code is a bug."""
+    known = PROBLEM_TITLES.setdefault(code, title)
+    if known != title:
+        raise ValueError(f"Problem code {code!r} has two titles: {known!r} and {title!r}")
+    if code not in PROBLEM_CODES:
+        bisect.insort(PROBLEM_CODES, code)
+
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details, as every error response of this API is shaped. Some problems
-    carry extension members (RFC 9457 section 3.2), documented below; clients must ignore
-    members they do not know."""
+    """RFC 9457 problem details, as every error response of this API is shaped. `code` is the
+    stable word to switch on (each code has one constant `title`); `detail` says what went wrong
+    in this request and what to do next. Some problems carry extension members (RFC 9457 section
+    3.2), documented below; clients must ignore members they do not know."""
 
     class Meta:
         unknown = INCLUDE  # documented as open: extension members are allowed
 
     type = fields.String(
+        required=True,
         metadata={
-            "description": "URI naming the kind of problem",
-            "example": "urn:shop:problem:sold_out",
-        }
+            "description": "URI naming the kind of problem: `urn:shop:problem:<code>`",
+            "example": "urn:shop:problem:validation_failed",
+        },
     )
-    title = fields.String(metadata={"description": "Short summary of the kind of problem"})
-    status = fields.Integer(metadata={"description": "HTTP status code", "example": 409})
+    title = fields.String(
+        required=True,
+        metadata={
+            "description": "Short summary of the kind of problem; the same for every occurrence"
+            " of a `code`",
+            "example": "Validation failed",
+        },
+    )
+    status = fields.Integer(
+        required=True,
+        validate=validate.Range(min=400, max=599),
+        metadata={"description": "HTTP status code", "example": 422},
+    )
     detail = fields.String(
-        metadata={"description": "What went wrong in this request, and what to do about it"}
+        required=True,
+        metadata={
+            "description": "What went wrong in this request, and what to do about it",
+            "example": "Invalid value for `quantity`. Fix what `errors` lists and try again.",
+        },
     )
     code = fields.String(
-        metadata={"description": "Stable machine-readable code", "example": "sold_out"}
+        required=True,
+        metadata={
+            "description": "Stable machine-readable code",
+            "enum": PROBLEM_CODES,
+            "x-enum-name": "ProblemCode",
+            "example": "validation_failed",
+        },
     )
     errors = fields.Dict(
-        metadata={"description": "Details per field, parameter or cart line, when there are any"}
+        metadata={
+            "description": "Details per field, parameter or cart line, when there are any",
+            "example": {"quantity": ["Must be a whole number from 1 to 100."]},
+        }
     )
     available = fields.Integer(metadata={"description": "insufficient_availability: seats left"})
     limit = fields.Integer(
         metadata={"description": "address_hold_limit, cart_line_limit: the limit that was reached"}
     )
-    expected_total = fields.Dict(
-        data_key="expectedTotal", metadata={"description": "price_changed: the total you sent"}
+    expected_total = fields.Nested(
+        MoneySchema, data_key="expectedTotal", metadata={"description": "price_changed: yours"}
     )
-    current_total = fields.Dict(
-        data_key="currentTotal", metadata={"description": "price_changed: the total now"}
+    current_total = fields.Nested(
+        MoneySchema, data_key="currentTotal", metadata={"description": "price_changed: now"}
     )
-    first_checked_in_at = fields.String(
+    first_checked_in_at = fields.DateTime(
         data_key="firstCheckedInAt", metadata={"description": "ticket_already_used: first scan"}
     )
-    voided_at = fields.String(data_key="voidedAt", metadata={"description": "ticket_void: when"})
+    voided_at = fields.DateTime(data_key="voidedAt", metadata={"description": "ticket_void: when"})
 
 
 class ShopError(Exception):
@@ -74,6 +121,10 @@ class ShopError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
     detail: str = "The request could not be processed."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_problem(cls.code, cls.title)
 
     def __init__(
         self,
@@ -97,7 +148,9 @@ class NotFound(ShopError):
 
 class Conflict(ShopError):
     status, code, title = 409, "conflict", "Conflict"
-    detail = "The request conflicts with the current state of the resource."
+    detail = (
+        "The request conflicts with the current state of the resource. Fetch it again, then retry."
+    )
 
 
 class ValidationFailed(ShopError):
@@ -113,7 +166,7 @@ class Unauthorized(ShopError):
 
 class Forbidden(ShopError):
     status, code, title = 403, "forbidden", "Forbidden"
-    detail = "Your account is not allowed to do this."
+    detail = "Your account is not allowed to do this. Sign in with an account that is."
 
 
 class InvalidCredentials(Unauthorized):
@@ -262,6 +315,37 @@ class ServiceUnavailable(ShopError):
     detail = "The service cannot reach its database right now. Retry in a few seconds."
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database unavailable"
+    detail = "The service cannot reach its database right now. Retry in a few seconds."
+    headers_default = {"Retry-After": "5"}
+
+
+register_problem(ShopError.code, ShopError.title)
+# The codes answered without a domain error class: the framework's HTTP errors, token failures
+# and database failures.
+for _code, _title in {
+    "method_not_allowed": "Method not allowed",
+    "not_acceptable": "Not acceptable",
+    "precondition_failed": "Precondition failed",
+    "payload_too_large": "Request body too large",
+    "unsupported_media_type": "Unsupported media type",
+    "precondition_required": "Precondition required",
+    "rate_limited": "Too many requests",
+    "internal_error": "Internal error",
+    "http_error": "HTTP error",
+    "token_missing": "Not signed in",
+    "token_invalid": "Invalid token",
+    "token_expired": "Token expired",
+    "token_revoked": "Token revoked",
+    "wrong_token_type": "Wrong kind of token",
+    "constraint_violation": "Data rule broken",
+    "value_out_of_range": "Value out of range",
+    "contention": "Busy, retry",
+}.items():
+    register_problem(_code, _title)
+
+
 def problem(
     status: int,
     code: str,
@@ -276,7 +360,8 @@ def problem(
     """Build a problem+json response. Everything that answers an error goes through here."""
     body: dict[str, Any] = {
         "type": type_ or f"urn:shop:problem:{code}",
-        "title": title or HTTPStatus(status).phrase,
+        # The code's one registered title; `title` only names a code not registered (yet).
+        "title": PROBLEM_TITLES.get(code) or title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
@@ -296,14 +381,18 @@ def problem(
 HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request is malformed. Send a valid JSON body."),
     401: ("unauthorized", "Sign in and send the access token as `Authorization: Bearer <token>`."),
-    403: ("forbidden", "Your account is not allowed to do this."),
+    403: ("forbidden", "Your account is not allowed to do this. Sign in with an account that is."),
     404: ("not_found", "There is nothing at this address. Check the URL against /api/docs."),
     405: ("method_not_allowed", "This address does not accept that method; see the Allow header."),
     406: (
         "not_acceptable",
-        "This resource cannot be sent in the format the Accept header asks for.",
+        "This resource cannot be sent in the format the Accept header asks for. Ask for"
+        " application/json.",
     ),
-    409: ("conflict", "The request conflicts with the current state of the resource."),
+    409: (
+        "conflict",
+        "The request conflicts with the current state of the resource. Fetch it again, then retry.",
+    ),
     412: ("precondition_failed", "The resource changed since you read it. Fetch it again."),
     413: ("payload_too_large", "The request body is too large. Send at most 64 KiB."),
     415: ("unsupported_media_type", "Send the body as JSON with `Content-Type: application/json`."),
@@ -429,12 +518,7 @@ def handle_database_unavailable(error: DBAPIError) -> Response:
         )
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.error("Database unavailable: %s", error.orig)
-        return problem(
-            503,
-            "database_unavailable",
-            "The service cannot reach its database right now. Retry in a few seconds.",
-            headers={"Retry-After": "5"},
-        )
+        return handle_shop_error(DatabaseUnavailable())
     log.exception("Database error", exc_info=error)
     return handle_unexpected(error)
 
@@ -449,7 +533,7 @@ TOKEN_HELP = "Sign in again (POST /api/auth/login) or refresh (POST /api/auth/re
 
 
 def _token_problem(code: str, detail: str) -> Response:
-    return problem(401, code, detail, title="Unauthorized", headers={"WWW-Authenticate": "Bearer"})
+    return problem(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def register_jwt_error_handlers(jwt) -> None:
@@ -467,15 +551,20 @@ def register_jwt_error_handlers(jwt) -> None:
     @jwt.invalid_token_loader
     def invalid_token(reason: str):
         if "refresh" in reason.lower():
-            wanted = (
-                "a refresh token"
-                if reason.lower().startswith("only refresh")
-                else "an access token"
-            )
-            return _token_problem(
-                "wrong_token_type",
-                f"This route takes {wanted}; you sent the other kind. {TOKEN_HELP}",
-            )
+            if reason.lower().startswith("only refresh"):
+                # On POST /api/auth/refresh itself, "refresh" is no advice.
+                detail = (
+                    "This route takes your refresh token, and you sent an access token. Send the"
+                    " `refreshToken` from sign-in as `Authorization: Bearer <refreshToken>`, or"
+                    " sign in again (POST /api/auth/login) if you no longer have it."
+                )
+            else:
+                detail = (
+                    "This route takes an access token, and you sent a refresh token. Send the"
+                    " `accessToken` as `Authorization: Bearer <accessToken>`; get a new one from"
+                    " POST /api/auth/refresh with your refresh token."
+                )
+            return _token_problem("wrong_token_type", detail)
         return _token_problem("token_invalid", f"The token is not valid ({reason}). {TOKEN_HELP}")
 
     @jwt.expired_token_loader

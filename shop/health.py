@@ -1,25 +1,26 @@
 """Health check: is the app up, and can it reach its database?"""
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import fields
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shop.errors import ServiceUnavailable
+from shop.errors import DatabaseUnavailable
 from shop.extensions import db
 from shop.openapi import Blueprint
+from shop.schemas import ResponseSchema
 
 blp = Blueprint(
     "health", __name__, url_prefix="/api/health", description="Liveness and database health"
 )
 
 
-class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
-    database = fields.String(metadata={"example": "ok"})
+class HealthSchema(ResponseSchema):
+    status = fields.String(metadata={"enum": ["ok"]})
+    database = fields.String(metadata={"enum": ["ok"]})
 
 
-class HealthEnvelopeSchema(Schema):
+class HealthEnvelopeSchema(ResponseSchema):
     data = fields.Nested(HealthSchema)
 
 
@@ -39,8 +40,7 @@ class Health(MethodView):
             db.session.execute(text("SELECT 1"))
         except DBAPIError as error:
             db.session.rollback()
-            raise ServiceUnavailable(
-                "The database is unreachable. The service retries by itself; try again shortly.",
-                headers={"Retry-After": "5"},
+            raise DatabaseUnavailable(
+                "The database is unreachable. The service retries by itself; try again shortly."
             ) from error
         return {"data": {"status": "ok", "database": "ok"}}

@@ -8,14 +8,23 @@ from pathlib import Path
 
 import flask_smorest
 import flask_swagger_ui
+from apispec import BasePlugin
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, redirect, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import MultiDict
 
-from shop.errors import PROBLEM_MIMETYPE, ProblemSchema, ValidationFailed, handle_http_exception
+from shop.errors import (
+    HTTP_PROBLEMS,
+    PROBLEM_MIMETYPE,
+    PROBLEM_TITLES,
+    ProblemSchema,
+    ValidationFailed,
+    handle_http_exception,
+)
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -24,10 +33,237 @@ SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 ID = "int(min=1, max=2147483647)"
 
 
+# One stable, readable operationId per operation: client generators name their functions after
+# it (`list_events`, `add_cart_item`), so renaming one is a breaking change for every client.
+OPERATION_IDS: dict[tuple[str, str], str] = {
+    ("get", "/api/health"): "getHealth",
+    ("get", "/api/events"): "listEvents",
+    ("get", "/api/events/{eventId}"): "getEvent",
+    ("get", "/api/categories"): "listCategories",
+    ("get", "/api/venues"): "listVenues",
+    ("post", "/api/auth/signup"): "signUp",
+    ("post", "/api/auth/login"): "logIn",
+    ("get", "/api/auth/me"): "getMe",
+    ("post", "/api/auth/refresh"): "refreshAccessToken",
+    ("post", "/api/auth/logout"): "logOut",
+    ("get", "/api/cart"): "getCart",
+    ("delete", "/api/cart"): "emptyCart",
+    ("post", "/api/cart/items"): "addCartItem",
+    ("put", "/api/cart/items/{itemId}"): "updateCartItem",
+    ("delete", "/api/cart/items/{itemId}"): "removeCartItem",
+    ("post", "/api/cart/checkout"): "checkout",
+    ("get", "/api/orders"): "listOrders",
+    ("get", "/api/orders/{orderId}"): "getOrder",
+    ("post", "/api/orders/{orderId}/cancel"): "cancelOrder",
+    ("get", "/api/tickets"): "listTickets",
+    ("post", "/api/admin/categories"): "createCategory",
+    ("put", "/api/admin/categories/{categoryId}"): "replaceCategory",
+    ("patch", "/api/admin/categories/{categoryId}"): "updateCategory",
+    ("delete", "/api/admin/categories/{categoryId}"): "deleteCategory",
+    ("post", "/api/admin/venues"): "createVenue",
+    ("put", "/api/admin/venues/{venueId}"): "replaceVenue",
+    ("patch", "/api/admin/venues/{venueId}"): "updateVenue",
+    ("delete", "/api/admin/venues/{venueId}"): "deleteVenue",
+    ("get", "/api/admin/events"): "listAdminEvents",
+    ("post", "/api/admin/events"): "createEvent",
+    ("get", "/api/admin/events/{eventId}"): "getAdminEvent",
+    ("put", "/api/admin/events/{eventId}"): "replaceEvent",
+    ("patch", "/api/admin/events/{eventId}"): "updateEvent",
+    ("delete", "/api/admin/events/{eventId}"): "deleteEvent",
+    ("post", "/api/admin/events/{eventId}/publish"): "publishEvent",
+    ("post", "/api/admin/events/{eventId}/cancel"): "cancelEvent",
+    ("post", "/api/admin/events/{eventId}/ticket-types"): "createTicketType",
+    ("put", "/api/admin/ticket-types/{ticketTypeId}"): "replaceTicketType",
+    ("patch", "/api/admin/ticket-types/{ticketTypeId}"): "updateTicketType",
+    ("delete", "/api/admin/ticket-types/{ticketTypeId}"): "deleteTicketType",
+    ("get", "/api/admin/reports/sales"): "getSalesReport",
+    ("get", "/api/admin/reports/overview"): "getSalesOverview",
+    ("post", "/api/admin/tickets/{code}/check-in"): "checkInTicket",
+}
+
+# Response headers, declared once and referenced by name (`headers={"ETag": "ETag"}`).
+RESPONSE_HEADERS: dict[str, dict] = {
+    "X-Request-ID": {
+        "description": "The request's id (yours if you sent a sane `X-Request-ID`, else a new"
+        " one); the server's log line for the request carries it. Quote it when reporting.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the current window (rate-limited routes)",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets, in seconds since the Unix epoch",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "WWW-Authenticate": {
+        "description": "`Bearer`: send an access token as `Authorization: Bearer <token>`",
+        "schema": {"type": "string"},
+    },
+    "ETag": {
+        "description": "Version of this answer; send it back as `If-None-Match` to get a 304"
+        " when nothing changed",
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "Where the created resource lives",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same"
+        " `Idempotency-Key`, replayed rather than run again",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "X-Cart-Token": {
+        "description": "Guest carts only: the cart token to send back as `X-Cart-Token`",
+        "schema": {"type": "string"},
+    },
+}
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Routes with a rate limit (Flask-Limiter adds its headers to all their answers).
+RATE_LIMITED_OPERATIONS = {"signUp", "logIn"}
+# Headers some error responses carry, by status.
+PROBLEM_HEADERS: dict[int, tuple[str, ...]] = {
+    401: ("WWW-Authenticate",),
+    429: ("Retry-After", *RATE_LIMIT_HEADERS),
+    503: ("Retry-After",),
+}
+
+
+def _problem_example(status: int, code: str, detail: str, **members) -> dict:
+    return {
+        "type": f"urn:shop:problem:{code}",
+        "title": PROBLEM_TITLES[code],
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **members,
+    }
+
+
+# What Swagger UI shows for each error status: a realistic problem of that status.
+PROBLEM_EXAMPLES: dict[int, dict] = {
+    401: _problem_example(
+        401,
+        "token_missing",
+        "This route needs you signed in: send `Authorization: Bearer <accessToken>`"
+        " (Missing Authorization Header).",
+    ),
+    403: _problem_example(
+        403, "forbidden", "This route is for admins. Sign in with an admin account."
+    ),
+    404: _problem_example(
+        404, "not_found", "There is nothing at this address. Check the id in the URL."
+    ),
+    409: _problem_example(
+        409,
+        "insufficient_availability",
+        "Only 2 Standard tickets are left; you asked for 5. Lower the quantity to at most 2.",
+        errors={"quantity": ["At most 2 available."]},
+        available=2,
+    ),
+    422: _problem_example(
+        422,
+        "validation_failed",
+        "Invalid value for `quantity`. Fix what `errors` lists and try again.",
+        errors={"quantity": ["Must be a whole number from 1 to 100."]},
+    ),
+    429: _problem_example(
+        429,
+        "rate_limited",
+        "Too many requests (10 per 1 minute). Wait the number of seconds in the Retry-After"
+        " header, then try again.",
+    ),
+    503: _problem_example(
+        503,
+        "database_unavailable",
+        "The service cannot reach its database right now. Retry in a few seconds.",
+    ),
+}
+
+
+def problem_response(status: int, code: str, detail: str, description: str) -> dict:
+    """`alt_response` arguments for an error a route answers with one particular code, so Swagger
+    UI shows that problem rather than the status's general example."""
+    return {
+        "schema": ProblemSchema,
+        "content_type": PROBLEM_MIMETYPE,
+        "description": description,
+        "example": _problem_example(status, code, detail),
+        "headers": {name: name for name in PROBLEM_HEADERS.get(status, ())},
+    }
+
+
+class ContractPlugin(BasePlugin):
+    """What client generators rely on, added to every operation as flask-smorest documents it:
+    its operationId, `security: []` on public operations, `allowEmptyValue` on query parameters
+    (an empty one means "not given"), the `X-Request-ID` (and, on rate-limited routes,
+    `X-RateLimit-*`) header on every response, and named schemas for closed sets of values."""
+
+    def init_spec(self, spec):
+        self.spec = spec
+
+    def schema_helper(self, name, definition, **kwargs):
+        # A closed set of values used in several schemas (`metadata={"enum": [...],
+        # "x-enum-name": "TicketStatus"}`) becomes one named schema, referenced from each use:
+        # generated clients then have one TicketStatus type, not one per schema that uses it.
+        for prop_name, prop in definition.get("properties", {}).items():
+            enum_name = prop.pop("x-enum-name", None)
+            if enum_name is None:
+                continue
+            if enum_name not in self.spec.components.schemas:
+                self.spec.components.schema(
+                    enum_name, {"type": "string", "enum": list(prop["enum"])}
+                )
+            described = {"description": prop["description"]} if "description" in prop else {}
+            definition["properties"][prop_name] = {
+                "$ref": f"#/components/schemas/{enum_name}",
+                **described,
+            }
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            operation_id = OPERATION_IDS.get((method, path))
+            if operation_id is None:
+                raise LookupError(
+                    f"{method.upper()} {path} has no operationId: add one to OPERATION_IDS"
+                )
+            operation["operationId"] = operation_id
+            # No security requirement means "public": say so, rather than leave it unsaid.
+            operation.setdefault("security", [])
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict) and parameter.get("in") == "query":
+                    # ShopArgumentsParser reads `?city=` as "not given" (what HTML forms send).
+                    parameter.setdefault("allowEmptyValue", True)
+            rate_limited = operation_id in RATE_LIMITED_OPERATIONS
+            for response in operation.get("responses", {}).values():
+                if not isinstance(response, dict):
+                    continue  # a shared response component: documented once, below
+                headers = response.setdefault("headers", {})
+                headers.setdefault("X-Request-ID", "X-Request-ID")
+                if rate_limited:
+                    # Flask-Limiter sends Retry-After with every answer of a limited route.
+                    for name in (*RATE_LIMIT_HEADERS, "Retry-After"):
+                        headers.setdefault(name, name)
+
+
 class ShopApi(Api):
     """Api whose error responses are documented and sent as RFC 9457 problems."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs.setdefault("extra_plugins", [ContractPlugin()])
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
@@ -37,16 +273,37 @@ class ShopApi(Api):
         pass
 
     def _register_responses(self):
-        # Same as flask-smorest's, but error bodies are `application/problem+json`.
+        # Same as flask-smorest's, but error bodies are `application/problem+json`, each status
+        # shows a realistic problem of its own, and their headers are documented.
+        for name, header in RESPONSE_HEADERS.items():
+            self.spec.components.header(name, header)
         for status in http.HTTPStatus:
             response = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+                example = PROBLEM_EXAMPLES.get(status) or self._example_for(status)
+                if example is not None:
+                    response["example"] = example
+            response["headers"] = {
+                name: name for name in ("X-Request-ID", *PROBLEM_HEADERS.get(status, ()))
+            }
             prepare_response(response, self.spec, PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Any other error, as a problem", "schema": self.ERROR_SCHEMA}
+        response = {
+            "description": "Any other error, as a problem",
+            "schema": self.ERROR_SCHEMA,
+            "example": self._example_for(500),
+            "headers": {"X-Request-ID": "X-Request-ID"},
+        }
         prepare_response(response, self.spec, PROBLEM_MIMETYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    @staticmethod
+    def _example_for(status: int) -> dict | None:
+        if status not in HTTP_PROBLEMS:
+            return None
+        code, detail = HTTP_PROBLEMS[status]
+        return _problem_example(status, code, detail)
 
 
 def register_docs_routes(app: Flask) -> None:
@@ -68,6 +325,14 @@ class ShopArgumentsParser(FlaskParser):
     # Unknown query parameters are refused (422 naming them) like unknown body fields: a typo such
     # as `pagesize` must not be silently ignored.
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+
+    def load_querystring(self, req, schema):
+        # An HTML form sends its empty fields too (`?q=&city=&from=`): an empty value means
+        # "not given", so it gets the default or no filter rather than a 422.
+        given = MultiDict(
+            (name, value) for name, value in req.args.items(multi=True) if value != ""
+        )
+        return self._makeproxy(given, schema)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -15,8 +15,33 @@ SHOP_TIMEZONE = ZoneInfo("Europe/Copenhagen")
 # Ids sent in bodies: positive and within PostgreSQL's `integer` (like the ids in URLs).
 ID_RANGE = validate.Range(min=1, max=2_147_483_647)
 
+# Names and titles must hold more than spaces. Written so that the pattern means the same in
+# marshmallow (re.match, anchored at the start; Python's \s) and in the OpenAPI document (JSON
+# Schema patterns search anywhere; JavaScript's \s): anchored explicitly, and with the blank
+# characters spelled out, since the two languages disagree on what \s covers.
+NOT_BLANK = validate.Regexp(r"^[ \t\n\r\f\v]*[^ \t\n\r\f\v]", error="Must not be blank.")
 
-class MoneySchema(Schema):
+# The currency an empty cart reports (it has no lines to take one from).
+DEFAULT_CURRENCY = "DKK"
+
+
+class ResponseSchema(Schema):
+    """Base of every schema the API answers with. Each of its fields is in every answer (null
+    when it has no value), so the OpenAPI document lists them all as `required` and client
+    generators type them as always present. The few fields that are sometimes left out are
+    named in `Meta.optional`.
+
+    (`required` means "always present" in a response; nothing ever loads these schemas.)"""
+
+    class Meta:
+        optional: tuple[str, ...] = ()
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        field_obj.required = field_name not in getattr(self.Meta, "optional", ())
+
+
+class MoneySchema(ResponseSchema):
     """An exact amount: a decimal string with two places, and an ISO 4217 currency."""
 
     amount = fields.Decimal(
@@ -24,7 +49,7 @@ class MoneySchema(Schema):
         places=2,
         metadata={"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "250.00"},
     )
-    currency = fields.String(metadata={"example": "DKK"})
+    currency = fields.String(metadata={"pattern": "^[A-Z]{3}$", "example": "DKK"})
 
 
 class Amount(fields.Decimal):
@@ -38,7 +63,7 @@ class Amount(fields.Decimal):
     }
 
     def __init__(self, **kwargs):
-        metadata = {"type": "string", "pattern": self.PATTERN, "example": "250.00"}
+        metadata = {"type": "string", "pattern": self.PATTERN}
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
 
@@ -46,6 +71,19 @@ class Amount(fields.Decimal):
         if not isinstance(value, str) or not re.match(self.PATTERN, value):
             raise self.make_error("amount")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class WholeNumber(fields.Integer):
+    """A JSON integer: `2`, and `2.0`, which JSON (and JSON Schema's `integer`) counts as the
+    same number. A string (`"2"`), a fraction (`2.5`) or a boolean is refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
 
 
 def money(amount, currency: str) -> dict | None:
@@ -68,7 +106,7 @@ class PageQuerySchema(Schema):
     )
 
 
-class PageMetaSchema(Schema):
+class PageMetaSchema(ResponseSchema):
     page = fields.Integer(metadata={"example": 1})
     page_size = fields.Integer(data_key="pageSize", metadata={"example": 20})
     total_items = fields.Integer(data_key="totalItems", metadata={"example": 57})
@@ -86,7 +124,14 @@ class DateOrDateTime(fields.Field):
     }
 
     def __init__(self, *, end_of_day: bool = False, **kwargs):
-        super().__init__(**kwargs)
+        metadata = {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ]
+        }
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(metadata=metadata, **kwargs)
         self.end_of_day = end_of_day
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:

@@ -1,5 +1,7 @@
 """Assertions shared by the test modules."""
 
+from shop.errors import PROBLEM_TITLES
+
 
 def problem(response, status: int, code: str | None = None) -> dict:
     """Assert an RFC 9457 problem answer with this status (and code); return its body."""
@@ -12,6 +14,8 @@ def problem(response, status: int, code: str | None = None) -> dict:
     for member in ("type", "title", "status", "detail", "code"):
         assert member in body, body
     assert body["status"] == status
+    # One constant title per code (RFC 9457), whichever layer answered.
+    assert body["title"] == PROBLEM_TITLES[body["code"]], body
     if code is not None:
         assert body["code"] == code, body
     return body

@@ -89,3 +89,24 @@ def test_overlong_and_out_of_range_values_are_422(client, make, auth):
     assert_problem(slug, 422, "validation_failed")
     huge = client.post("/api/cart/items", json={"ticketTypeId": 2**40, "quantity": 1})
     assert "ticketTypeId" in assert_problem(huge, 422, "validation_failed")["errors"]
+
+
+def test_one_code_has_one_title_however_it_is_raised(client, make, auth):
+    # validation_failed from webargs (query) and from a route's own check (missing body).
+    from_webargs = client.get("/api/events?pageSize=0").get_json()
+    admin = auth.headers(make.user(role="admin"))
+    category = make.category()
+    from_route = client.patch(f"/api/admin/categories/{category.id}", headers=admin).get_json()
+    assert from_webargs["code"] == from_route["code"] == "validation_failed"
+    assert from_webargs["title"] == from_route["title"] == "Validation failed"
+    # not_found from routing and from a domain error.
+    unknown_route = client.get("/api/nothing-here").get_json()
+    assert unknown_route["code"] == "not_found" and unknown_route["title"] == "Not found"
+
+
+def test_every_documented_problem_code_has_its_registered_title():
+    from shop.errors import HTTP_PROBLEMS, PROBLEM_CODES, PROBLEM_TITLES
+
+    assert sorted(PROBLEM_TITLES) == PROBLEM_CODES
+    for code, _detail in HTTP_PROBLEMS.values():
+        assert code in PROBLEM_TITLES, f"{code} has no registered title"

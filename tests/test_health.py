@@ -18,6 +18,6 @@ def test_health_is_503_problem_when_database_is_unreachable(tmp_path):
     assert response.content_type == "application/problem+json"
     body = response.get_json()
     assert body["status"] == 503
-    assert body["code"] == "service_unavailable"
+    assert body["code"] == "database_unavailable"
     assert "try again" in body["detail"].lower()
     assert response.headers["Retry-After"] == "5"

@@ -119,3 +119,215 @@ def test_readme_route_table_names_every_path(spec):
         path for path in spec["paths"] if f"{path}`" not in readme and f"{path}," not in readme
     ]
     assert missing == [], f"README route table lacks {missing}"
+
+
+# --- what client generators rely on (issue 13) --------------------------------------------------
+
+
+def test_every_operation_has_a_stable_readable_operation_id(spec):
+    ids = [operation.get("operationId") for _, _, operation in operations(spec)]
+    assert all(ids), "every operation needs an operationId"
+    assert len(set(ids)) == len(ids), "operationIds must be unique"
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", name) for name in ids)
+    named = {(method, path): op["operationId"] for path, method, op in operations(spec)}
+    assert named[("get", "/api/events")] == "listEvents"
+    assert named[("get", "/api/events/{eventId}")] == "getEvent"
+    assert named[("post", "/api/cart/items")] == "addCartItem"
+    assert named[("post", "/api/cart/checkout")] == "checkout"
+
+
+def test_public_operations_say_they_need_no_sign_in(spec):
+    public = {
+        (path, method)
+        for path, method, operation in operations(spec)
+        if operation["security"] == []
+    }
+    assert public == {
+        ("/api/health", "get"),
+        ("/api/events", "get"),
+        ("/api/events/{eventId}", "get"),
+        ("/api/categories", "get"),
+        ("/api/venues", "get"),
+        ("/api/auth/signup", "post"),
+        ("/api/auth/login", "post"),
+    }
+
+
+def test_the_document_names_its_server_and_license(spec):
+    assert spec["servers"] == [{"url": "/", "description": spec["servers"][0]["description"]}]
+    assert spec["info"]["license"]["name"]
+
+
+def response_schemas(spec) -> set[str]:
+    """Every component schema reachable from a success response."""
+    schemas = spec["components"]["schemas"]
+    seen: set[str] = set()
+    todo = [
+        ref
+        for _, _, operation in operations(spec)
+        for code, response in operation["responses"].items()
+        if code.startswith("2")
+        for ref in re.findall(r'"#/components/schemas/(\w+)"', str(response).replace("'", '"'))
+    ]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            text = str(schemas[name]).replace("'", '"')
+            todo.extend(re.findall(r'"#/components/schemas/(\w+)"', text))
+    return seen
+
+
+def test_every_always_present_response_field_is_required(spec):
+    sometimes_absent = {
+        "CartWarning": {"itemId", "requested", "kept", "oldPrice", "newPrice"},
+        "Session": {"cart"},
+    }
+    schemas = spec["components"]["schemas"]
+    for name in response_schemas(spec):
+        schema = schemas[name]
+        if "properties" not in schema:
+            continue  # a named enum
+        expected = set(schema["properties"]) - sometimes_absent.get(name, set())
+        assert set(schema.get("required", [])) == expected, name
+
+
+def test_nullable_values_are_typed_for_generators(spec):
+    schemas = spec["components"]["schemas"]
+    assert spec["openapi"].startswith("3.1")
+    assert schemas["Event"]["properties"]["priceFrom"]["anyOf"] == [
+        {"$ref": "#/components/schemas/Money"},
+        {"type": "null"},
+    ]
+    assert schemas["Cart"]["properties"]["id"]["type"] == ["integer", "null"]
+    # Never null: an empty cart's subtotal is 0.00.
+    assert schemas["Cart"]["properties"]["subtotal"]["$ref"] == "#/components/schemas/Money"
+    assert '"nullable"' not in str(spec).replace("'", '"'), "3.0's nullable has no meaning in 3.1"
+
+
+def test_closed_sets_of_values_are_named_enums(spec):
+    schemas = spec["components"]["schemas"]
+
+    def values(schema: str, field: str) -> list[str]:
+        ref = schemas[schema]["properties"][field]["$ref"]
+        return schemas[ref.rsplit("/", 1)[1]]["enum"]
+
+    assert values("EventDetail", "status") == ["published", "cancelled"]
+    assert values("AdminEvent", "status") == ["draft", "published", "cancelled"]
+    assert values("EventSales", "status") == ["draft", "published", "cancelled"]
+    assert values("User", "role") == ["customer", "admin"]
+    # One type per set: the order list and the order detail share OrderStatus.
+    for schema in ("Ticket", "MyTicket", "CheckIn"):
+        assert schemas[schema]["properties"]["status"]["$ref"].endswith("/TicketStatus")
+    for schema in ("Order", "OrderDetail"):
+        assert schemas[schema]["properties"]["status"]["$ref"].endswith("/OrderStatus")
+    assert "quantity_capped" in values("CartWarning", "code")
+    codes = values("Problem", "code")
+    assert {"validation_failed", "token_missing", "price_changed"} <= set(codes)
+    assert "x-enum-name" not in str(spec)
+
+
+def test_problem_requires_its_core_members_and_types_its_extensions(spec):
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    for member in ("expectedTotal", "currentTotal"):
+        assert problem["properties"][member]["$ref"] == "#/components/schemas/Money", member
+
+
+def test_date_range_parameters_are_typed(spec):
+    date_or_datetime = [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+    ]
+    for path in ("/api/events", "/api/admin/reports/sales"):
+        parameters = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+        for name in ("from", "to"):
+            assert parameters[name]["schema"]["anyOf"] == date_or_datetime, (path, name)
+
+
+def test_validators_are_visible_in_the_document(spec):
+    schemas = spec["components"]["schemas"]
+    slug = schemas["CategoryCreate"]["properties"]["slug"]
+    assert (slug["minLength"], slug["maxLength"], slug["pattern"]) == (
+        1,
+        60,
+        "^[a-z0-9]+(-[a-z0-9]+)*$",
+    )
+    for schema, field in (
+        ("Signup", "name"),
+        ("CategoryCreate", "name"),
+        ("VenueCreate", "name"),
+        ("EventCreate", "title"),
+        ("TicketTypeCreate", "name"),
+    ):
+        prop = schemas[schema]["properties"][field]
+        assert prop["minLength"] == 1 and prop["maxLength"] and prop["pattern"], (schema, field)
+    assert '"format": "url"' not in str(spec).replace("'", '"')
+
+
+def test_every_response_documents_its_request_id_header(spec):
+    responses = spec["components"]["responses"]
+    for path, method, operation in operations(spec):
+        for code, response in operation["responses"].items():
+            if "$ref" in response:
+                response = responses[response["$ref"].rsplit("/", 1)[1]]
+            assert "X-Request-ID" in response.get("headers", {}), (method, path, code)
+
+
+def test_special_response_headers_and_the_304_are_documented(spec):
+    paths = spec["paths"]
+    responses = spec["components"]["responses"]
+    listing = paths["/api/events"]["get"]["responses"]
+    assert "ETag" in listing["200"]["headers"] and "304" in listing
+    assert "If-None-Match" in [p["name"] for p in paths["/api/events"]["parameters"]]
+    created = paths["/api/cart/checkout"]["post"]["responses"]["201"]["headers"]
+    assert {"Location", "Idempotent-Replayed"} <= set(created)
+    for operation in (paths["/api/auth/login"]["post"], paths["/api/auth/signup"]["post"]):
+        success = next(r for c, r in operation["responses"].items() if c.startswith("2"))
+        assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
+            success["headers"]
+        )
+        assert "X-Cart-Token" in [p["name"] for p in operation["parameters"]]
+    assert "Retry-After" in responses["TOO_MANY_REQUESTS"]["headers"]
+    assert "Retry-After" in responses["SERVICE_UNAVAILABLE"]["headers"]
+    assert "WWW-Authenticate" in responses["UNAUTHORIZED"]["headers"]
+
+
+def test_error_examples_are_realistic_for_their_status(spec):
+    for name, response in spec["components"]["responses"].items():
+        example = response["content"]["application/problem+json"].get("example")
+        if example is None:
+            continue
+        if name != "DEFAULT_ERROR":
+            status = next(s for s in __import__("http").HTTPStatus if s.name == name)
+            assert example["status"] == status, name
+        assert example["type"] == f"urn:shop:problem:{example['code']}", name
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]["content"]
+    assert unauthorized["application/problem+json"]["example"]["code"].startswith("token_")
+
+
+def test_try_it_out_starts_from_the_unfiltered_listing(spec):
+    for parameter in spec["paths"]["/api/events"]["get"]["parameters"]:
+        schema = parameter.get("schema", {})
+        assert "example" not in parameter and "examples" not in parameter, parameter["name"]
+        assert "example" not in schema, parameter["name"]
+
+
+def test_patch_bodies_have_no_defaults_a_client_would_send(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("CategoryUpdate", "VenueUpdate", "EventUpdate", "TicketTypeUpdate"):
+        assert "required" not in schemas[name], name
+        defaults = [f for f, prop in schemas[name]["properties"].items() if "default" in prop]
+        assert defaults == [], name
+
+
+def test_route_specific_error_examples_match_their_status(spec):
+    for path, method, operation in operations(spec):
+        for code, response in operation["responses"].items():
+            example = response.get("content", {}).get("application/problem+json", {})
+            if "example" in example:
+                assert example["example"]["status"] == int(code), (method, path, code)
+    login = spec["paths"]["/api/auth/login"]["post"]["responses"]["401"]
+    assert login["content"]["application/problem+json"]["example"]["code"] == (
+        "invalid_credentials"
+    )

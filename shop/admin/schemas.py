@@ -1,32 +1,37 @@
 """Admin schemas: what admins send (create/update) and see (with sales figures)."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
+from shop.orders.schemas import TICKET_STATUSES
 from shop.schemas import (
     ID_RANGE,
+    NOT_BLANK,
     Amount,
     DateOrDateTime,
     MoneySchema,
     PageMetaSchema,
     PageQuerySchema,
+    ResponseSchema,
+    WholeNumber,
     require_order,
 )
 
-NAME = validate.And(
-    validate.Length(min=1, max=100), validate.Regexp(r"\S", error="Must not be blank.")
-)
+EVENT_STATUSES = ["draft", "published", "cancelled"]
+# A list of validators, not validate.And: the OpenAPI document shows each one (maxLength,
+# pattern), so clients and fuzzers know the rules.
+NAME = [validate.Length(min=1, max=100), NOT_BLANK]
 
 
 class CategoryCreateSchema(Schema):
     slug = fields.String(
         required=True,
-        validate=validate.And(
+        validate=[
             validate.Length(min=1, max=60),
             validate.Regexp(
                 r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Lower-case words joined by hyphens."
             ),
-        ),
+        ],
         metadata={"example": "stand-up"},
     )
     name = fields.String(required=True, validate=NAME, metadata={"example": "Stand-up"})
@@ -35,7 +40,7 @@ class CategoryCreateSchema(Schema):
 class VenueCreateSchema(Schema):
     name = fields.String(
         required=True,
-        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+        validate=[validate.Length(min=1, max=200), NOT_BLANK],
     )
     address = fields.String(required=True, validate=validate.Length(min=1, max=300))
     city = fields.String(required=True, validate=NAME, metadata={"example": "Copenhagen"})
@@ -44,17 +49,20 @@ class VenueCreateSchema(Schema):
 class EventCreateSchema(Schema):
     title = fields.String(
         required=True,
-        validate=validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S")),
+        validate=[validate.Length(min=1, max=200), NOT_BLANK],
     )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
     ends_at = fields.AwareDateTime(data_key="endsAt", required=True)
-    venue_id = fields.Integer(data_key="venueId", required=True, strict=True, validate=ID_RANGE)
-    category_id = fields.Integer(
-        data_key="categoryId", required=True, strict=True, validate=ID_RANGE
-    )
+    venue_id = WholeNumber(data_key="venueId", required=True, validate=ID_RANGE)
+    category_id = WholeNumber(data_key="categoryId", required=True, validate=ID_RANGE)
     image_url = fields.Url(
-        data_key="imageUrl", allow_none=True, load_default=None, validate=validate.Length(max=500)
+        data_key="imageUrl",
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=500),
+        # "url" is marshmallow's name, not a JSON Schema format; http(s) URLs only.
+        metadata={"format": "uri", "pattern": "^https?://"},
     )
 
     @validates_schema
@@ -66,15 +74,14 @@ class EventCreateSchema(Schema):
 class TicketTypeCreateSchema(Schema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "Standard"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    price = Amount(required=True, metadata={"description": "In the event's currency"})
-    capacity = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
+    price = Amount(
+        required=True, metadata={"description": "In the event's currency", "example": "250.00"}
     )
+    capacity = WholeNumber(required=True, validate=validate.Range(min=1, max=1_000_000))
     sales_start = fields.AwareDateTime(data_key="salesStart", allow_none=True, load_default=None)
     sales_end = fields.AwareDateTime(data_key="salesEnd", allow_none=True, load_default=None)
-    max_per_order = fields.Integer(
+    max_per_order = WholeNumber(
         data_key="maxPerOrder",
-        strict=True,
         load_default=10,
         validate=validate.Range(min=1, max=100),
     )
@@ -101,29 +108,41 @@ class TicketTypeCreateSchema(Schema):
             raise ValidationError("Must be after salesStart.", "salesEnd")
 
 
-# PATCH bodies: the same fields, all optional (used as `XUpdateSchema(partial=True)`).
-class CategoryUpdateSchema(CategoryCreateSchema):
+class PatchMixin:
+    """PATCH bodies: the create schema's fields, all optional and without defaults (a field left
+    out stays as it is; used as `XUpdateSchema(partial=True)`). Without this, the document would
+    show the create defaults (`description: ""`), and a generated client would send them."""
+
+    def on_bind_field(self, field_name, field_obj):
+        super().on_bind_field(field_name, field_obj)
+        field_obj.load_default = missing
+
+
+class CategoryUpdateSchema(PatchMixin, CategoryCreateSchema):
     pass
 
 
-class VenueUpdateSchema(VenueCreateSchema):
+class VenueUpdateSchema(PatchMixin, VenueCreateSchema):
     pass
 
 
-class EventUpdateSchema(EventCreateSchema):
+class EventUpdateSchema(PatchMixin, EventCreateSchema):
     pass
 
 
-class TicketTypeUpdateSchema(TicketTypeCreateSchema):
+class TicketTypeUpdateSchema(PatchMixin, TicketTypeCreateSchema):
     pass
 
 
-class AdminTicketTypeSchema(Schema):
+class AdminTicketTypeSchema(ResponseSchema):
     id = fields.Integer()
     event_id = fields.Integer(data_key="eventId")
     name = fields.String()
     description = fields.String()
-    price = fields.Method("price_money")
+    # Built by price_money(); documented as the Money it is.
+    price = fields.Method(
+        "price_money", metadata={"allOf": [{"$ref": "#/components/schemas/Money"}]}
+    )
     capacity = fields.Integer()
     sold = fields.Integer()
     sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
@@ -135,7 +154,7 @@ class AdminTicketTypeSchema(Schema):
         return {"amount": f"{tier.price:.2f}", "currency": tier.currency}
 
 
-class AdminEventSchema(Schema):
+class AdminEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
     description = fields.String()
@@ -144,14 +163,14 @@ class AdminEventSchema(Schema):
     venue_id = fields.Integer(data_key="venueId")
     category_id = fields.Integer(data_key="categoryId")
     image_url = fields.String(data_key="imageUrl", allow_none=True)
-    status = fields.String(metadata={"description": "`draft`, `published` or `cancelled`"})
+    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
     currency = fields.String()
     created_at = fields.DateTime(data_key="createdAt")
     updated_at = fields.DateTime(data_key="updatedAt")
     ticket_types = fields.List(fields.Nested(AdminTicketTypeSchema), data_key="ticketTypes")
 
 
-class CancellationSchema(Schema):
+class CancellationSchema(ResponseSchema):
     tickets_voided = fields.Integer(data_key="ticketsVoided")
     orders_cancelled = fields.Integer(data_key="ordersCancelled")
 
@@ -165,13 +184,13 @@ class AdminEventQuerySchema(PageQuerySchema):
 
 
 def envelope(schema, name: str):
-    return type(name, (Schema,), {"data": fields.Nested(schema)})
+    return type(name, (ResponseSchema,), {"data": fields.Nested(schema)})
 
 
 def page_envelope(schema, name: str):
     return type(
         name,
-        (Schema,),
+        (ResponseSchema,),
         {"data": fields.List(fields.Nested(schema)), "meta": fields.Nested(PageMetaSchema)},
     )
 
@@ -202,7 +221,7 @@ class SalesQuerySchema(PageQuerySchema):
         require_order(data, "starts_from", "starts_to", "from", "to")
 
 
-class SalesFiguresSchema(Schema):
+class SalesFiguresSchema(ResponseSchema):
     capacity = fields.Integer()
     sold = fields.Integer()
     held = fields.Integer(metadata={"description": "Seats in carts with a live hold"})
@@ -221,14 +240,14 @@ class EventSalesSchema(SalesFiguresSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
-    status = fields.String()
+    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
     ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
 
 
 SalesPageSchema = page_envelope(EventSalesSchema, "SalesReportPage")
 
 
-class OverviewTotalsSchema(Schema):
+class OverviewTotalsSchema(ResponseSchema):
     orders = fields.Integer()
     cancelled_orders = fields.Integer(data_key="cancelledOrders")
     tickets = fields.Integer()
@@ -237,7 +256,7 @@ class OverviewTotalsSchema(Schema):
     customers = fields.Integer()
 
 
-class TopEventSchema(Schema):
+class TopEventSchema(ResponseSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     revenue = fields.Nested(MoneySchema)
@@ -245,14 +264,14 @@ class TopEventSchema(Schema):
     orders = fields.Integer()
 
 
-class DaySalesSchema(Schema):
+class DaySalesSchema(ResponseSchema):
     day = fields.Date()
     orders = fields.Integer()
     tickets = fields.Integer()
     revenue = fields.Nested(MoneySchema)
 
 
-class OverviewSchema(Schema):
+class OverviewSchema(ResponseSchema):
     totals = fields.Nested(OverviewTotalsSchema)
     top_events = fields.List(fields.Nested(TopEventSchema), data_key="topEvents")
     sales_per_day = fields.List(fields.Nested(DaySalesSchema), data_key="salesPerDay")
@@ -261,10 +280,10 @@ class OverviewSchema(Schema):
 OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 
 
-class CheckInSchema(Schema):
+class CheckInSchema(ResponseSchema):
     ticket_id = fields.Integer(data_key="ticketId")
     code = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": TICKET_STATUSES, "x-enum-name": "TicketStatus"})
     checked_in_at = fields.DateTime(data_key="checkedInAt")
     event_id = fields.Integer(data_key="eventId")
     event_title = fields.String(data_key="eventTitle")

@@ -20,14 +20,26 @@ from shop.auth.schemas import (
     UserEnvelopeSchema,
 )
 from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
-from shop.errors import ValidationFailed
+from shop.errors import EmailTaken, InvalidCredentials, ValidationFailed
 from shop.extensions import db, limiter
-from shop.openapi import Blueprint
+from shop.openapi import Blueprint, problem_response
 from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
 BEARER = {"security": [{"bearerAuth": []}]}
+GUEST_CART_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": CART_TOKEN_HEADER,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A guest's cart token: that cart merges into the account's cart,"
+            " which then comes back as `cart`.",
+        }
+    ]
+}
 
 
 def auth_limit() -> str:
@@ -52,9 +64,15 @@ def start_session(user, status: int):
 class Signup(MethodView):
     decorators = [limiter.limit(auth_limit, methods=["POST"])]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(SignupSchema)
     @blp.response(201, SessionEnvelopeSchema)
-    @blp.alt_response(409, response="CONFLICT", description="The email is already registered")
+    @blp.alt_response(
+        409,
+        **problem_response(
+            409, "email_taken", EmailTaken.detail, "The email is already registered"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
@@ -74,9 +92,15 @@ class Signup(MethodView):
 class Login(MethodView):
     decorators = [limiter.limit(auth_limit, methods=["POST"])]
 
+    @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(LoginSchema)
     @blp.response(200, SessionEnvelopeSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED", description="Wrong email or password")
+    @blp.alt_response(
+        401,
+        **problem_response(
+            401, "invalid_credentials", InvalidCredentials.detail, "Wrong email or password"
+        ),
+    )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
@@ -144,12 +168,14 @@ class Logout(MethodView):
                 payload = decode_token(refresh_token, allow_expired=True)
             except PyJWTError as error:
                 raise ValidationFailed(
-                    "refreshToken is not a valid refresh token.",
+                    "refreshToken is not a valid refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not a valid refresh token."]},
                 ) from error
             if payload.get("type") != "refresh" or payload.get("sub") != str(current_user.id):
                 raise ValidationFailed(
-                    "refreshToken must be your own refresh token.",
+                    "refreshToken must be your own refresh token. Send the refreshToken you got at"
+                    " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not your refresh token."]},
                 )
             accounts.revoke_token(db.session, payload)

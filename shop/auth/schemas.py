@@ -3,6 +3,8 @@
 from marshmallow import Schema, fields, pre_load, validate
 
 from shop.cart.schemas import CartSchema
+from shop.models.user import ROLES
+from shop.schemas import NOT_BLANK, ResponseSchema
 from shop.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
@@ -31,9 +33,7 @@ class SignupSchema(TrimmedEmailMixin, Schema):
     )
     name = fields.String(
         required=True,
-        validate=validate.And(
-            validate.Length(min=1, max=100), validate.Regexp(r"\S", error="Must not be blank.")
-        ),
+        validate=[validate.Length(min=1, max=100), NOT_BLANK],
         metadata={"example": "Ann Jensen"},
     )
 
@@ -60,15 +60,18 @@ class LogoutSchema(Schema):
     )
 
 
-class UserSchema(Schema):
+class UserSchema(ResponseSchema):
     id = fields.Integer()
     email = fields.String(metadata={"example": "ann@example.com"})
     name = fields.String(metadata={"example": "Ann Jensen"})
-    role = fields.String(metadata={"description": "`customer` or `admin`"})
+    role = fields.String(metadata={"enum": list(ROLES), "x-enum-name": "Role"})
     created_at = fields.DateTime(data_key="createdAt")
 
 
-class SessionSchema(Schema):
+class SessionSchema(ResponseSchema):
+    class Meta:
+        optional = ("cart",)
+
     cart = fields.Nested(
         CartSchema,
         metadata={"description": "Only when a guest cart (X-Cart-Token) was merged at sign-in"},
@@ -84,17 +87,17 @@ class SessionSchema(Schema):
     )
 
 
-class SessionEnvelopeSchema(Schema):
+class SessionEnvelopeSchema(ResponseSchema):
     data = fields.Nested(SessionSchema)
 
 
-class UserEnvelopeSchema(Schema):
+class UserEnvelopeSchema(ResponseSchema):
     data = fields.Nested(UserSchema)
 
 
-class AccessTokenSchema(Schema):
+class AccessTokenSchema(ResponseSchema):
     access_token = fields.String(data_key="accessToken")
 
 
-class AccessTokenEnvelopeSchema(Schema):
+class AccessTokenEnvelopeSchema(ResponseSchema):
     data = fields.Nested(AccessTokenSchema)

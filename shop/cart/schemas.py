@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shop.schemas import ID_RANGE, MoneySchema
+from shop.schemas import ID_RANGE, MoneySchema, ResponseSchema, WholeNumber
 from shop.services.carts import MAX_LINE_QUANTITY
 
 QUANTITY = validate.Range(
@@ -14,18 +14,13 @@ class CartItemCreateSchema(Schema):
     """Which tickets to add: `ticketTypeId`, or `eventId` alone when the event has one tier on
     sale (as course clients send it), and how many."""
 
-    event_id = fields.Integer(
-        data_key="eventId", strict=True, validate=ID_RANGE, metadata={"example": 4}
-    )
-    ticket_type_id = fields.Integer(
+    event_id = WholeNumber(data_key="eventId", validate=ID_RANGE, metadata={"example": 4})
+    ticket_type_id = WholeNumber(
         data_key="ticketTypeId",
-        strict=True,
         validate=ID_RANGE,
         metadata={"example": 8},
     )
-    quantity = fields.Integer(
-        required=True, strict=True, validate=QUANTITY, metadata={"example": 2}
-    )
+    quantity = WholeNumber(required=True, validate=QUANTITY, metadata={"example": 2})
 
     @validates_schema
     def needs_a_target(self, data, **kwargs):
@@ -36,9 +31,8 @@ class CartItemCreateSchema(Schema):
 
 
 class CartItemUpdateSchema(Schema):
-    quantity = fields.Integer(
+    quantity = WholeNumber(
         required=True,
-        strict=True,
         validate=QUANTITY,
         metadata={
             "description": "The line's new quantity (to remove the line, DELETE it)",
@@ -47,13 +41,13 @@ class CartItemUpdateSchema(Schema):
     )
 
 
-class CartEventSchema(Schema):
+class CartEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
 
 
-class CartItemSchema(Schema):
+class CartItemSchema(ResponseSchema):
     id = fields.Integer(
         metadata={"description": "The cart line's id (use it in /api/cart/items/{itemId})"}
     )
@@ -71,14 +65,29 @@ class CartItemSchema(Schema):
     )
 
 
-class CartWarningSchema(Schema):
-    code = fields.String(
-        metadata={
-            "description": "quantity_capped, price_changed, hold_expired, hold_not_renewed,"
-            " not_on_sale, sold_out, insufficient_availability, currency_mismatch"
-        }
-    )
-    detail = fields.String()
+CART_WARNING_CODES = [
+    "quantity_capped",
+    "price_changed",
+    "hold_expired",
+    "hold_not_renewed",
+    "hold_limit_reached",
+    "cart_line_limit",
+    "not_on_sale",
+    "sold_out",
+    "insufficient_availability",
+    "currency_mismatch",
+]
+
+
+class CartWarningSchema(ResponseSchema):
+    """Something about the cart that changed or needs you, without failing the request.
+    `itemId` names the line when it is about one; the other members come with some codes."""
+
+    class Meta:
+        optional = ("item_id", "requested", "kept", "old_price", "new_price")
+
+    code = fields.String(metadata={"enum": CART_WARNING_CODES, "x-enum-name": "CartWarningCode"})
+    detail = fields.String(metadata={"description": "What happened and what you can do"})
     item_id = fields.Integer(data_key="itemId")
     requested = fields.Integer()
     kept = fields.Integer()
@@ -86,7 +95,7 @@ class CartWarningSchema(Schema):
     new_price = fields.Nested(MoneySchema, data_key="newPrice")
 
 
-class CartSchema(Schema):
+class CartSchema(ResponseSchema):
     id = fields.Integer(
         allow_none=True, metadata={"description": "null until the first item is added"}
     )
@@ -97,7 +106,7 @@ class CartSchema(Schema):
     )
     items = fields.List(fields.Nested(CartItemSchema))
     total_quantity = fields.Integer(data_key="totalQuantity")
-    subtotal = fields.Nested(MoneySchema, allow_none=True)
+    subtotal = fields.Nested(MoneySchema, metadata={"description": "0.00 when the cart is empty"})
     hold_expires_at = fields.DateTime(
         data_key="holdExpiresAt",
         allow_none=True,
@@ -107,5 +116,5 @@ class CartSchema(Schema):
     updated_at = fields.DateTime(data_key="updatedAt", allow_none=True)
 
 
-class CartEnvelopeSchema(Schema):
+class CartEnvelopeSchema(ResponseSchema):
     data = fields.Nested(CartSchema)

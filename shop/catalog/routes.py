@@ -70,10 +70,25 @@ def conditional_json(body: bytes, etag: str) -> Response:
     return response
 
 
-@events_blp.route("")
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The `ETag` of a listing you already have: a 304 with no body when it is"
+    " still current",
+}
+
+
+@events_blp.route("", parameters=[IF_NONE_MATCH])
 class Events(MethodView):
     @events_blp.arguments(EventQuerySchema, location="query", as_kwargs=True)
-    @events_blp.response(200, EventPageSchema)
+    @events_blp.response(200, EventPageSchema, headers={"ETag": "ETag"})
+    @events_blp.alt_response(
+        304,
+        description="Not modified: the listing you have (If-None-Match) is current",
+        headers={"ETag": "ETag", "X-Request-ID": "X-Request-ID"},
+    )
     def get(self, page: int, page_size: int, **filters):
         """List upcoming events
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from shop.schemas import (
     Amount,
@@ -10,6 +10,7 @@ from shop.schemas import (
     MoneySchema,
     PageMetaSchema,
     PageQuerySchema,
+    ResponseSchema,
     require_order,
 )
 from shop.services.catalog import SORTS
@@ -20,28 +21,29 @@ MAX_QUERY_LENGTH = 200
 class EventQuerySchema(PageQuerySchema):
     """Filters, search and sort for the event listing."""
 
+    # No `example`s on these: Swagger UI fills examples into "Try it out", and trying the listing
+    # should start from every event, not from one search. Examples live in the descriptions.
     q = fields.String(
         validate=validate.Length(min=1, max=MAX_QUERY_LENGTH),
         metadata={
             "description": "Full-text search over title, description, venue, city and category;"
-            " every word must match, words may be partial.",
-            "example": "jazz copenhagen",
+            " every word must match, words may be partial (`jazz cop`)."
         },
     )
     category = fields.String(
         validate=validate.Length(min=1, max=60),
-        metadata={"description": "Category slug", "example": "jazz"},
+        metadata={"description": "Category slug (`jazz`), from GET /api/categories"},
     )
     city = fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Venue city, case-insensitive", "example": "Copenhagen"},
+        metadata={"description": "Venue city, case-insensitive (`Copenhagen`)"},
     )
     starts_from = DateOrDateTime(
         data_key="from",
         metadata={
-            "description": "Events starting at or after this date (shop time, Europe/Copenhagen)"
-            " or date-time with offset. Defaults to now: past events only appear when asked for.",
-            "example": "2026-12-01",
+            "description": "Events starting at or after this date (`2026-12-01`, shop time,"
+            " Europe/Copenhagen) or date-time with offset. Defaults to now: past events only"
+            " appear when asked for."
         },
     )
     starts_to = DateOrDateTime(
@@ -51,17 +53,11 @@ class EventQuerySchema(PageQuerySchema):
     )
     min_price = Amount(
         data_key="minPrice",
-        metadata={
-            "description": "Cheapest ticket (priceFrom) at least this amount",
-            "example": "100",
-        },
+        metadata={"description": "Cheapest ticket (priceFrom) at least this amount (`100`)"},
     )
     max_price = Amount(
         data_key="maxPrice",
-        metadata={
-            "description": "Cheapest ticket (priceFrom) at most this amount",
-            "example": "300",
-        },
+        metadata={"description": "Cheapest ticket (priceFrom) at most this amount (`300.50`)"},
     )
     available = fields.Boolean(
         metadata={"description": "`true`: only events with seats left (false: no filter)"}
@@ -88,10 +84,13 @@ class EventQuerySchema(PageQuerySchema):
 
 
 class VenueQuerySchema(PageQuerySchema):
-    city = fields.String(validate=validate.Length(min=1, max=100), metadata={"example": "Aarhus"})
+    city = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Venues in this city only, case-insensitive (`Aarhus`)"},
+    )
 
 
-class VenueRefSchema(Schema):
+class VenueRefSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String(metadata={"example": "Jazzhouse"})
     city = fields.String(metadata={"example": "Copenhagen"})
@@ -101,18 +100,18 @@ class VenueSchema(VenueRefSchema):
     address = fields.String(metadata={"example": "Niels Hemmingsens Gade 10"})
 
 
-class CategorySchema(Schema):
+class CategorySchema(ResponseSchema):
     id = fields.Integer()
     slug = fields.String(metadata={"example": "jazz"})
     name = fields.String(metadata={"example": "Jazz"})
 
 
-class CategoryRefSchema(Schema):
+class CategoryRefSchema(ResponseSchema):
     slug = fields.String(metadata={"example": "jazz"})
     name = fields.String(metadata={"example": "Jazz"})
 
 
-class EventSchema(Schema):
+class EventSchema(ResponseSchema):
     """An event as the listing shows it."""
 
     id = fields.Integer()
@@ -121,12 +120,12 @@ class EventSchema(Schema):
     ends_at = fields.DateTime(data_key="endsAt")
     venue = fields.Nested(VenueRefSchema)
     category = fields.Nested(CategoryRefSchema)
-    image_url = fields.String(data_key="imageUrl", allow_none=True)
+    image_url = fields.String(data_key="imageUrl", allow_none=True, metadata={"format": "uri"})
     price_from = fields.Nested(
         MoneySchema,
         data_key="priceFrom",
         allow_none=True,
-        metadata={"description": "Cheapest tier"},
+        metadata={"description": "Cheapest tier; null while the event has no ticket types"},
     )
     tickets_available = fields.Integer(
         data_key="ticketsAvailable",
@@ -135,7 +134,7 @@ class EventSchema(Schema):
     sold_out = fields.Boolean(data_key="soldOut")
 
 
-class TicketTypeSchema(Schema):
+class TicketTypeSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String(metadata={"example": "Standard"})
     description = fields.String()
@@ -162,25 +161,31 @@ class EventDetailSchema(EventSchema):
     """An event with its description, status and ticket tiers."""
 
     description = fields.String()
-    status = fields.String(metadata={"description": "`published` or `cancelled`"})
+    status = fields.String(
+        metadata={
+            "description": "Cancelled events stay visible to their ticket holders",
+            "enum": ["published", "cancelled"],
+            "x-enum-name": "PublicEventStatus",
+        }
+    )
     venue = fields.Nested(VenueSchema)
     ticket_types = fields.List(fields.Nested(TicketTypeSchema), data_key="ticketTypes")
 
 
-class EventPageSchema(Schema):
+class EventPageSchema(ResponseSchema):
     data = fields.List(fields.Nested(EventSchema))
     meta = fields.Nested(PageMetaSchema)
 
 
-class EventEnvelopeSchema(Schema):
+class EventEnvelopeSchema(ResponseSchema):
     data = fields.Nested(EventDetailSchema)
 
 
-class CategoryPageSchema(Schema):
+class CategoryPageSchema(ResponseSchema):
     data = fields.List(fields.Nested(CategorySchema))
     meta = fields.Nested(PageMetaSchema)
 
 
-class VenuePageSchema(Schema):
+class VenuePageSchema(ResponseSchema):
     data = fields.List(fields.Nested(VenueSchema))
     meta = fields.Nested(PageMetaSchema)

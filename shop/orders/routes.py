@@ -42,7 +42,7 @@ CHECKOUT_DOC = {
             "in": "header",
             "name": "Idempotency-Key",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
             "description": "Any unique string (a UUID): retrying with the same key and body"
             " never creates a second order, it replays the first answer.",
         }
@@ -93,7 +93,11 @@ class Checkout(MethodView):
     @jwt_required()
     @checkout_blp.doc(**CHECKOUT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
-    @checkout_blp.response(201, OrderEnvelopeSchema)
+    @checkout_blp.response(
+        201,
+        OrderEnvelopeSchema,
+        headers={"Location": "Location", "Idempotent-Replayed": "Idempotent-Replayed"},
+    )
     @checkout_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @checkout_blp.alt_response(
         409, response="CONFLICT", description="Seats, sales or price changed"

@@ -2,12 +2,17 @@
 
 from marshmallow import Schema, fields, validate
 
-from shop.schemas import Amount, MoneySchema, PageMetaSchema, PageQuerySchema
+from shop.schemas import Amount, MoneySchema, PageMetaSchema, PageQuerySchema, ResponseSchema
+
+TICKET_STATUSES = ["valid", "used", "void"]
+ORDER_STATUSES = ["confirmed", "cancelled"]
 
 
 class MoneyInSchema(Schema):
-    amount = Amount(required=True)
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    amount = Amount(required=True, metadata={"example": "500.00"})
+    currency = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "DKK"}
+    )
 
 
 class CheckoutSchema(Schema):
@@ -16,16 +21,20 @@ class CheckoutSchema(Schema):
     expected_total = fields.Nested(MoneyInSchema, data_key="expectedTotal")
 
 
-class TicketSchema(Schema):
+class TicketSchema(ResponseSchema):
     id = fields.Integer()
     code = fields.String(metadata={"description": "Print it or show it as a QR code at the door"})
     status = fields.String(
-        metadata={"description": "`valid`, `used` (scanned) or `void` (cancelled)"}
+        metadata={
+            "description": "`used` once scanned, `void` once its order or event was cancelled",
+            "enum": TICKET_STATUSES,
+            "x-enum-name": "TicketStatus",
+        }
     )
     checked_in_at = fields.DateTime(data_key="checkedInAt", allow_none=True)
 
 
-class OrderItemSchema(Schema):
+class OrderItemSchema(ResponseSchema):
     id = fields.Integer()
     event_id = fields.Integer(data_key="eventId")
     ticket_type_id = fields.Integer(data_key="ticketTypeId")
@@ -43,9 +52,9 @@ class OrderItemWithTicketsSchema(OrderItemSchema):
     tickets = fields.List(fields.Nested(TicketSchema))
 
 
-class OrderSchema(Schema):
+class OrderSchema(ResponseSchema):
     id = fields.Integer()
-    status = fields.String(metadata={"description": "`confirmed` or `cancelled`"})
+    status = fields.String(metadata={"enum": ORDER_STATUSES, "x-enum-name": "OrderStatus"})
     total = fields.Nested(MoneySchema)
     ticket_count = fields.Integer(data_key="ticketCount")
     created_at = fields.DateTime(data_key="createdAt")
@@ -58,22 +67,22 @@ class OrderDetailSchema(OrderSchema):
     items = fields.List(fields.Nested(OrderItemWithTicketsSchema))
 
 
-class OrderEnvelopeSchema(Schema):
+class OrderEnvelopeSchema(ResponseSchema):
     data = fields.Nested(OrderDetailSchema)
 
 
-class OrderPageSchema(Schema):
+class OrderPageSchema(ResponseSchema):
     data = fields.List(fields.Nested(OrderSchema))
     meta = fields.Nested(PageMetaSchema)
 
 
-class TicketEventSchema(Schema):
+class TicketEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
 
 
-class TicketTypeRefSchema(Schema):
+class TicketTypeRefSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String()
 
@@ -84,7 +93,7 @@ class MyTicketSchema(TicketSchema):
     ticket_type = fields.Nested(TicketTypeRefSchema, data_key="ticketType")
 
 
-class TicketPageSchema(Schema):
+class TicketPageSchema(ResponseSchema):
     data = fields.List(fields.Nested(MyTicketSchema))
     meta = fields.Nested(PageMetaSchema)
 

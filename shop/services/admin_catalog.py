@@ -87,7 +87,7 @@ def _get(session: Session, model, object_id: int, name: str, *, lock: bool = Fal
         statement = statement.with_for_update()
     found = session.scalar(statement)
     if found is None:
-        raise NotFound(f"There is no {name} {object_id}.")
+        raise NotFound(f"There is no {name} {object_id}. Check the id in the URL.")
     return found
 
 
@@ -182,7 +182,7 @@ def get_event(session: Session, event_id: int) -> Event:
         select(Event).where(Event.id == event_id).options(selectinload(Event.ticket_types))
     )
     if event is None:
-        raise NotFound(f"There is no event {event_id}.")
+        raise NotFound(f"There is no event {event_id}. GET /api/admin/events lists every event.")
     return event
 
 
@@ -198,7 +198,7 @@ def create_event(session: Session, fields: dict[str, Any]) -> Event:
 def update_event(session: Session, event_id: int, fields: dict[str, Any]) -> Event:
     event = _get(session, Event, event_id, "event", lock=True)
     if event.status == "cancelled":
-        raise InvalidTransition("A cancelled event cannot be changed.")
+        raise InvalidTransition("A cancelled event cannot be changed. Create a new event instead.")
     _require_refs(session, fields)
     starts = fields.get("starts_at", event.starts_at)
     ends = fields.get("ends_at", event.ends_at)
@@ -221,7 +221,10 @@ def delete_event(session: Session, event_id: int) -> None:
 def publish_event(session: Session, event_id: int) -> Event:
     event = _get(session, Event, event_id, "event", lock=True)
     if event.status != "draft":
-        raise InvalidTransition(f"Only drafts can be published; this event is {event.status}.")
+        raise InvalidTransition(
+            f"Only drafts can be published, and this event is {event.status} already:"
+            " there is nothing to publish."
+        )
     if not session.scalar(select(exists().where(TicketType.event_id == event_id))):
         raise InvalidTransition("Add at least one ticket type before publishing.")
     event.status = "published"
@@ -235,7 +238,9 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
     order stays confirmed for its other events). Returns what was affected."""
     event = _get(session, Event, event_id, "event", lock=True)
     if event.status == "cancelled":
-        raise InvalidTransition("This event is already cancelled.")
+        raise InvalidTransition(
+            "This event is already cancelled: its tickets are void, there is nothing more to do."
+        )
     event.status = "cancelled"
     # The voided seats leave `sold`, as when an order is cancelled: tiers locked in id order.
     valid_per_tier = dict(
@@ -288,7 +293,9 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
 def create_ticket_type(session: Session, event_id: int, fields: dict[str, Any]) -> TicketType:
     event = _get(session, Event, event_id, "event", lock=True)
     if event.status == "cancelled":
-        raise InvalidTransition("A cancelled event gets no new ticket types.")
+        raise InvalidTransition(
+            "A cancelled event gets no new ticket types. Create a new event instead."
+        )
     tier = TicketType(event_id=event.id, currency=event.currency, **fields)
     session.add(tier)
     flush_or_explain(session)

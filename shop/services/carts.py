@@ -46,6 +46,7 @@ from shop.errors import (
     ValidationFailed,
 )
 from shop.models import Cart, CartItem, Event, TicketType
+from shop.schemas import DEFAULT_CURRENCY
 from shop.services.availability import available_expression
 from shop.services.catalog import tier_on_sale
 
@@ -517,7 +518,8 @@ def resolve_ticket_type(
             )
         if event_id is not None and tier.event_id != event_id:
             raise ValidationFailed(
-                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}.",
+                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
+                " Send ticketTypeId alone, or with its own eventId.",
                 errors={"ticketTypeId": [f"Not a ticket type of event {event_id}."]},
             )
         return tier
@@ -531,7 +533,10 @@ def resolve_ticket_type(
     )
     on_sale = [tier for tier in tiers if tier_on_sale(event, tier, now)]
     if not on_sale:
-        raise NotOnSale(f"No tickets for event {event_id} are on sale now.")
+        raise NotOnSale(
+            f"No tickets for event {event_id} are on sale now. GET /api/events/{event_id} shows"
+            " when each ticket type is (salesStart, salesEnd)."
+        )
     if len(on_sale) > 1:
         raise ValidationFailed(
             f"Event {event_id} has {len(on_sale)} ticket types on sale;"
@@ -545,13 +550,15 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
     """Refuse a line quantity over the per-order maximum (422) or over what is left (409)."""
     if quantity > tier.max_per_order:
         raise QuantityOverLimit(
-            f"You can buy at most {tier.max_per_order} {tier.name} tickets per order.",
+            f"You can buy at most {tier.max_per_order} {tier.name} tickets per order. Lower the"
+            f" quantity to at most {tier.max_per_order}.",
             errors={"quantity": [f"At most {tier.max_per_order} per order."]},
         )
     available = _available_for(session, change, [change.cart.id])[tier.id]
     if quantity > available:
         raise InsufficientAvailability(
-            f"Only {available} {tier.name} tickets are left; you asked for {quantity}.",
+            f"Only {available} {tier.name} tickets are left; you asked for {quantity}. Lower the"
+            f" quantity to at most {available}.",
             errors={"quantity": [f"At most {available} available."]},
             available=available,
         )
@@ -597,7 +604,11 @@ def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
     if not tier_on_sale(event, tier, now):
         raise NotOnSale(
             f"{tier.name} for {event.title} is not on sale now"
-            + (" (the event is cancelled)." if event.status == "cancelled" else ".")
+            + (
+                " (the event is cancelled). Choose another event."
+                if event.status == "cancelled"
+                else f". GET /api/events/{event.id} shows its sales window."
+            )
         )
 
 
@@ -720,7 +731,8 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             "id": None,
             "items": [],
             "total_quantity": 0,
-            "subtotal": None,
+            # Exactly what an emptied cart shows: an empty cart is an empty cart.
+            "subtotal": {"amount": Decimal("0.00"), "currency": DEFAULT_CURRENCY},
             "hold_expires_at": None,
             "warnings": warnings,
             "updated_at": None,
@@ -814,7 +826,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
         "cart_token": outcome.guest_token,
         "items": items,
         "total_quantity": sum(row.quantity for row in rows),
-        "subtotal": {"amount": subtotal, "currency": currency or "DKK"},
+        "subtotal": {"amount": subtotal, "currency": currency or DEFAULT_CURRENCY},
         "hold_expires_at": cart.hold_expires_at if rows else None,
         "warnings": warnings,
         "updated_at": cart.updated_at,

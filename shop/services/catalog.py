@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from shop.cache import TtlCache
-from shop.errors import NotFound
+from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, count_rows, paginate
 from shop.services.availability import (
@@ -190,7 +190,7 @@ def get_public_event(session: Session, event_id: int) -> tuple[Row, list[Row]]:
         .where(Event.id == event_id, Event.status != "draft")
     ).first()
     if event is None:
-        raise NotFound(
+        raise EventNotFound(
             f"There is no event {event_id}. Check the id, or list events at /api/events."
         )
     tiers = connection.execute(TIERS_WITH_AVAILABILITY, {"event_id": event_id}).all()

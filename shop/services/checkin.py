@@ -27,7 +27,8 @@ def check_in(session: Session, code: str, now: datetime) -> tuple[Ticket, OrderI
         )
     if ticket.status == "used":
         raise TicketAlreadyUsed(
-            f"This ticket was already scanned at {ticket.checked_in_at.isoformat()}.",
+            f"This ticket was already scanned at {ticket.checked_in_at.isoformat()}. Do not let it"
+            " in again.",
             firstCheckedInAt=ticket.checked_in_at.isoformat(),
         )
     ticket.status = "used"

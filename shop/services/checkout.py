@@ -243,7 +243,8 @@ def _sell(session: Session, tier: TicketType, quantity: int) -> None:
     ).scalar()
     if sold is None:
         raise InsufficientAvailability(
-            f"{tier.name} sold out while you were checking out.",
+            f"{tier.name} sold out while you were checking out. Remove it from your cart (or lower"
+            " its quantity) and check out again.",
             errors={"lines": [{"ticketTypeId": tier.id, "requested": quantity}]},
         )
     session.expire(tier, ["sold"])

@@ -45,7 +45,8 @@ def cancel_order(
     order = get_order(session, user_id, order_id, lock=True)
     if order.status == "cancelled":
         raise OrderNotCancellable(
-            f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}."
+            f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}: its"
+            " tickets are void and its seats released, there is nothing more to do."
         )
     event_ids = {item.event_id for item in order.items}
     started = session.scalar(
@@ -58,7 +59,10 @@ def cancel_order(
             "An event in this order has already started; it can no longer be cancelled."
         )
     if any(ticket.status == "used" for item in order.items for ticket in item.tickets):
-        raise OrderNotCancellable("A ticket of this order was already scanned at the door.")
+        raise OrderNotCancellable(
+            "A ticket of this order was already scanned at the door, so it can no longer be"
+            " cancelled."
+        )
     tier_ids = sorted({item.ticket_type_id for item in order.items})
     session.execute(
         select(TicketType.id)
