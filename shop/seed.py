@@ -715,15 +715,15 @@ def _capacity_and_sold(rng: random.Random, status: str, past: bool) -> tuple[int
     roll = rng.random()
     if past:
         capacity = rng.choice([20, 30, 40])
-        return capacity, int(capacity * (0.5 + rng.random() * 0.5))
-    if roll < 0.04:
+        return capacity, int(capacity * (0.3 + rng.random() * 0.5))
+    if roll < 0.03:
         capacity = rng.choice([20, 30, 40])
         return capacity, capacity if status == "published" else 0  # sold out
-    if roll < 0.08:
+    if roll < 0.06:
         capacity = rng.choice([20, 30, 40])
         return capacity, capacity - rng.randint(1, 5) if status == "published" else 0
     capacity = rng.choice([50, 100, 200, 500, 1000])
-    return capacity, int(capacity * rng.random() * 0.015) if status == "published" else 0
+    return capacity, int(capacity * rng.random() * 0.005) if status == "published" else 0
 
 
 def _status_and_day(rng: random.Random, index: int, total: int) -> tuple[str, int]:
