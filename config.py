@@ -8,7 +8,9 @@ guessable secret.
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 from datetime import timedelta
 
 from dotenv import load_dotenv
@@ -36,6 +38,41 @@ class ConfigError(RuntimeError):
     """The environment is missing something the app refuses to run without."""
 
 
+# Values that have appeared in this repository, its docs or examples: anyone can sign tokens
+# with them, so no environment accepts them.
+PUBLISHED_SECRETS = frozenset(
+    {
+        "dev-only-secret-not-for-production-0123456789",
+        "test-secret-key-that-is-long-enough-for-hs256",
+        "bench-secret-that-is-long-enough-for-hs256-signing",
+        "at-least-32-random-characters-in-production",
+    }
+)
+SECRET_HELP = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    """Why `secret` is unfit to sign tokens in production, or None when it is fine."""
+    if secret in PUBLISHED_SECRETS:
+        return "it is a published example value"
+    if len(secret) < 32:
+        return "it is shorter than 32 characters"
+    if len(set(secret)) < 16:
+        return "it has fewer than 16 distinct characters (not random)"
+    return None
+
+
+def is_local_database(url: str) -> bool:
+    """Whether a database URL points at this machine (a unix socket or a loopback host)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    host = parsed.host or parsed.query.get("host") or ""
+    if isinstance(host, tuple):
+        host = host[0]
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -49,6 +86,8 @@ class Config:
         "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
         "pool_timeout": 5,
         "connect_args": {"connect_timeout": 5},
+        # Errors and logs never show statement parameters (a user's email, a password hash).
+        "hide_parameters": True,
     }
     SQLALCHEMY_RECORD_QUERIES = False
 
@@ -63,12 +102,29 @@ class Config:
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
+    # Password hashes allowed at once per instance (across its workers); 0 = unbounded. One hash
+    # takes a worker for ~0.15-0.5 s, so a login flood from many addresses can occupy every
+    # worker. Set it to WEB_CONCURRENCY - 1 to keep a worker free for everything else: logins
+    # beyond it answer 503 with Retry-After: 1 at once (measured in bench/abuse.py).
+    PASSWORD_HASH_SLOTS = env_int("PASSWORD_HASH_SLOTS", 0)
 
     CORS_ORIGINS = env_list("CORS_ORIGINS")
+    CORS_MAX_AGE_SECONDS = env_int("CORS_MAX_AGE_SECONDS", 600)
+    # Strict-Transport-Security max-age; only production serves over HTTPS (Render's TLS).
+    HSTS_SECONDS = 0
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Counters shared by every worker and instance: `database://` is the app's own PostgreSQL
+    # (shop/ratelimit.py); `redis://host:6379/0` uses Redis. `memory://` is per process.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
+    # Signup and login per client address.
     RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "10 per minute;100 per hour")
+    # Failed logins per account, from any address (credential stuffing).
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "5 per minute;20 per hour")
+    # How many proxies in front of us set X-Forwarded-For/-Proto: 0 trusts no such header (a
+    # client could otherwise pick its own address and dodge every per-address limit); Render's
+    # load balancer is 1 (render.yaml).
+    PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
     RATELIMIT_HEADERS_ENABLED = True
     # A moving window: "10 per minute" means any 60 seconds, with no burst at a window edge.
     RATELIMIT_STRATEGY = "moving-window"
@@ -95,6 +151,8 @@ class Config:
     LISTING_CACHE_SECONDS = float(os.environ.get("LISTING_CACHE_SECONDS", "2"))
 
     MAX_CONTENT_LENGTH = 64 * 1024  # no request body of ours needs more
+    # Threads per gunicorn worker that run Flask code (shop/asgi.py); 1 behaves like a sync worker.
+    APP_THREADS = env_int("APP_THREADS", 0)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     API_TITLE = "shop"
@@ -131,8 +189,26 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
-    # A development-only secret: never used when JWT_SECRET_KEY is set, refused in production.
-    JWT_SECRET_KEY = Config.JWT_SECRET_KEY or "dev-only-secret-not-for-production-0123456789"
+    # Without JWT_SECRET_KEY, the app factory generates a random secret once per instance folder
+    # and keeps it in `instance/jwt-secret` (shop/secrets.py): nothing usable is published.
+
+    @classmethod
+    def validate(cls) -> None:
+        """Development against a remote database is almost always a missing SHOP_ENV (a
+        deployment that forgot it would run with debug settings): refuse unless it is asked
+        for explicitly, and then say so loudly."""
+        if not cls.DATABASE_URL or is_local_database(cls.DATABASE_URL):
+            return
+        if not os.environ.get("SHOP_ENV"):
+            raise ConfigError(
+                "DATABASE_URL points at a remote database but SHOP_ENV is not set. Set"
+                " SHOP_ENV=production for a deployment, or SHOP_ENV=development to develop"
+                " against that database on purpose."
+            )
+        logging.getLogger(__name__).warning(
+            "Running the DEVELOPMENT configuration against a remote database (%s).",
+            cls.DATABASE_URL.split("@")[-1],
+        )
 
 
 class TestingConfig(Config):
@@ -140,7 +216,8 @@ class TestingConfig(Config):
     TESTING = True
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
     EMBEDDED_DATABASE_NAME = "shop_test"
-    JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+    # A fresh random secret for every test run: tests mint their tokens through the app.
+    JWT_SECRET_KEY = secrets.token_urlsafe(48)
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     LISTING_COUNT_CACHE_SECONDS = 0.0
@@ -153,6 +230,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
 
     @classmethod
     def validate(cls) -> None:
@@ -161,8 +239,12 @@ class ProductionConfig(Config):
             raise ConfigError(
                 f"Production needs {', '.join(missing)} in the environment; refusing to start."
             )
-        if len(cls.JWT_SECRET_KEY) < 32:
-            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters in production.")
+        reason = weak_secret_reason(cls.JWT_SECRET_KEY)
+        if reason:
+            raise ConfigError(
+                f"JWT_SECRET_KEY is not fit for production: {reason}. It must be at least 32"
+                f" random characters. {SECRET_HELP}"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {

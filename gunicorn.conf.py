@@ -1,15 +1,20 @@
-"""gunicorn settings for every environment (Render included): sync workers, our own access log."""
+"""gunicorn settings for every environment (Render included): asyncio workers in front of the
+Flask app (shop/asgi.py), our own access log."""
 
 import os
 
 # Render sets PORT and needs 0.0.0.0; scripts/server sets HOST=127.0.0.1 for local use.
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
-# Sync workers: measured steadier than gthread on small machines (docs/benchmarks in README).
-worker_class = "sync"
+# The asgi worker reads every connection in an event loop and hands Flask only complete requests
+# (shop/asgi.py): idle and slow clients cannot hold a worker, which they did with sync workers
+# (2 idle sockets stopped the API). Measured in bench/abuse.py against sync workers in one run.
+worker_class = "asgi"
+wsgi_app = "asgi:app"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-keepalive = 2
+# Seconds an idle kept-alive connection is kept open between requests (it costs no thread).
+keepalive = 5
 # The app logs one structured line per request (with the request id); gunicorn's would repeat it.
 accesslog = None
 errorlog = "-"

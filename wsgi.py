@@ -1,4 +1,4 @@
-"""WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app` (and FLASK_APP for `flask`)."""
+"""The Flask app: `flask` (FLASK_APP), tests, and `asgi.py`, which gunicorn serves."""
 
 from shop import create_app
 

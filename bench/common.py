@@ -110,13 +110,14 @@ def wait_for(url: str, timeout: float = 30) -> None:
 def gunicorn(
     app: str, port: int, database_url: str | None = None, workers: int = 4, **extra_env: str
 ) -> Iterator[psutil.Process]:
-    """Serve `app` (e.g. wsgi:app) with the project's gunicorn config on 127.0.0.1:port."""
+    """Serve `app` with the project's gunicorn config on 127.0.0.1:port: `asgi:app` as
+    production serves it, or a WSGI app (wsgi:app, bench.hello_app:app) on sync workers."""
     env = python_env(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers), **extra_env)
     if database_url:
         env["DATABASE_URL"] = database_url
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *worker_args(app), app],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -138,6 +139,11 @@ def gunicorn(
         process.terminate()
         process.wait(timeout=20)
         os.unlink(log.name)
+
+
+def worker_args(app: str) -> list[str]:
+    """gunicorn.conf.py runs asgi workers; a plain WSGI app needs sync workers."""
+    return [] if app.startswith("asgi:") else ["--worker-class", "sync"]
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:

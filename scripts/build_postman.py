@@ -479,10 +479,12 @@ pm.test("it is me", () => pm.expect(pm.response.json().data.email).to.eql(pm.col
             "/api/auth/refresh",
             status(200)
             + """
-pm.test("new access token", () => {
-    const token = pm.response.json().data.accessToken;
-    pm.expect(token).to.be.a("string");
-    pm.collectionVariables.set("accessToken", token);
+pm.test("new access token and the next refresh token", () => {
+    const d = pm.response.json().data;
+    pm.expect(d.accessToken).to.be.a("string");
+    pm.expect(d.refreshToken).to.be.a("string");
+    pm.collectionVariables.set("accessToken", d.accessToken);
+    pm.collectionVariables.set("refreshToken", d.refreshToken);
 });
 """,
             headers={"Authorization": "Bearer {{refreshToken}}"},

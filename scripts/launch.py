@@ -109,7 +109,7 @@ def serve(extra: list[str]) -> int:
     migrate()
     run(sys.executable, "-m", "flask", "seed")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "wsgi:app"], cwd=ROOT
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *extra, "asgi:app"], cwd=ROOT
     )
 
     def forward(signum, _frame):

@@ -28,6 +28,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.config.update(overrides or {})
 
     register_logging(app)
+    register_secret(app)
     register_database(app)
     register_extensions(app)
     register_error_handlers(app)
@@ -42,6 +43,12 @@ def register_logging(app: Flask) -> None:
 
     configure_logging(app.config["LOG_LEVEL"])
     register_request_logging(app)
+
+
+def register_secret(app: Flask) -> None:
+    from shop.secrets import configure_jwt_secret
+
+    configure_jwt_secret(app)
 
 
 def register_database(app: Flask) -> None:
@@ -62,8 +69,12 @@ def register_extensions(app: Flask) -> None:
         app.config["ARGON2_MEMORY_KIB"],
         app.config["ARGON2_PARALLELISM"],
     )
-    # One trusted proxy hop (Render's load balancer) tells us the client's address.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    passwords.bound_concurrency(app.config["PASSWORD_HASH_SLOTS"], app.instance_path)
+    # Only the configured number of proxy hops may tell us the client's address and scheme
+    # (PROXY_FIX_X_FOR: 0 locally, 1 behind Render's load balancer).
+    hops = app.config["PROXY_FIX_X_FOR"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     migrate.init_app(
         app,
@@ -78,6 +89,8 @@ def register_extensions(app: Flask) -> None:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        # Browsers may reuse a preflight answer for 10 minutes instead of asking before every call.
+        max_age=app.config["CORS_MAX_AGE_SECONDS"],
         expose_headers=["X-Request-ID", "X-Cart-Token", "Idempotent-Replayed", "Retry-After"],
         allow_headers=[
             "Authorization",
@@ -102,20 +115,24 @@ def register_error_handlers(app: Flask) -> None:
 def register_request_guards(app: Flask) -> None:
     @app.before_request
     def require_small_json_bodies() -> None:
-        # Refuse an oversized body before routing or parsing looks at it.
+        # Refuse an oversized body before routing or parsing looks at it. A chunked body has no
+        # Content-Length: werkzeug stops reading it at the limit, so a body that fills the
+        # limit is one that did not fit.
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length and request.content_length > limit:
             raise RequestEntityTooLarge()
+        chunked = has_body() and request.content_length is None
+        if chunked and len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
         # A body that is not JSON would otherwise read as "no fields" and answer a confusing 422.
-        has_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
-        if has_body and not request.is_json:
+        if request.method in {"POST", "PUT", "PATCH"} and has_body() and not request.is_json:
             raise UnsupportedMediaType()
 
     @app.before_request
     def refuse_nul_characters() -> None:
         # PostgreSQL text cannot hold NUL (U+0000); no real input contains it. Refuse it up front
         # instead of letting the driver fail deep inside a query.
-        data = request.get_data(cache=True) if request.content_length else b""
+        data = request.get_data(cache=True) if has_body() else b""
         in_query = any("\x00" in value for value in request.args.values())
         if in_query or "\x00" in request.path or b"\x00" in data or b"\\u0000" in data:
             raise ValidationFailed(
@@ -123,14 +140,15 @@ def register_request_guards(app: Flask) -> None:
                 errors={"_request": ["Contains a NUL character."]},
             )
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    from shop.security_headers import register_security_headers
+
+    register_security_headers(app)
+
+
+def has_body() -> bool:
+    """Whether the request carries a body: by Content-Length, or chunked (no length up front)."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
 
 
 def register_blueprints(app: Flask) -> None:

@@ -225,14 +225,19 @@ def erd_command(check: bool) -> None:
 def purge_command() -> None:
     """Delete what no longer matters: idempotency keys older than 24 h, revoked tokens that
     have expired anyway. Safe to run at any time (e.g. daily from a Render cron job)."""
+    from shop.ratelimit import purge_expired_limits
     from shop.services.accounts import purge_expired_revocations
     from shop.services.idempotency import purge
 
     now = db.session.scalar(select(func.now()))
     keys = purge(db.session, now)
     tokens = purge_expired_revocations(db.session, now)
+    limits = purge_expired_limits(db.session)
     db.session.commit()
-    click.echo(f"Deleted {keys} idempotency keys and {tokens} expired token revocations.")
+    click.echo(
+        f"Deleted {keys} idempotency keys, {tokens} expired token records and {limits} expired"
+        " rate-limit counters."
+    )
 
 
 @click.command("psql", context_settings={"ignore_unknown_options": True})

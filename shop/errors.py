@@ -141,6 +141,11 @@ class ShopError(Exception):
         self.extra = extra
 
 
+class MalformedJson(ShopError):
+    status, code, title = 400, "bad_request", "Bad request"
+    detail = "The request body is not valid JSON. Fix the syntax and send it again."
+
+
 class NotFound(ShopError):
     status, code, title = 404, "not_found", "Not found"
     detail = "There is nothing at this address. Check the id in the URL."
@@ -172,6 +177,19 @@ class Forbidden(ShopError):
 class InvalidCredentials(Unauthorized):
     code, title = "invalid_credentials", "Invalid credentials"
     detail = "The email or password is wrong. Check both and try again."
+
+
+class RefreshTokenReused(Unauthorized):
+    code, title = "token_revoked", "Token revoked"
+    detail = (
+        "This refresh token was already used once, so a copy of it may be in someone else's"
+        " hands: this sign-in session has been ended everywhere. Sign in again."
+    )
+
+
+class RefreshTokenUnknown(Unauthorized):
+    code, title = "token_invalid", "Invalid token"
+    detail = "This refresh token was not issued by this server. Sign in again."
 
 
 class EmailTaken(Conflict):
@@ -313,6 +331,12 @@ class TicketAlreadyUsed(Conflict):
 class ServiceUnavailable(ShopError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
     detail = "The service cannot reach its database right now. Retry in a few seconds."
+
+
+class PasswordHashingBusy(ShopError):
+    status, code, title = 503, "sign_in_busy", "Too many sign-ins at once"
+    detail = "Many sign-ins are being checked right now. Retry in a second; nothing was changed."
+    headers_default = {"Retry-After": "1"}
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -492,6 +516,21 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     )
 
 
+def describe_database_error(error: DBAPIError) -> str:
+    """What a log may say about a database error: its class, SQLSTATE and the names of the
+    constraint, table and column involved. Never the driver's message, which quotes values
+    ("invalid input syntax for type integer: \"<what the client sent>\""), nor the statement's
+    parameters (the engine hides those too: `hide_parameters`)."""
+    orig = error.orig
+    diag = getattr(orig, "diag", None)
+    parts = [type(orig).__name__, f"SQLSTATE {getattr(orig, 'sqlstate', None) or '?'}"]
+    for name in ("constraint_name", "table_name", "column_name"):
+        value = getattr(diag, name, None)
+        if value:
+            parts.append(f"{name.removesuffix('_name')}={value}")
+    return " ".join(parts)
+
+
 # lock_timeout, deadlock and serialization failures: the same request will most likely succeed
 # when retried a moment later.
 RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
@@ -502,14 +541,14 @@ def handle_database_unavailable(error: DBAPIError) -> Response:
     if sqlstate.startswith("22"):
         # Data exception (a value too long or out of range for its column): schemas should stop
         # these first; if one slips through, it is still the client's input, not our failure.
-        log.warning("Data exception reached the database: %s", error.orig)
+        log.warning("Data exception reached the database: %s", describe_database_error(error))
         return problem(
             422,
             "value_out_of_range",
             "A value is too long or out of range. Check the limits in the API documentation.",
         )
     if sqlstate in RETRYABLE_SQLSTATES:
-        log.warning("Contention: %s", error.orig)
+        log.warning("Contention: %s", describe_database_error(error))
         return problem(
             503,
             "contention",
@@ -517,7 +556,7 @@ def handle_database_unavailable(error: DBAPIError) -> Response:
             headers={"Retry-After": "1"},
         )
     if isinstance(error, OperationalError) or error.connection_invalidated:
-        log.error("Database unavailable: %s", error.orig)
+        log.error("Database unavailable: %s", describe_database_error(error))
         return handle_shop_error(DatabaseUnavailable())
     log.exception("Database error", exc_info=error)
     return handle_unexpected(error)
@@ -578,15 +617,21 @@ def register_jwt_error_handlers(jwt) -> None:
         return _token_problem("token_expired", f"Your {kind} token has expired. {help_text}")
 
     @jwt.revoked_token_loader
-    def revoked_token(_header, _payload):
+    def revoked_token(_header, payload):
+        if not isinstance(payload.get("jti"), str):
+            return _token_problem(
+                "token_invalid", f"The token has no id (jti) and cannot be accepted. {TOKEN_HELP}"
+            )
         return _token_problem(
-            "token_revoked", "This token was revoked when you signed out. Sign in again."
+            "token_revoked",
+            "This token was revoked (you signed out, or a refresh token was used twice)."
+            " Sign in again.",
         )
 
     @jwt.user_lookup_error_loader
     def unknown_user(_header, _payload):
         return _token_problem(
-            "token_invalid", "The account this token belongs to no longer exists. Sign in again."
+            "token_invalid", "The token names no existing account. Sign in again."
         )
 
 

@@ -14,7 +14,8 @@ from flask import Flask, redirect, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import RAISE
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 
 from shop.errors import (
@@ -25,6 +26,7 @@ from shop.errors import (
     ValidationFailed,
     handle_http_exception,
 )
+from shop.json_input import load_json_body
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -325,6 +327,13 @@ class ShopArgumentsParser(FlaskParser):
     # Unknown query parameters are refused (422 naming them) like unknown body fields: a typo such
     # as `pagesize` must not be silently ignored.
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+
+    def _raw_load_json(self, req):
+        # Hostile JSON (deep nesting, huge integers, lone surrogates) is a 400, never a 500.
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        return load_json_body(raw) if raw else core.missing
 
     def load_querystring(self, req, schema):
         # An HTML form sends its empty fields too (`?q=&city=&from=`): an empty value means

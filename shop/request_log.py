@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 
 from flask import Flask, Response, g, request
@@ -32,6 +33,23 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+    def formatException(self, exc_info) -> str:
+        """Tracebacks as usual, except that a database error's message is replaced by a safe
+        description: the driver's message can quote the values of the failing row."""
+        from sqlalchemy.exc import DBAPIError
+
+        from shop.errors import describe_database_error
+
+        exc_type, error, tb = exc_info
+        if isinstance(error, DBAPIError):
+            statement = " ".join((error.statement or "").split())[:500]
+            return (
+                "".join(traceback.format_tb(tb))
+                + f"{exc_type.__module__}.{exc_type.__qualname__}:"
+                + f" {describe_database_error(error)} [SQL: {statement}]"
+            )
+        return super().formatException(exc_info)
 
 
 def configure_logging(level: str) -> None:

@@ -245,11 +245,18 @@ class AuthActions:
         )
 
     def token(self, user, *, refresh: bool = False, **kwargs) -> str:
-        from flask_jwt_extended import create_access_token, create_refresh_token
+        from flask_jwt_extended import create_access_token
+
+        from shop.models import User
+        from shop.services.accounts import issue_tokens
 
         with self.app.app_context():
-            create = create_refresh_token if refresh else create_access_token
-            return create(identity=str(user.id), **kwargs)
+            if refresh:
+                # Refresh tokens work only when the server recorded them (rotation).
+                tokens = issue_tokens(db.session, db.session.get(User, user.id))
+                db.session.commit()
+                return tokens["refresh_token"]
+            return create_access_token(identity=str(user.id), **kwargs)
 
     def headers(self, user, **kwargs) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user, **kwargs)}"}

@@ -80,8 +80,19 @@ def test_purge_deletes_only_what_no_longer_matters(runner, make, sql):
         " ('live', 'refresh', :u, now() + interval '1 day')",
         u=user.id,
     )
+    sql(
+        "INSERT INTO rate_limit_hit (key, hit_at, expires_at) VALUES"
+        " ('gone', 0, extract(epoch FROM now()) - 1),"
+        " ('counting', 0, extract(epoch FROM now()) + 60)"
+    )
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert "Deleted 1 idempotency keys and 1 expired token revocations." in result.output
+    assert (
+        "Deleted 1 idempotency keys, 1 expired token records and 1 expired rate-limit counters."
+        in result.output
+    )
+    assert sql("SELECT key FROM rate_limit_hit WHERE key IN ('gone', 'counting')") == [
+        {"key": "counting"}
+    ]
     assert sql("SELECT key FROM idempotency_key") == [{"key": "recent"}]
     assert sql("SELECT jti FROM revoked_token") == [{"jti": "live"}]

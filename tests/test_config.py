@@ -1,5 +1,7 @@
 """Configuration: URLs Render hands out work, production refuses unsafe settings."""
 
+import secrets
+
 import pytest
 
 from config import ConfigError, ProductionConfig
@@ -29,12 +31,12 @@ def test_production_refuses_to_start_without_secret_and_database(monkeypatch):
 def test_production_refuses_a_short_secret(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", "short")
     monkeypatch.setattr(ProductionConfig, "DATABASE_URL", "postgres://u:p@h/db")
-    with pytest.raises(ConfigError, match="32 characters"):
+    with pytest.raises(ConfigError, match="shorter than 32 characters"):
         ProductionConfig.validate()
 
 
 def test_production_accepts_real_settings(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", "x" * 48)
+    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", secrets.token_urlsafe(48))
     monkeypatch.setattr(ProductionConfig, "DATABASE_URL", "postgres://u:p@h/db")
     ProductionConfig.validate()
 

@@ -1,5 +1,6 @@
 """render.yaml deploys what we run locally, wired the way Render's Blueprint spec expects."""
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ def test_web_service_builds_migrates_and_serves_with_our_gunicorn_config(web):
     migrate, provision, serve = web["startCommand"].split(" && ")
     assert migrate == "flask db upgrade"
     assert provision == "flask provision"
-    assert serve == "gunicorn -c gunicorn.conf.py wsgi:app"
+    assert serve == "gunicorn -c gunicorn.conf.py asgi:app"
     assert web["healthCheckPath"] == "/api/health"
-    assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "wsgi.py").exists()
+    assert (ROOT / "gunicorn.conf.py").exists() and (ROOT / "asgi.py").exists()
 
 
 def test_database_url_comes_from_the_blueprints_database(web, blueprint):
@@ -67,7 +68,8 @@ def test_gunicorn_binds_renders_port_on_all_interfaces(monkeypatch):
     settings: dict = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own config file
     assert settings["bind"] == "0.0.0.0:10000"
-    assert settings["worker_class"] == "sync"
+    assert settings["worker_class"] == "asgi"
+    assert settings["wsgi_app"] == "asgi:app"
 
 
 def test_production_app_starts_with_rendered_settings(app, monkeypatch):
@@ -76,7 +78,7 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
     from shop.services import passwords
 
     monkeypatch.setattr(ProductionConfig, "DATABASE_URL", "postgres://shop:pw@dpg-example/shop")
-    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", "g" * 44)
+    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", secrets.token_urlsafe(48))
     try:
         production = create_app("production")
         assert production.config["SQLALCHEMY_DATABASE_URI"] == (
@@ -92,6 +94,7 @@ def test_production_app_starts_with_rendered_settings(app, monkeypatch):
             app.config["ARGON2_MEMORY_KIB"],
             app.config["ARGON2_PARALLELISM"],
         )
+        passwords.bound_concurrency(app.config["PASSWORD_HASH_SLOTS"], None)
 
 
 def test_readme_shows_the_start_command_render_runs(web):

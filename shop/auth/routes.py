@@ -20,9 +20,16 @@ from shop.auth.schemas import (
     UserEnvelopeSchema,
 )
 from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
-from shop.errors import EmailTaken, InvalidCredentials, ValidationFailed
+from shop.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    PasswordHashingBusy,
+    RefreshTokenReused,
+    ValidationFailed,
+)
 from shop.extensions import db, limiter
 from shop.openapi import Blueprint, problem_response
+from shop.ratelimit import failed_sign_in, login_account_key
 from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
@@ -46,6 +53,10 @@ def auth_limit() -> str:
     return current_app.config["RATELIMIT_AUTH"]
 
 
+def login_account_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
+
+
 def start_session(user, status: int):
     """Tokens for `user`; a guest cart sent along (X-Cart-Token) is merged into theirs and the
     merged cart, with any caps as warnings, comes back as `cart`."""
@@ -53,8 +64,8 @@ def start_session(user, status: int):
     merged = None
     if guest_token:
         merged = carts.merge_guest_cart(db.session, user.id, guest_token, hold_policy())
+    data = {"user": user, **accounts.issue_tokens(db.session, user)}
     db.session.commit()
-    data = {"user": user, **accounts.issue_tokens(user)}
     if merged is not None:
         data["cart"] = carts.cart_view(db.session, merged)
     return {"data": data}, status
@@ -76,6 +87,15 @@ class Signup(MethodView):
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
     )
+    @blp.alt_response(
+        503,
+        **problem_response(
+            503,
+            "sign_in_busy",
+            PasswordHashingBusy.detail,
+            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
+        ),
+    )
     def post(self, body):
         """Create an account
 
@@ -90,7 +110,16 @@ class Signup(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [limiter.limit(auth_limit, methods=["POST"])]
+    decorators = [
+        limiter.limit(auth_limit, methods=["POST"]),
+        limiter.limit(
+            login_account_limit,
+            methods=["POST"],
+            key_func=login_account_key,
+            deduct_when=failed_sign_in,
+            scope="login-account",
+        ),
+    ]
 
     @blp.doc(**GUEST_CART_DOC)
     @blp.arguments(LoginSchema)
@@ -103,6 +132,15 @@ class Login(MethodView):
     )
     @blp.alt_response(
         429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
+    )
+    @blp.alt_response(
+        503,
+        **problem_response(
+            503,
+            "sign_in_busy",
+            PasswordHashingBusy.detail,
+            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
+        ),
     )
     def post(self, body):
         """Sign in
@@ -140,12 +178,20 @@ class Refresh(MethodView):
         401, response="UNAUTHORIZED", description="Missing, expired, revoked or access token"
     )
     def post(self):
-        """Get a new access token
+        """Get a new access token (and the next refresh token)
 
         Send the refresh token (not the access token) as `Authorization: Bearer
-        <refreshToken>`.
+        <refreshToken>`. Refresh tokens rotate: each works once, and the answer carries the
+        next one. Sending a used refresh token again ends the whole sign-in session (it was
+        copied), and you must sign in again.
         """
-        return {"data": {"access_token": accounts.issue_tokens(current_user)["access_token"]}}
+        try:
+            tokens = accounts.rotate_refresh_token(db.session, current_user, get_jwt())
+        except RefreshTokenReused:
+            db.session.commit()  # the family stays revoked although this request fails
+            raise
+        db.session.commit()
+        return {"data": tokens}
 
 
 @blp.route("/logout")
@@ -158,10 +204,14 @@ class Logout(MethodView):
     def post(self, body):
         """Sign out
 
-        The access token you send stops working at once, in every server. Send your refresh
-        token as `refreshToken` in the body to revoke it too (recommended).
+        The access token you send stops working at once, in every server, and so does every
+        refresh token of this sign-in (with the access tokens issued from them). A
+        `refreshToken` in the body is revoked too (it must be your own).
         """
-        accounts.revoke_token(db.session, get_jwt())
+        token = get_jwt()
+        accounts.revoke_token(db.session, token)
+        if token.get("fam"):
+            accounts.revoke_family(db.session, token["fam"])
         refresh_token = (body or {}).get("refresh_token")
         if refresh_token:
             try:
@@ -179,4 +229,6 @@ class Logout(MethodView):
                     errors={"refreshToken": ["Not your refresh token."]},
                 )
             accounts.revoke_token(db.session, payload)
+            if payload.get("fam"):
+                accounts.revoke_family(db.session, payload["fam"])
         db.session.commit()

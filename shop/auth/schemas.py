@@ -97,6 +97,12 @@ class UserEnvelopeSchema(ResponseSchema):
 
 class AccessTokenSchema(ResponseSchema):
     access_token = fields.String(data_key="accessToken")
+    refresh_token = fields.String(
+        data_key="refreshToken",
+        metadata={
+            "description": "The next refresh token: each one works once (use this one next time)"
+        },
+    )
 
 
 class AccessTokenEnvelopeSchema(ResponseSchema):

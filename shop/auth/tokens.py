@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_jwt_extended import JWTManager
 
 from shop.errors import register_jwt_error_handlers
@@ -9,14 +11,30 @@ from shop.extensions import db
 from shop.models import User
 from shop.services.accounts import is_revoked
 
+# A user id as our tokens carry it: a positive integer that fits PostgreSQL's `integer`.
+USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def user_id_of(payload: dict) -> int | None:
+    """The user id a token names, or None when `sub` is not one of our ids (a forged or foreign
+    token signed with our key must be a 401, not a 500)."""
+    subject = payload.get("sub")
+    if isinstance(subject, str) and USER_ID.fullmatch(subject) and int(subject) <= 2**31 - 1:
+        return int(subject)
+    return None
+
 
 def init_jwt(jwt: JWTManager) -> None:
     @jwt.user_lookup_loader
     def load_user(_header, payload) -> User | None:
-        return db.session.get(User, int(payload["sub"]))
+        user_id = user_id_of(payload)
+        return db.session.get(User, user_id) if user_id is not None else None
 
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload) -> bool:
-        return is_revoked(db.session, payload["jti"])
+        # A token without an id (jti) could never be revoked, so it is never accepted.
+        if not isinstance(payload.get("jti"), str):
+            return True
+        return is_revoked(db.session, payload)
 
     register_jwt_error_handlers(jwt)

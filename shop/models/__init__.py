@@ -1,6 +1,12 @@
 """All models, importable from one place (Alembic and `flask erd` read their metadata here)."""
 
-from shop.models.auth import IdempotencyKey, RevokedToken
+from shop.models.auth import (
+    IdempotencyKey,
+    RateLimitCounter,
+    RateLimitHit,
+    RefreshToken,
+    RevokedToken,
+)
 from shop.models.base import Base
 from shop.models.cart import Cart, CartItem
 from shop.models.catalog import Category, Event, TicketType, Venue
@@ -20,6 +26,9 @@ __all__ = [
     "IdempotencyKey",
     "Order",
     "OrderItem",
+    "RateLimitCounter",
+    "RateLimitHit",
+    "RefreshToken",
     "RevokedToken",
     "Ticket",
     "TicketType",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
-from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import delete, func, select
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.errors import EmailTaken, InvalidCredentials, ValidationFailed
-from shop.models import RevokedToken, User
+from shop.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    RefreshTokenReused,
+    RefreshTokenUnknown,
+    ValidationFailed,
+)
+from shop.models import RefreshToken, RevokedToken, User
 from shop.services.passwords import hash_password, needs_rehash, verify_password
 from shop.services.users import PasswordPolicyError, check_password_policy, normalize_email
 
@@ -52,12 +59,54 @@ def authenticate(session: Session, *, email: str, password: str) -> User:
     return user
 
 
-def issue_tokens(user: User) -> dict[str, str]:
+def issue_tokens(session: Session, user: User, family_id: str | None = None) -> dict[str, str]:
+    """A new access token and refresh token for `user`. Without `family_id` this starts a new
+    session family (sign-in); with it, the pair continues that family (refresh). Both tokens
+    carry the family as the `fam` claim, so logging out can end the whole family."""
     identity = str(user.id)
+    family_id = family_id or uuid.uuid4().hex
+    claims = {"fam": family_id}
+    refresh_token = create_refresh_token(identity=identity, additional_claims=claims)
+    payload = decode_token(refresh_token)
+    session.add(
+        RefreshToken(
+            jti=payload["jti"],
+            family_id=family_id,
+            user_id=user.id,
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )
+    )
     return {
-        "access_token": create_access_token(identity=identity),
-        "refresh_token": create_refresh_token(identity=identity),
+        "access_token": create_access_token(identity=identity, additional_claims=claims),
+        "refresh_token": refresh_token,
     }
+
+
+def rotate_refresh_token(session: Session, user: User, payload: dict) -> dict[str, str]:
+    """Use the refresh token `payload` (already verified and not revoked) exactly once: mark it
+    used and issue the next pair in its family. A token used before means a copy is in someone
+    else's hands: the family is revoked (flushed, for the caller to commit) and
+    RefreshTokenReused raised."""
+    record = session.scalars(
+        select(RefreshToken).where(RefreshToken.jti == payload["jti"]).with_for_update()
+    ).one_or_none()
+    if record is None or record.user_id != user.id:
+        raise RefreshTokenUnknown()
+    if record.used_at is not None:
+        revoke_family(session, record.family_id)
+        raise RefreshTokenReused()
+    record.used_at = datetime.now(UTC)
+    return issue_tokens(session, user, family_id=record.family_id)
+
+
+def revoke_family(session: Session, family_id: str) -> None:
+    """End a sign-in session: every refresh token of the family, and (through the `fam` claim,
+    checked on every request) every access token issued with them, stop working."""
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
 
 
 def revoke_token(session: Session, payload: dict) -> None:
@@ -75,9 +124,26 @@ def revoke_token(session: Session, payload: dict) -> None:
 
 
 def purge_expired_revocations(session: Session, now: datetime) -> int:
-    """Forget revocations of tokens that have expired: they are refused as expired anyway."""
-    return session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
+    """Forget revocations and refresh-token records of tokens that have expired: they are
+    refused as expired anyway."""
+    revoked = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
+    refresh = session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount
+    return revoked + refresh
 
 
-def is_revoked(session: Session, jti: str) -> bool:
-    return session.get(RevokedToken, jti) is not None
+def is_revoked(session: Session, payload: dict) -> bool:
+    """Whether a verified token must be refused: logged out, its family ended, or (refresh
+    tokens) never recorded. One query per authenticated request."""
+    jti, family_id = payload["jti"], payload.get("fam")
+    family_revoked = (
+        select(RefreshToken.jti)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    if payload.get("type") == "refresh":
+        known = select(RefreshToken.jti).where(
+            RefreshToken.jti == jti, RefreshToken.revoked_at.is_(None)
+        )
+        return not session.scalar(select(known.exists() & ~family_revoked))
+    logged_out = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
+    return bool(session.scalar(select(logged_out | family_revoked)))

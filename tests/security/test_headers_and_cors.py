@@ -1,10 +1,13 @@
-"""OWASP API8:2023 Security Misconfiguration: security headers on every answer, no stack
-traces, and CORS only for the configured origins."""
+"""OWASP API8:2023 Security Misconfiguration: security headers on every answer (CSP, HSTS in
+production), no stack traces, and CORS only for the configured origins, cacheable and varying by
+Origin."""
+
+import secrets
 
 import pytest
 
 from shop import create_app
-from shop.extensions import db
+from shop.extensions import db, limiter
 
 
 @pytest.mark.parametrize("path", ["/api/events", "/api/nope", "/api/auth/me", "/api/docs"])
@@ -45,3 +48,47 @@ def test_cors_only_for_configured_origins(cors_client):
 def test_no_cors_when_none_configured(client):
     response = client.get("/api/events", headers={"Origin": "https://shop.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_json_answers_allow_nothing_and_the_docs_page_only_its_own_assets(client):
+    api = client.get("/api/events")
+    assert api.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    docs = client.get("/api/docs")
+    policy = docs.headers["Content-Security-Policy"]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in docs.get_data(as_text=True)
+    assert "script-src 'self' 'nonce-" in policy and "unsafe-eval" not in policy
+    assert client.get("/api/docs").headers["Content-Security-Policy"] != policy  # fresh nonce
+
+
+def test_hsts_only_in_production(client, monkeypatch, database_url):
+    from config import ProductionConfig
+
+    assert "Strict-Transport-Security" not in client.get("/api/health").headers
+    monkeypatch.setattr(ProductionConfig, "DATABASE_URL", database_url)
+    monkeypatch.setattr(ProductionConfig, "JWT_SECRET_KEY", "k" + secrets.token_urlsafe(47))
+    production = create_app("production")
+    try:
+        response = production.test_client().get("/api/docs")
+        assert response.headers["Strict-Transport-Security"] == (
+            "max-age=31536000; includeSubDomains"
+        )
+    finally:
+        limiter.enabled = False  # one global extension: production switched it on
+        with production.app_context():
+            db.engine.dispose()
+
+
+def test_cors_preflights_are_cacheable_and_answers_vary_by_origin(cors_client):
+    preflight = cors_client.options(
+        "/api/cart/items",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type, X-Cart-Token",
+        },
+    )
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    assert "Origin" in preflight.headers["Vary"]
+    refused = cors_client.get("/api/events", headers={"Origin": "https://evil.example"})
+    assert "Origin" in refused.headers["Vary"]
