@@ -58,6 +58,14 @@ def register_database(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(
             app.config["DATABASE_URL"], app.instance_path, app.config["EMBEDDED_DATABASE_NAME"]
         )
+    # Every lock wait on every connection is bounded (shop/services/locking.py): set once per
+    # connection rather than with a `SET LOCAL` statement in each transaction.
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args.setdefault(
+        "options", f"-c lock_timeout={int(app.config['CHECKOUT_LOCK_TIMEOUT_MS'])}"
+    )
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
 
 def register_extensions(app: Flask) -> None:

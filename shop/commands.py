@@ -29,6 +29,7 @@ def register_commands(app: Flask) -> None:
         erd_command,
         psql_command,
         purge_command,
+        check_command,
     ):
         app.cli.add_command(command)
 
@@ -238,6 +239,29 @@ def purge_command() -> None:
         f"Deleted {keys} idempotency keys, {tokens} expired token records and {limits} expired"
         " rate-limit counters."
     )
+
+
+@click.command("check")
+@with_appcontext
+def check_command() -> None:
+    """Verify that seats, tickets, money and holds add up (exit 1 and list what does not).
+
+    Per ticket type, sold = valid + used tickets <= capacity and sold + live holds <= capacity;
+    per order, total = the sum of its lines, one ticket per seat; open carts within their hold
+    limits. Read-only; safe to run at any time (e.g. after an incident, or from a cron job)."""
+    from shop.services.consistency import find_violations
+
+    violations = find_violations(
+        db.session,
+        hold_minutes=current_app.config["CART_HOLD_MINUTES"],
+        max_renewals=current_app.config["CART_HOLD_MAX_RENEWALS"],
+    )
+    db.session.rollback()
+    for violation in violations:
+        click.echo(str(violation))
+    if violations:
+        raise click.ClickException(f"{len(violations)} violations.")
+    click.echo("Everything adds up: seats, tickets, order totals and holds.")
 
 
 @click.command("psql", context_settings={"ignore_unknown_options": True})

@@ -307,6 +307,10 @@ class CapacityBelowSold(Conflict):
     code, title = "capacity_below_sold", "Capacity below tickets sold"
 
 
+class CapacityBelowHeld(Conflict):
+    code, title = "capacity_below_held", "Capacity below tickets sold and held"
+
+
 class AlreadyExists(Conflict):
     code, title = "already_exists", "Already exists"
 

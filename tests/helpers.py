@@ -19,3 +19,18 @@ def problem(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def violations(app) -> list[str]:
+    """What `flask check` would report right now (an empty list: seats and money add up)."""
+    from shop.extensions import db
+    from shop.services.consistency import find_violations
+
+    with app.app_context():
+        found = find_violations(
+            db.session,
+            hold_minutes=app.config["CART_HOLD_MINUTES"],
+            max_renewals=app.config["CART_HOLD_MAX_RENEWALS"],
+        )
+        db.session.remove()
+    return [str(violation) for violation in found]

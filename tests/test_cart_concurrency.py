@@ -5,6 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.helpers import violations
+
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
 
@@ -37,6 +39,7 @@ def test_concurrent_adds_to_one_line_lose_no_update(app, make, sql):
     statuses = run_together(8, add_one)
     assert statuses == [201] * 8
     assert sql("SELECT quantity FROM cart_item") == [{"quantity": 9}]
+    assert violations(app) == []
 
 
 def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
@@ -52,6 +55,7 @@ def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
     assert sorted(statuses) == [201] * 5 + [409] * 7
     held = sql("SELECT sum(quantity) AS held, count(*) AS lines FROM cart_item")[0]
     assert held == {"held": 5, "lines": 5}
+    assert violations(app) == []
 
 
 def test_concurrent_adds_from_one_address_never_pass_its_seat_cap(app, make, sql):
@@ -71,3 +75,4 @@ def test_concurrent_adds_from_one_address_never_pass_its_seat_cap(app, make, sql
     statuses = run_together(12, new_cart_takes_three)
     assert sorted(statuses) == [201] * 6 + [409] * 6  # 6 x 3 = 18 seats; a 7th would be 21
     assert sql("SELECT sum(quantity) AS held FROM cart_item") == [{"held": 18}]
+    assert violations(app) == []

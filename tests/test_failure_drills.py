@@ -12,6 +12,7 @@ from shop import create_app
 from shop.database import normalize_database_url
 from shop.extensions import db
 from tests.factories import DEFAULT_PASSWORD
+from tests.helpers import violations
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,13 +84,14 @@ def test_database_outage_answers_503_and_the_app_recovers_without_restart(own_da
         assert client.get("/api/auth/me", headers=headers).status_code == 200
         with app.app_context():
             assert db.session.execute(db.text("SELECT count(*) FROM customer_order")).scalar() == 0
+        assert violations(app) == []
     finally:
         limiter.enabled = False
         with app.app_context():
             db.engine.dispose()
 
 
-def test_a_checkout_that_dies_half_way_leaves_no_trace(client, make, auth, sql, monkeypatch):
+def test_a_checkout_that_dies_half_way_leaves_no_trace(app, client, make, auth, sql, monkeypatch):
     from shop.services import checkout
 
     first = make.ticket_type(make.event(), capacity=10)
@@ -100,16 +102,14 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(client, make, auth, sql, 
         client.post(
             "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2}, headers=headers
         )
-    real_sell = checkout._sell
-    calls = []
+    real_insert = checkout._insert_order
 
-    def sell_then_crash(session, tier, quantity):
-        calls.append(tier.id)
-        real_sell(session, tier, quantity)
-        if len(calls) == 2:  # the order, its lines, tickets and the first tier's sale are written
-            raise RuntimeError("the process died here")
+    def insert_then_crash(*args, **kwargs):
+        # The sale, the order, its lines and tickets and the closed cart are all written.
+        real_insert(*args, **kwargs)
+        raise RuntimeError("the process died here")
 
-    monkeypatch.setattr(checkout, "_sell", sell_then_crash)
+    monkeypatch.setattr(checkout, "_insert_order", insert_then_crash)
     response = client.post("/api/cart/checkout", headers=headers)
     assert response.status_code == 500
     assert response.content_type == "application/problem+json"
@@ -120,8 +120,10 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(client, make, auth, sql, 
     assert sql("SELECT sum(sold) AS sold FROM ticket_type") == [{"sold": 0}]
     assert sql("SELECT status FROM cart") == [{"status": "active"}]
     assert sql("SELECT sum(quantity) AS n FROM cart_item") == [{"n": 4}]
-    monkeypatch.setattr(checkout, "_sell", real_sell)
+    assert violations(app) == []
+    monkeypatch.setattr(checkout, "_insert_order", real_insert)
     assert client.post("/api/cart/checkout", headers=headers).status_code == 201
+    assert violations(app) == []
 
 
 @pytest.mark.parametrize(
@@ -136,9 +138,10 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(client, make, auth, sql, 
         (b"{" + b'"x": 1, ' * 20_000 + b"}", "application/json", 413, "payload_too_large"),
     ],
 )
-def test_broken_requests_get_a_clear_problem(client, sql, data, content_type, status, code):
+def test_broken_requests_get_a_clear_problem(app, client, sql, data, content_type, status, code):
     response = client.post("/api/auth/login", data=data, content_type=content_type)
     assert response.status_code == status, response.get_data(as_text=True)[:300]
     assert response.content_type == "application/problem+json"
     assert response.get_json()["code"] == code
     assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
+    assert violations(app) == []

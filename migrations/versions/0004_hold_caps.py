@@ -6,7 +6,7 @@ a bounded number of seats across all its guest carts; `ticket_type.max_per_custo
 one customer may buy of a tier across their confirmed orders.
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0003
 Create Date: 2026-11-27
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0004"
-down_revision = "0005"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

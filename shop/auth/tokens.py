@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
+from flask import g
 from flask_jwt_extended import JWTManager
 
 from shop.errors import register_jwt_error_handlers
 from shop.extensions import db
 from shop.models import User
-from shop.services.accounts import is_revoked
+from shop.services.accounts import is_revoked, user_and_revocation
 
 # A user id as our tokens carry it: a positive integer that fits PostgreSQL's `integer`.
 USER_ID = re.compile(r"[1-9][0-9]{0,9}")
@@ -25,16 +26,28 @@ def user_id_of(payload: dict) -> int | None:
 
 
 def init_jwt(jwt: JWTManager) -> None:
-    @jwt.user_lookup_loader
-    def load_user(_header, payload) -> User | None:
-        user_id = user_id_of(payload)
-        return db.session.get(User, user_id) if user_id is not None else None
-
+    # flask-jwt-extended asks "is this token revoked?" first and "whose is it?" second; one
+    # query answers both (the user is kept on `g` for the second question).
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload) -> bool:
         # A token without an id (jti) could never be revoked, so it is never accepted.
         if not isinstance(payload.get("jti"), str):
             return True
-        return is_revoked(db.session, payload)
+        user_id = user_id_of(payload)
+        if user_id is None:
+            return is_revoked(db.session, payload)
+        user, revoked = user_and_revocation(db.session, user_id, payload)
+        g.jwt_user = user
+        return revoked
+
+    @jwt.user_lookup_loader
+    def load_user(_header, payload) -> User | None:
+        user_id = user_id_of(payload)
+        if user_id is None:
+            return None
+        user = g.pop("jwt_user", None)
+        if user is not None and user.id == user_id:
+            return user
+        return db.session.get(User, user_id)
 
     register_jwt_error_handlers(jwt)

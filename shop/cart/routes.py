@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
@@ -61,18 +63,25 @@ def hold_policy() -> carts.HoldPolicy:
     )
 
 
-def merge_guest_cart_before_checkout() -> None:
-    """Checkout buys what the last cart answer showed. A guest cart sent along is merged first;
-    when that brought lines over, the merge is kept and the checkout refused (409 `cart_merged`),
-    so the client shows the merged cart before anything is bought. A stale token changes
-    nothing, so retrying the checkout then goes through."""
-    owner = current_owner()
-    if owner.user_id is None or owner.guest_token is None:
-        return
-    outcome = carts.merge_guest_cart(db.session, owner.user_id, owner.guest_token, hold_policy())
-    db.session.commit()
-    if outcome is not None and outcome.merged_lines:
-        raise CartMerged()
+def guest_cart_merged_first(view):
+    """Checkout buys what the last cart answer showed. A guest cart sent along is merged first
+    and the merge committed; when that brought lines over, the checkout is refused (409
+    `cart_merged`), so the client shows the merged cart before anything is bought. This runs
+    before the Idempotency-Key is claimed, so nothing is stored under the key: the retry (the
+    stale guest token now changes nothing) goes through."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        guest_token = request.headers.get(CART_TOKEN_HEADER)
+        if guest_token:  # (signed in: @jwt_required() runs first; no token, no query)
+            user_id = int(get_jwt_identity())
+            outcome = carts.merge_guest_cart(db.session, user_id, guest_token, hold_policy())
+            db.session.commit()
+            if outcome is not None and outcome.merged_lines:
+                raise CartMerged()
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def guest_cart_limit() -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     UniqueConstraint,
     func,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.models.base import Base, utcnow
+from shop.models.base import Base
 
 
 class RevokedToken(Base):
@@ -34,13 +35,15 @@ class RevokedToken(Base):
     token_type: Mapped[str] = mapped_column(String(8))
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    revoked_at: Mapped[datetime] = mapped_column(default=func.now(), server_default=func.now())
 
 
 class IdempotencyKey(Base):
-    """A checkout request's `Idempotency-Key`, its fingerprint and the response it produced.
+    """A request's `Idempotency-Key`, its fingerprint and the response it produced.
 
-    A row with `completed_at` NULL is a request still running (a second one gets 409)."""
+    The row is inserted and answered in the transaction that does the work: a request still
+    running holds it uncommitted (a duplicate waits on the unique index), a request that dies
+    leaves nothing behind."""
 
     __tablename__ = "idempotency_key"
     __table_args__ = (
@@ -57,8 +60,10 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None]
-    response_body: Mapped[dict | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # The answer exactly as sent (bytes) and its headers, so a replay is the same answer.
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    response_headers: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=func.now(), server_default=func.now())
     completed_at: Mapped[datetime | None]
 
 
@@ -83,7 +88,7 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(default=func.now(), server_default=func.now())
 
 
 class RateLimitHit(Base):

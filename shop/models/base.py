@@ -30,9 +30,13 @@ class Base(DeclarativeBase):
 
 
 class TimestampMixin:
-    """`created_at` and `updated_at`, set by the application and defaulted by the database."""
+    """`created_at` and `updated_at`, from the database clock.
 
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    Every timestamp the application writes is PostgreSQL's `now()` (the transaction's start),
+    never Python's clock: the times one change records agree exactly (an order's `createdAt`
+    and `confirmedAt`), whichever machine the code runs on."""
+
+    created_at: Mapped[datetime] = mapped_column(default=func.now(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now()
+        default=func.now(), onupdate=func.now(), server_default=func.now()
     )

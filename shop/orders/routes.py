@@ -6,15 +6,13 @@ query is even parsed, so anonymous callers learn nothing from validation errors.
 
 from __future__ import annotations
 
-import re
-
-from flask import current_app, json, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
-from shop.cart.routes import merge_guest_cart_before_checkout
-from shop.errors import PROBLEM_MIMETYPE, ShopError, ValidationFailed
+from shop.cart.routes import guest_cart_merged_first
 from shop.extensions import db
+from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
+from shop.idempotency import idempotent
 from shop.models import Order
 from shop.openapi import ID, Blueprint
 from shop.orders.schemas import (
@@ -25,7 +23,7 @@ from shop.orders.schemas import (
     TicketQuerySchema,
 )
 from shop.schemas import PageQuerySchema, money
-from shop.services import checkout, idempotency, orders
+from shop.services import checkout, orders
 
 checkout_blp = Blueprint(
     "checkout", __name__, url_prefix="/api/cart", description="Turn your cart into an order"
@@ -34,20 +32,7 @@ orders_blp = Blueprint("orders", __name__, url_prefix="/api/orders", description
 tickets_blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Your tickets")
 
 BEARER = {"security": [{"bearerAuth": []}]}
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-CHECKOUT_DOC = {
-    **BEARER,
-    "parameters": [
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
-            "description": "Any unique string (a UUID): retrying with the same key and body"
-            " never creates a second order, it replays the first answer.",
-        }
-    ],
-}
+IDEMPOTENT_DOC = {**BEARER, "parameters": [IDEMPOTENCY_HEADER_DOC]}
 
 
 def order_view(order: Order, *, with_tickets: bool = False) -> dict:
@@ -79,19 +64,12 @@ def order_view(order: Order, *, with_tickets: bool = False) -> dict:
     }
 
 
-def _replay(claim: idempotency.Claim):
-    mimetype = PROBLEM_MIMETYPE if claim.replay_status >= 400 else "application/json"
-    response = current_app.response_class(
-        json.dumps(claim.replay_body), status=claim.replay_status, mimetype=mimetype
-    )
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
-
-
 @checkout_blp.route("/checkout")
 class Checkout(MethodView):
     @jwt_required()
-    @checkout_blp.doc(**CHECKOUT_DOC)
+    @guest_cart_merged_first  # before the Idempotency-Key is claimed: see its docstring
+    @idempotent
+    @checkout_blp.doc(**IDEMPOTENT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
     @checkout_blp.response(
         201,
@@ -115,62 +93,20 @@ class Checkout(MethodView):
         A guest cart sent as `X-Cart-Token` is merged into yours first; if that changed your
         cart, nothing is bought (409 `cart_merged`): review the cart and check out again.
         """
-        merge_guest_cart_before_checkout()
         expected = (body or {}).get("expected_total")
-        key = request.headers.get("Idempotency-Key")
-        claim = None
-        if key is not None:
-            if not IDEMPOTENCY_KEY.match(key):
-                raise ValidationFailed(
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is ideal).",
-                    errors={"Idempotency-Key": ["1 to 255 visible ASCII characters."]},
-                )
-            fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data())
-            now = db.session.scalar(db.select(db.func.now()))
-            claim = idempotency.claim(db.session, current_user.id, key, fingerprint, now)
-            db.session.commit()
-            if claim.replay_status is not None:
-                return _replay(claim)
-        user_id = current_user.id
-        try:
-            order = checkout.place_order(
-                db.session,
-                user_id,
-                expected_total=checkout.Money(expected["amount"], expected["currency"])
-                if expected
-                else None,
-                lock_timeout_ms=current_app.config["CHECKOUT_LOCK_TIMEOUT_MS"],
-            )
-            result = {"data": order_view(order, with_tickets=True)}
-            if claim is not None:
-                # Stored as sent, so a replay answers the very same bytes' worth of JSON.
-                sent = OrderEnvelopeSchema().dump(result)
-                idempotency.complete(db.session, claim.record_id, 201, sent)
-            db.session.commit()
-        except ShopError as error:
-            db.session.rollback()
-            if claim is not None:
-                if error.status >= 500 or error.status == 429:
-                    idempotency.release(db.session, claim.record_id)
-                else:
-                    idempotency.complete(
-                        db.session, claim.record_id, error.status, _problem_body(error)
-                    )
-                db.session.commit()
-            raise
-        except Exception:
-            db.session.rollback()
-            if claim is not None:
-                idempotency.release(db.session, claim.record_id)
-                db.session.commit()
-            raise
-        return result, 201, {"Location": f"/api/orders/{order.id}"}
-
-
-def _problem_body(error: ShopError) -> dict:
-    from shop.errors import handle_shop_error
-
-    return json.loads(handle_shop_error(error).get_data())
+        order = checkout.place_order(
+            db.session,
+            current_user.id,
+            expected_total=checkout.Money(expected["amount"], expected["currency"])
+            if expected
+            else None,
+        )
+        # @idempotent commits, once, after storing this answer with the key.
+        return (
+            {"data": order_view(order, with_tickets=True)},
+            201,
+            {"Location": f"/api/orders/{order.id}"},
+        )
 
 
 @orders_blp.route("")
@@ -209,26 +145,24 @@ class OrderDetail(MethodView):
 @orders_blp.route(f"/<{ID}:orderId>/cancel")
 class OrderCancel(MethodView):
     @jwt_required()
-    @orders_blp.doc(**BEARER)
-    @orders_blp.response(200, OrderEnvelopeSchema)
+    @idempotent
+    @orders_blp.doc(**IDEMPOTENT_DOC)
+    @orders_blp.response(
+        200, OrderEnvelopeSchema, headers={"Idempotent-Replayed": "Idempotent-Replayed"}
+    )
     @orders_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
     @orders_blp.alt_response(404, response="NOT_FOUND", description="Not one of your orders")
     @orders_blp.alt_response(409, response="CONFLICT", description="Already cancelled or started")
     def post(self, orderId: int):
         """Cancel one of your orders
 
-        Allowed until its first event starts: the seats go back on sale and the tickets become
-        `void`. Cancelling twice, after an event started or with a ticket already scanned: 409.
+        Allowed until its first event starts: the seats of its valid tickets go back on sale
+        and those tickets become `void` (tickets an event cancellation already voided stay as
+        they are). Cancelling twice, after an event started or with a ticket already scanned:
+        409. Send an `Idempotency-Key` to retry safely.
         """
-        user_id = current_user.id
-        orders.cancel_order(
-            db.session,
-            user_id,
-            orderId,
-            lock_timeout_ms=current_app.config["CHECKOUT_LOCK_TIMEOUT_MS"],
-        )
-        db.session.commit()
-        order = orders.get_order(db.session, user_id, orderId)
+        order = orders.cancel_order(db.session, current_user.id, orderId)
+        # @idempotent commits, once, after storing this answer with the key.
         return {"data": order_view(order, with_tickets=True)}
 
 

@@ -131,9 +131,9 @@ def purge_expired_revocations(session: Session, now: datetime) -> int:
     return revoked + refresh
 
 
-def is_revoked(session: Session, payload: dict) -> bool:
-    """Whether a verified token must be refused: logged out, its family ended, or (refresh
-    tokens) never recorded. One query per authenticated request."""
+def _revoked(payload: dict):
+    """SQL truth value: whether a verified token must be refused (logged out, its family ended,
+    or, for refresh tokens, never recorded)."""
     jti, family_id = payload["jti"], payload.get("fam")
     family_revoked = (
         select(RefreshToken.jti)
@@ -144,6 +144,19 @@ def is_revoked(session: Session, payload: dict) -> bool:
         known = select(RefreshToken.jti).where(
             RefreshToken.jti == jti, RefreshToken.revoked_at.is_(None)
         )
-        return not session.scalar(select(known.exists() & ~family_revoked))
+        return ~(known.exists() & ~family_revoked)
     logged_out = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
-    return bool(session.scalar(select(logged_out | family_revoked)))
+    return logged_out | family_revoked
+
+
+def is_revoked(session: Session, payload: dict) -> bool:
+    """Whether a verified token must be refused. One query per authenticated request."""
+    return bool(session.scalar(select(_revoked(payload))))
+
+
+def user_and_revocation(session: Session, user_id: int, payload: dict) -> tuple[User | None, bool]:
+    """The token's user (None if gone) and whether the token must be refused, in one query."""
+    row = session.execute(select(User, _revoked(payload)).where(User.id == user_id)).first()
+    if row is None:
+        return None, is_revoked(session, payload)
+    return row[0], bool(row[1])

@@ -7,6 +7,7 @@ names the rule, and map the constraint that fired when a race got there first.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.errors import (
     AlreadyExists,
+    CapacityBelowHeld,
     CapacityBelowSold,
     HasSales,
     InUse,
@@ -24,8 +26,21 @@ from shop.errors import (
     ShopError,
     ValidationFailed,
 )
-from shop.models import Category, Event, Order, OrderItem, Ticket, TicketType, Venue
+from shop.models import (
+    Cart,
+    CartItem,
+    Category,
+    Event,
+    Order,
+    OrderItem,
+    Ticket,
+    TicketType,
+    Venue,
+)
 from shop.pagination import Page, paginate
+from shop.services.availability import held_by_others, live_hold
+from shop.services.locking import lock_events, lock_ticket_types
+from shop.services.orders import release_seats
 
 # Constraint name -> the error a client should see when it fires.
 CONSTRAINT_ERRORS: dict[str, ShopError] = {
@@ -84,7 +99,9 @@ def flush_or_explain(session: Session) -> None:
 def _get(session: Session, model, object_id: int, name: str, *, lock: bool = False):
     statement = select(model).where(model.id == object_id)
     if lock:
-        statement = statement.with_for_update()
+        # Events: FOR NO KEY UPDATE, which sales inserting rows that reference the event do not
+        # conflict with (shop/services/locking.py explains why).
+        statement = statement.with_for_update(key_share=model is Event)
     found = session.scalar(statement)
     if found is None:
         raise NotFound(f"There is no {name} {object_id}. Check the id in the URL.")
@@ -235,44 +252,42 @@ def publish_event(session: Session, event_id: int) -> Event:
 def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, int]:
     """Cancel an event: nothing more can be bought, every valid ticket for it is voided (its
     seat leaves `sold`), and orders with nothing but this event's tickets are cancelled (a mixed
-    order stays confirmed for its other events). Returns what was affected."""
+    order stays confirmed for its other events). Returns what was affected.
+
+    Locks follow shop/services/locking.py: the event (checkouts and order cancels of it wait),
+    its confirmed orders, its tiers, then the tickets as they are voided. Seats are released for
+    exactly the tickets this statement voids, so a ticket scanned or an order cancelled a moment
+    earlier is never released twice."""
     event = _get(session, Event, event_id, "event", lock=True)
     if event.status == "cancelled":
         raise InvalidTransition(
             "This event is already cancelled: its tickets are void, there is nothing more to do."
         )
     event.status = "cancelled"
-    # The voided seats leave `sold`, as when an order is cancelled: tiers locked in id order.
-    valid_per_tier = dict(
-        session.execute(
-            select(OrderItem.ticket_type_id, func.count(Ticket.id))
-            .join(Ticket, Ticket.order_item_id == OrderItem.id)
-            .where(OrderItem.event_id == event_id, Ticket.status == "valid")
-            .group_by(OrderItem.ticket_type_id)
-        ).all()
-    )
     session.execute(
-        select(TicketType.id)
-        .where(TicketType.event_id == event_id)
-        .order_by(TicketType.id)
+        select(Order.id)
+        .where(
+            Order.status == "confirmed",
+            Order.id.in_(select(OrderItem.order_id).where(OrderItem.event_id == event_id)),
+        )
+        .order_by(Order.id)
         .with_for_update()
     )
-    for tier_id, seats in valid_per_tier.items():
-        session.execute(
-            update(TicketType)
-            .where(TicketType.id == tier_id)
-            .values(sold=TicketType.sold - seats)
-            .execution_options(synchronize_session=False)
-        )
-    voided = session.execute(
+    lock_ticket_types(
+        session, session.scalars(select(TicketType.id).where(TicketType.event_id == event_id))
+    )
+    voided_tiers = session.scalars(
         update(Ticket)
         .where(
+            Ticket.order_item_id == OrderItem.id,
+            OrderItem.event_id == event_id,
             Ticket.status == "valid",
-            Ticket.order_item_id.in_(select(OrderItem.id).where(OrderItem.event_id == event_id)),
         )
-        .values(status="void", voided_at=now)
+        .values(status="void", voided_at=now, updated_at=now)
+        .returning(OrderItem.ticket_type_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
+    release_seats(session, Counter(voided_tiers))
     only_this_event = and_(
         exists().where(OrderItem.order_id == Order.id, OrderItem.event_id == event_id),
         ~exists().where(OrderItem.order_id == Order.id, OrderItem.event_id != event_id),
@@ -280,11 +295,11 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
     cancelled = session.execute(
         update(Order)
         .where(Order.status == "confirmed", only_this_event)
-        .values(status="cancelled", cancelled_at=now)
+        .values(status="cancelled", cancelled_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     flush_or_explain(session)
-    return {"tickets_voided": voided, "orders_cancelled": cancelled}
+    return {"tickets_voided": len(voided_tiers), "orders_cancelled": cancelled}
 
 
 # --- ticket types -----------------------------------------------------------------------------
@@ -302,15 +317,47 @@ def create_ticket_type(session: Session, event_id: int, fields: dict[str, Any]) 
     return tier
 
 
+def _lock_tier(session: Session, ticket_type_id: int) -> TicketType:
+    """Lock a tier for an admin change: its event first, then the tier (the lock order of
+    shop/services/locking.py; a price change also updates the event's `price_from`)."""
+    event_id = session.scalar(select(TicketType.event_id).where(TicketType.id == ticket_type_id))
+    if event_id is None:
+        raise NotFound(f"There is no ticket type {ticket_type_id}.")
+    lock_events(session, [event_id], to_change=True)
+    return _get(session, TicketType, ticket_type_id, "ticket type", lock=True)
+
+
 def update_ticket_type(session: Session, ticket_type_id: int, fields: dict[str, Any]) -> TicketType:
+    """Change a tier. Capacity never goes below the seats sold plus the seats in live holds:
+    a hold is a promise, and a cut below it would leave every holder refused at checkout (each
+    one's own hold counts for it, everybody else's against it) until the holds lapse."""
     # The same row lock checkout takes: capacity cannot drop below a sale happening right now.
-    tier = _get(session, TicketType, ticket_type_id, "ticket type", lock=True)
+    tier = _lock_tier(session, ticket_type_id)
     capacity = fields.get("capacity", tier.capacity)
     if capacity < tier.sold:
         raise CapacityBelowSold(
             f"{tier.sold} tickets are sold; capacity must be at least that.",
             errors={"capacity": [f"At least {tier.sold}."]},
         )
+    if capacity < tier.capacity:
+        held = held_by_others(session, [tier.id]).get(tier.id, 0)
+        if capacity < tier.sold + held:
+            lapse = session.scalar(
+                select(func.max(Cart.hold_expires_at))
+                .join(CartItem, CartItem.cart_id == Cart.id)
+                .where(CartItem.ticket_type_id == tier.id, live_hold())
+            )
+            minimum = tier.sold + held
+            raise CapacityBelowHeld(
+                f"{tier.sold} tickets are sold and {held} more are held in carts until"
+                f" {lapse.isoformat()} at the latest; capacity must be at least {minimum} now."
+                " Lower it after the holds lapse, or to no less than that.",
+                errors={"capacity": [f"At least {minimum}."]},
+                sold=tier.sold,
+                held=held,
+                minimumCapacity=minimum,
+                holdsLapseBy=lapse.isoformat(),
+            )
     start = fields.get("sales_start", tier.sales_start)
     end = fields.get("sales_end", tier.sales_end)
     if start is not None and end is not None and end <= start:
@@ -324,7 +371,7 @@ def update_ticket_type(session: Session, ticket_type_id: int, fields: dict[str, 
 
 
 def delete_ticket_type(session: Session, ticket_type_id: int) -> None:
-    tier = _get(session, TicketType, ticket_type_id, "ticket type", lock=True)
+    tier = _lock_tier(session, ticket_type_id)
     if tier.sold > 0 or session.scalar(
         select(exists().where(OrderItem.ticket_type_id == ticket_type_id))
     ):

@@ -1,32 +1,104 @@
-"""Seat availability: `capacity - sold - seats held by other carts' unexpired holds`.
+"""Seat availability, defined once: every consumer (listing, detail, cart, merge, checkout,
+reports) asks this module, so the rule cannot drift between them.
 
-Holds are not swept by a job: a hold counts while its cart is active and `hold_expires_at` is in
-the future, so an expired hold frees its seats the moment it expires.
+**A live hold** is a line of a cart whose status is `active` and whose `hold_expires_at` is in
+the future (PostgreSQL's `now()`, the transaction's start time). Holds are not swept by a job:
+an expired hold frees its seats the moment it expires, because nothing counts it any more.
+
+**Seats left** of a tier, for someone: `capacity - sold - seats in live holds of other carts`,
+never below zero. The public (who holds nothing) sees `capacity - sold - all live holds`.
+
+The rule exists in three forms that say the same thing:
+- SQLAlchemy (`live_hold()`, `held_by_others()`), built once at import so the statement
+  object and its compiled SQL are reused;
+- SQL text (`LIVE_HOLD_SQL`, `HELD_SQL`, `seats_left_sql()`) for the hand-written statements
+  of the catalogue and the reports;
+- Python (`seats_left()`) for rows already read.
+tests/test_availability.py proves for each consumer that an expired hold does not count.
+
+The order in which code paths that move seats take their row locks is in
+`shop.services.locking`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shop.models import Cart, CartItem, TicketType
 
+# --- the rule in SQL text (alias `c` is the cart) -------------------------------------------------
 
-def held_seats(ticket_type_id, *, exclude_cart_id: int | None = None) -> ColumnElement[int]:
-    """Correlated scalar: seats of `ticket_type_id` held by active carts with a live hold."""
-    conditions = [
-        CartItem.ticket_type_id == ticket_type_id,
-        Cart.status == "active",
-        Cart.hold_expires_at > func.now(),
-    ]
-    if exclude_cart_id is not None:
-        conditions.append(Cart.id != exclude_cart_id)
+LIVE_HOLD_SQL = "c.status = 'active' AND c.hold_expires_at > now()"
+
+# (ticket_type_id, held) for the tiers a statement's `:tier_filter` selects; the caller's SQL
+# substitutes its own condition on `ci` (a cart_item alias) for `{tier_filter}`.
+HELD_SQL = (
+    "SELECT ci.ticket_type_id, sum(ci.quantity) AS held"
+    " FROM cart_item ci JOIN cart c ON c.id = ci.cart_id"
+    f" WHERE ({{tier_filter}}) AND {LIVE_HOLD_SQL}"
+    " GROUP BY ci.ticket_type_id"
+)
+
+
+def seats_left_sql(capacity: str, sold: str, held: str) -> str:
+    """SQL for seats left from three SQL expressions (`held` may be NULL: no holds)."""
+    return f"greatest({capacity} - {sold} - coalesce({held}, 0), 0)"
+
+
+def seats_left(capacity: int, sold: int, held: int) -> int:
+    """Seats left from figures already read (`held`: other carts' live holds)."""
+    return max(capacity - sold - held, 0)
+
+
+# --- the rule in SQLAlchemy ----------------------------------------------------------------------
+
+
+def live_hold() -> ColumnElement[bool]:
+    """The condition on `Cart` that makes its lines hold seats."""
+    return and_(Cart.status == "active", Cart.hold_expires_at > func.now())
+
+
+# Seats per tier held by live holds of carts other than `exclude_cart_ids` (pass `[]` for
+# everyone's holds). One statement object for the life of the process: SQLAlchemy compiles it
+# once, PostgreSQL gets the same text every time. Array parameters (`= ANY`) keep the SQL text
+# the same whatever the number of tiers or carts.
+HELD_BY_OTHERS = (
+    select(CartItem.ticket_type_id, func.sum(CartItem.quantity))
+    .join(Cart, Cart.id == CartItem.cart_id)
+    .where(
+        CartItem.ticket_type_id == func.any(bindparam("tier_ids", type_=ARRAY(Integer))),
+        live_hold(),
+        Cart.id != func.all(bindparam("exclude_cart_ids", type_=ARRAY(Integer))),
+    )
+    .group_by(CartItem.ticket_type_id)
+)
+
+
+def held_by_others(
+    session: Session, tier_ids: Iterable[int], exclude_cart_ids: Iterable[int] = ()
+) -> dict[int, int]:
+    """Seats held per tier by live holds of carts not in `exclude_cart_ids` (absent: 0)."""
+    ids = list(tier_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        HELD_BY_OTHERS, {"tier_ids": ids, "exclude_cart_ids": list(exclude_cart_ids)}
+    )
+    return {tier_id: int(held) for tier_id, held in rows}
+
+
+def held_by_others_scalar(ticket_type_id, exclude_cart_id: int) -> ColumnElement[int]:
+    """Correlated scalar for a query that reads tiers (or cart lines): seats of
+    `ticket_type_id` in live holds of carts other than `exclude_cart_id` (0 when none), so one
+    statement can return a cart's lines with what is left for them."""
     return (
         select(func.coalesce(func.sum(CartItem.quantity), 0))
         .join(Cart, Cart.id == CartItem.cart_id)
-        .where(and_(*conditions))
+        .where(CartItem.ticket_type_id == ticket_type_id, live_hold(), Cart.id != exclude_cart_id)
         .scalar_subquery()
     )
 
@@ -37,52 +109,37 @@ def held_by_ticket_type():
     return (
         select(CartItem.ticket_type_id, func.sum(CartItem.quantity).label("held"))
         .join(Cart, Cart.id == CartItem.cart_id)
-        .where(Cart.status == "active", Cart.hold_expires_at > func.now())
+        .where(live_hold())
         .group_by(CartItem.ticket_type_id)
         .subquery("held")
-    )
-
-
-def available_expression(*, exclude_cart_id: int | None = None) -> ColumnElement[int]:
-    """Seats of the TicketType in the surrounding query that anyone (but `exclude_cart_id`) can
-    still put in a cart, never below zero."""
-    return func.greatest(
-        TicketType.capacity
-        - TicketType.sold
-        - held_seats(TicketType.id, exclude_cart_id=exclude_cart_id),
-        0,
     )
 
 
 def available_by_ticket_type(
     session: Session, ticket_type_ids: Iterable[int], *, exclude_cart_id: int | None = None
 ) -> dict[int, int]:
-    """Available seats per ticket type id, in one query."""
+    """Seats left per ticket type id for the holder of `exclude_cart_id` (or the public)."""
     ids = list(ticket_type_ids)
     if not ids:
         return {}
-    rows = session.execute(
-        select(TicketType.id, available_expression(exclude_cart_id=exclude_cart_id)).where(
-            TicketType.id.in_(ids)
-        )
-    )
-    return dict(rows.all())
+    tiers = session.execute(
+        select(TicketType.id, TicketType.capacity, TicketType.sold).where(TicketType.id.in_(ids))
+    ).all()
+    held = held_by_others(session, ids, [] if exclude_cart_id is None else [exclude_cart_id])
+    return {
+        tier_id: seats_left(capacity, sold, held.get(tier_id, 0))
+        for tier_id, capacity, sold in tiers
+    }
 
 
 # One constant statement (compiled once): every tier of the given events, minus live holds.
 AVAILABLE_BY_EVENT = text(
-    """
+    f"""
     WITH tiers AS (
         SELECT id, event_id, capacity, sold FROM ticket_type WHERE event_id = ANY(:event_ids)
     ),
-    held AS (
-        SELECT ci.ticket_type_id, sum(ci.quantity) AS held
-        FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
-        WHERE ci.ticket_type_id IN (SELECT id FROM tiers)
-          AND c.status = 'active' AND c.hold_expires_at > now()
-        GROUP BY ci.ticket_type_id
-    )
-    SELECT tiers.event_id, sum(greatest(capacity - sold - coalesce(held.held, 0), 0))::int
+    held AS ({HELD_SQL.format(tier_filter="ci.ticket_type_id IN (SELECT id FROM tiers)")})
+    SELECT tiers.event_id, sum({seats_left_sql("capacity", "sold", "held.held")})::int
     FROM tiers LEFT JOIN held ON held.ticket_type_id = tiers.id
     GROUP BY tiers.event_id
     """

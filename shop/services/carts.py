@@ -47,7 +47,12 @@ from shop.errors import (
 )
 from shop.models import Cart, CartItem, Event, TicketType
 from shop.schemas import DEFAULT_CURRENCY
-from shop.services.availability import available_expression
+from shop.services.availability import (
+    held_by_others,
+    held_by_others_scalar,
+    live_hold,
+    seats_left,
+)
 from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -310,21 +315,9 @@ def _available_for(session: Session, change: _Change, exclude: list[int]) -> dic
     """Seats per locked tier that no other cart holds (`exclude`: carts whose holds are ours)."""
     if not change.tiers:
         return {}
-    held = dict(
-        session.execute(
-            select(CartItem.ticket_type_id, func.sum(CartItem.quantity))
-            .join(Cart, Cart.id == CartItem.cart_id)
-            .where(
-                CartItem.ticket_type_id.in_(change.tiers),
-                Cart.status == "active",
-                Cart.hold_expires_at > func.now(),
-                Cart.id.not_in(exclude),
-            )
-            .group_by(CartItem.ticket_type_id)
-        ).all()
-    )
+    held = held_by_others(session, change.tiers, exclude)
     return {
-        tier_id: max(tier.capacity - tier.sold - int(held.get(tier_id, 0)), 0)
+        tier_id: seats_left(tier.capacity, tier.sold, held.get(tier_id, 0))
         for tier_id, tier in change.tiers.items()
     }
 
@@ -579,10 +572,9 @@ def _check_address_hold(
         .join(Cart, Cart.id == CartItem.cart_id)
         .where(
             Cart.client_address == cart.client_address,
-            Cart.status == "active",
             Cart.user_id.is_(None),
-            Cart.hold_expires_at > func.now(),
             Cart.id != cart.id,
+            live_hold(),
         )
     )
     limit = policy.max_seats_per_address
@@ -751,11 +743,13 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             TicketType.currency,
             TicketType.sales_start,
             TicketType.sales_end,
+            TicketType.capacity,
+            TicketType.sold,
             Event.id.label("event_id"),
             Event.title,
             Event.starts_at,
             Event.status,
-            available_expression(exclude_cart_id=cart.id).label("available"),
+            held_by_others_scalar(TicketType.id, cart.id).label("held"),
             func.now().label("now"),
         )
         .join(TicketType, TicketType.id == CartItem.ticket_type_id)
@@ -775,6 +769,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
         )
     items = []
     for row in rows:
+        available = seats_left(row.capacity, row.sold, row.held)
         if row.price != row.price_when_added:
             warnings.append(
                 _warning(
@@ -796,12 +791,12 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
                     row.id,
                 )
             )
-        elif row.quantity > row.available:
-            code = "sold_out" if row.available == 0 else "insufficient_availability"
+        elif row.quantity > available:
+            code = "sold_out" if available == 0 else "insufficient_availability"
             warnings.append(
                 _warning(
                     code,
-                    f"Only {row.available} {row.ticket_type_name} tickets are left;"
+                    f"Only {available} {row.ticket_type_name} tickets are left;"
                     f" your cart has {row.quantity}.",
                     row.id,
                 )
@@ -816,7 +811,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
                 "quantity": row.quantity,
                 "unit_price": {"amount": row.price, "currency": row.currency},
                 "line_total": {"amount": row.price * row.quantity, "currency": row.currency},
-                "available": row.available,
+                "available": available,
             }
         )
     currency = rows[0].currency if rows else None

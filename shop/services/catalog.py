@@ -16,8 +16,10 @@ from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, count_rows, paginate
 from shop.services.availability import (
+    HELD_SQL,
     available_by_event,
     held_by_ticket_type,
+    seats_left_sql,
 )
 
 MAX_SEARCH_TERMS = 8
@@ -161,17 +163,18 @@ EVENT_DETAIL_COLUMNS = (
 
 # The event's tiers with their availability for the public, in one constant statement.
 TIERS_WITH_AVAILABILITY = text(
-    """
+    f"""
     WITH held AS (
-        SELECT ci.ticket_type_id, sum(ci.quantity) AS held
-        FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
-        WHERE ci.ticket_type_id IN (SELECT id FROM ticket_type WHERE event_id = :event_id)
-          AND c.status = 'active' AND c.hold_expires_at > now()
-        GROUP BY ci.ticket_type_id
+        {
+        HELD_SQL.format(
+            tier_filter="ci.ticket_type_id IN"
+            " (SELECT id FROM ticket_type WHERE event_id = :event_id)"
+        )
+    }
     )
     SELECT t.id, t.name, t.description, t.price, t.currency, t.capacity, t.sales_start,
            t.sales_end, t.max_per_order, t.max_per_customer,
-           greatest(t.capacity - t.sold - coalesce(held.held, 0), 0)::int AS available
+           {seats_left_sql("t.capacity", "t.sold", "held.held")}::int AS available
     FROM ticket_type t LEFT JOIN held ON held.ticket_type_id = t.id
     WHERE t.event_id = :event_id
     ORDER BY t.price, t.id

@@ -1,10 +1,20 @@
-"""Idempotency keys for checkout, with Stripe's semantics.
+"""Idempotency keys, with Stripe's semantics, tied to the transaction doing the work.
 
-The first request with a key claims it (a row committed before the work starts); its answer —
-success or 4xx — is stored with the order in the same transaction and replayed to any retry
-with `Idempotent-Replayed: true`. The same key with a different request is a 422; while the
-first is still running, a 409. 5xx and 429 answers are not stored: the row is released so a
-retry runs again. Keys are kept at least 24 hours (`flask purge` deletes older ones).
+The first request with a key claims it by inserting its row *inside its own transaction*, and
+stores its answer in that row before the one commit. So:
+
+- a duplicate arriving while the first runs waits on the row's unique index, and when the
+  first commits it finds the answer and replays it (status, body bytes, headers);
+- if the first request dies (worker killed, connection lost, database restart), its
+  transaction rolls back, the claim vanishes with it, and the retry simply runs: nothing ever
+  blocks on a dead request;
+- a first request that runs longer than `lock_timeout` makes the duplicate's wait time out:
+  409 `idempotency_key_in_progress` (retry in a moment).
+
+The same key with a different request is a 422. 4xx answers are stored too (in a transaction of
+their own, since the work was rolled back); 5xx and 429 are not, so a retry runs again. Keys are
+kept at least 24 hours (`flask purge` deletes older ones). `shop/idempotency.py` applies this
+policy to a route.
 """
 
 from __future__ import annotations
@@ -16,21 +26,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shop.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from shop.models import IdempotencyKey
 
-# A claim older than this with no answer belongs to a request that died: it may be taken over.
-ABANDONED_AFTER = timedelta(minutes=2)
 KEEP_FOR = timedelta(hours=24)
+LOCK_NOT_AVAILABLE = "55P03"
 
 
-@dataclass
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Claim:
+    """Either the key is ours (`record_id`) or there is an answer to replay (`replay`)."""
+
     record_id: int | None = None
-    replay_status: int | None = None
-    replay_body: dict | None = None
+    replay: StoredResponse | None = None
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -44,17 +62,26 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
-def claim(
-    session: Session, user_id: int, key: str, request_fingerprint: str, now: datetime
-) -> Claim:
-    """Claim `key` for this request, or return the stored answer to replay. The caller commits
-    right away, so a concurrent request with the same key sees the claim."""
-    record_id = session.scalar(
-        insert(IdempotencyKey)
-        .values(user_id=user_id, key=key, request_fingerprint=request_fingerprint, created_at=now)
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyKey.id)
-    )
+# Built once: one INSERT per request that carries a key.
+_CLAIM = (
+    insert(IdempotencyKey)
+    .values(created_at=func.now())
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(IdempotencyKey.id)
+)
+
+
+def claim(session: Session, user_id: int, key: str, request_fingerprint: str) -> Claim:
+    """Claim `key` in the current transaction, or return the stored answer to replay. Raises
+    IdempotencyKeyReused (422) or IdempotencyKeyInProgress (409)."""
+    params = {"user_id": user_id, "key": key, "request_fingerprint": request_fingerprint}
+    try:
+        record_id = session.execute(_CLAIM, params).scalar()
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        session.rollback()
+        raise IdempotencyKeyInProgress(headers={"Retry-After": "1"}) from error
     if record_id is not None:
         return Claim(record_id=record_id)
     existing = session.scalar(
@@ -62,34 +89,52 @@ def claim(
     )
     if existing.request_fingerprint != request_fingerprint:
         raise IdempotencyKeyReused()
-    if existing.completed_at is not None:
-        return Claim(replay_status=existing.response_status, replay_body=existing.response_body)
-    taken_over = session.scalar(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == existing.id,
-            IdempotencyKey.completed_at.is_(None),
-            IdempotencyKey.created_at < now - ABANDONED_AFTER,
+    if existing.completed_at is None:
+        # Only claims committed before answers were stored with them (older versions) can be
+        # left without one; nothing runs for them any more, so this request takes over.
+        existing.created_at = func.now()
+        session.flush()
+        return Claim(record_id=existing.id)
+    return Claim(
+        replay=StoredResponse(
+            existing.response_status, existing.response_body, existing.response_headers or {}
         )
-        .values(created_at=now)
-        .returning(IdempotencyKey.id)
     )
-    if taken_over is not None:
-        return Claim(record_id=taken_over)
-    raise IdempotencyKeyInProgress(headers={"Retry-After": "1"})
 
 
-def complete(session: Session, record_id: int, status: int, body: dict) -> None:
+def complete(session: Session, record_id: int, response: StoredResponse) -> None:
+    """Store the answer with the claim, in the transaction that did the work."""
     session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == record_id)
-        .values(response_status=status, response_body=body, completed_at=func.now())
+        .values(
+            response_status=response.status,
+            response_body=response.body,
+            response_headers=response.headers,
+            completed_at=func.now(),
+        )
     )
 
 
-def release(session: Session, record_id: int) -> None:
-    """Forget a claim whose request ended in a 5xx or 429, so a retry runs again."""
-    session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+def store_refusal(
+    session: Session, user_id: int, key: str, request_fingerprint: str, response: StoredResponse
+) -> None:
+    """After a refusal rolled the work (and the claim) back: store the 4xx answer under the key
+    in a transaction of its own, so a retry gets the same refusal."""
+    session.execute(
+        insert(IdempotencyKey)
+        .values(
+            user_id=user_id,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            created_at=func.now(),
+            response_status=response.status,
+            response_body=response.body,
+            response_headers=response.headers,
+            completed_at=func.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    )
 
 
 def purge(session: Session, now: datetime) -> int:

@@ -3,12 +3,16 @@ user's order is indistinguishable from one that does not exist."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select, text, update
+from collections import Counter
+from collections.abc import Mapping
+
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.errors import OrderNotCancellable, OrderNotFound
 from shop.models import Event, Order, OrderItem, Ticket, TicketType
 from shop.pagination import Page, paginate
+from shop.services.locking import lock_events, lock_ticket_types
 
 
 def list_orders(session: Session, user_id: int, page: int, page_size: int) -> Page:
@@ -21,7 +25,11 @@ def list_orders(session: Session, user_id: int, page: int, page_size: int) -> Pa
     return paginate(session, statement, page, page_size, options=(selectinload(Order.items),))
 
 
-def get_order(session: Session, user_id: int, order_id: int, *, lock: bool = False) -> Order:
+def get_order(
+    session: Session, user_id: int, order_id: int, *, lock: bool = False, fresh: bool = False
+) -> Order:
+    """The user's order with lines and tickets (`fresh`: re-read what this transaction changed
+    with SQL statements rather than through these objects)."""
     statement = (
         select(Order)
         .where(Order.id == order_id, Order.user_id == user_id)
@@ -29,26 +37,35 @@ def get_order(session: Session, user_id: int, order_id: int, *, lock: bool = Fal
     )
     if lock:
         statement = statement.with_for_update(of=Order)
+    if fresh:
+        statement = statement.execution_options(populate_existing=True)
     order = session.scalar(statement)
     if order is None:
         raise OrderNotFound()
     return order
 
 
-def cancel_order(
-    session: Session, user_id: int, order_id: int, *, lock_timeout_ms: int = 3000
-) -> Order:
-    """Cancel a confirmed order before any of its events starts: its seats go back on sale
-    (`sold` lowered under the same locks checkout takes) and its tickets are voided.
-    Twice, after an event started, or with a ticket already scanned: 409."""
-    session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
+def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
+    """Cancel a confirmed order before any of its events starts: the seats of its still-valid
+    tickets go back on sale and those tickets are voided. Tickets an event cancellation already
+    voided released their seats then, so cancelling an order and cancelling one of its events
+    commute, in either order. Twice, after an event started, or with a ticket already scanned:
+    409. Locks follow shop/services/locking.py: events (shared), order, tiers, tickets."""
+    event_ids = session.scalars(
+        select(OrderItem.event_id)
+        .join(Order, Order.id == OrderItem.order_id)
+        .where(Order.id == order_id, Order.user_id == user_id)
+    ).all()
+    if not event_ids:
+        raise OrderNotFound()
+    # An admin cancelling one of these events waits for us, or we wait for it: never both.
+    lock_events(session, event_ids, to_change=False)
     order = get_order(session, user_id, order_id, lock=True)
     if order.status == "cancelled":
         raise OrderNotCancellable(
             f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}: its"
             " tickets are void and its seats released, there is nothing more to do."
         )
-    event_ids = {item.event_id for item in order.items}
     started = session.scalar(
         select(func.count())
         .select_from(Event)
@@ -58,36 +75,45 @@ def cancel_order(
         raise OrderNotCancellable(
             "An event in this order has already started; it can no longer be cancelled."
         )
-    if any(ticket.status == "used" for item in order.items for ticket in item.tickets):
+    item_tier = {item.id: item.ticket_type_id for item in order.items}
+    lock_ticket_types(session, item_tier.values())
+    ticket_statuses = session.scalars(
+        select(Ticket.status)
+        .where(Ticket.order_item_id.in_(item_tier))
+        .order_by(Ticket.id)
+        .with_for_update()
+    ).all()
+    if "used" in ticket_statuses:
         raise OrderNotCancellable(
             "A ticket of this order was already scanned at the door, so it can no longer be"
             " cancelled."
         )
-    tier_ids = sorted({item.ticket_type_id for item in order.items})
-    session.execute(
-        select(TicketType.id)
-        .where(TicketType.id.in_(tier_ids))
-        .order_by(TicketType.id)
-        .with_for_update()
-    )
-    for item in order.items:
-        session.execute(
-            update(TicketType)
-            .where(TicketType.id == item.ticket_type_id)
-            .values(sold=TicketType.sold - item.quantity)
-            .execution_options(synchronize_session=False)
-        )
-    now = session.scalar(select(func.now()))
-    session.execute(
+    voided = session.scalars(
         update(Ticket)
-        .where(Ticket.order_item_id.in_([item.id for item in order.items]))
-        .values(status="void", voided_at=now)
+        .where(Ticket.order_item_id.in_(item_tier), Ticket.status == "valid")
+        .values(status="void", voided_at=func.now(), updated_at=func.now())
+        .returning(Ticket.order_item_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    release_seats(session, Counter(item_tier[item_id] for item_id in voided))
+    session.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(status="cancelled", cancelled_at=func.now(), updated_at=func.now())
         .execution_options(synchronize_session=False)
     )
-    order.status = "cancelled"
-    order.cancelled_at = now
-    session.flush()
-    return order
+    return get_order(session, user_id, order_id, fresh=True)
+
+
+def release_seats(session: Session, seats_per_tier: Mapping[int, int]) -> None:
+    """Lower `sold` by the seats of tickets just voided (tiers locked by the caller)."""
+    for tier_id, seats in sorted(seats_per_tier.items()):
+        session.execute(
+            update(TicketType)
+            .where(TicketType.id == tier_id)
+            .values(sold=TicketType.sold - seats)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def list_tickets(session: Session, user_id: int, page: int, page_size: int) -> Page:

@@ -9,9 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shop.pagination import Page
+from shop.services.availability import HELD_SQL, seats_left
 
 SALES_BY_TICKET_TYPE = text(
-    """
+    f"""
     WITH page_events AS (
         SELECT id FROM event
         WHERE (CAST(:starts_from AS timestamptz) IS NULL OR starts_at >= :starts_from)
@@ -19,13 +20,7 @@ SALES_BY_TICKET_TYPE = text(
         ORDER BY starts_at, id
         LIMIT :limit OFFSET :offset
     ),
-    held AS (
-        SELECT ci.ticket_type_id, sum(ci.quantity) AS held
-        FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
-        WHERE c.status = 'active' AND c.hold_expires_at > now()
-          AND ci.event_id IN (SELECT id FROM page_events)
-        GROUP BY ci.ticket_type_id
-    ),
+    held AS ({HELD_SQL.format(tier_filter="ci.event_id IN (SELECT id FROM page_events)")}),
     tier_sales AS (
         SELECT oi.ticket_type_id, sum(oi.line_total) AS revenue,
                count(DISTINCT oi.order_id) AS orders
@@ -70,7 +65,7 @@ def _figures(
         "capacity": capacity,
         "sold": sold,
         "held": held,
-        "remaining": max(capacity - sold - held, 0),
+        "remaining": seats_left(capacity, sold, held),
         "revenue": {"amount": Decimal(revenue).quantize(Decimal("0.01")), "currency": currency},
         "sell_through": round(sold / capacity, 4) if capacity else 0.0,
         "orders": orders,

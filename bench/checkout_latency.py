@@ -1,0 +1,118 @@
+"""Checkout latency in-process (no HTTP server): the app's own cost per checkout.
+
+    python bench/checkout_latency.py [--checkouts 300] [--lines 1] [--lapsed]
+
+Buyers with a one-line cart (or `--lines` lines) whose hold is live (`--lapsed`: lapsed) check
+out one after another through the Flask test client, with an `Idempotency-Key`, on the bench
+database. Prints p50/p90 wall time per checkout (the commit's WAL flush included), the app's
+CPU time, and the SQL statements and commits one checkout sends. Target (issue 12): one-line cart, p50 <= 6 ms, <= 8 statements, 1 commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from bench.buyers import BENCH_JWT_SECRET, bench_tiers, reset_sales
+from bench.common import bench_database
+from shop.database import libpq_url
+
+
+def arrange(url: str, buyers: int, lines: int, lapsed: bool) -> list[int]:
+    """`buyers` users, each with an open cart of one seat on each of `lines` bench tiers."""
+    reset_sales(url)
+    hold = "now() - interval '1 minute'" if lapsed else "now() + interval '1 hour'"
+    with psycopg.connect(libpq_url(url)) as conn:
+        tier_ids = bench_tiers(conn, lines, 1_000_000, "Bench event latency")
+        user_ids = [
+            row[0]
+            for row in conn.execute(
+                "INSERT INTO app_user (email, password_hash, name)"
+                " SELECT 'bench-' || g || '-' || md5(random()::text) || '@example.com', 'x', 'B'"
+                " FROM generate_series(1, %s) g RETURNING id",
+                (buyers,),
+            )
+        ]
+        for user_id in user_ids:
+            cart_id = conn.execute(
+                f"INSERT INTO cart (user_id, hold_expires_at) VALUES (%s, {hold}) RETURNING id",
+                (user_id,),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)"
+                " SELECT %s, event_id, id, 1, price FROM ticket_type WHERE id = ANY(%s)",
+                (cart_id, tier_ids),
+            )
+    return user_ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkouts", type=int, default=300)
+    parser.add_argument("--lines", type=int, default=1)
+    parser.add_argument("--lapsed", action="store_true", help="carts whose hold has lapsed")
+    args = parser.parse_args()
+
+    from flask_jwt_extended import create_access_token
+
+    from shop import create_app
+
+    url = bench_database(10_000)
+    user_ids = arrange(url, args.checkouts + 1, args.lines, args.lapsed)
+    app = create_app(
+        "development",
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "JWT_SECRET_KEY": BENCH_JWT_SECRET,
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    with app.app_context():
+        tokens = [create_access_token(identity=str(user_id)) for user_id in user_ids]
+    client = app.test_client()
+
+    statements, commits = [], []
+    event.listen(Engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    event.listen(Engine, "commit", lambda conn: commits.append(1))
+
+    cpu_ms = []
+
+    def checkout(n: int) -> float:
+        headers = {"Authorization": f"Bearer {tokens[n]}", "Idempotency-Key": f"bench-{n}"}
+        started, cpu_started = time.perf_counter(), time.process_time()
+        response = client.post("/api/cart/checkout", headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        cpu_ms.append((time.process_time() - cpu_started) * 1000)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return elapsed
+
+    checkout(0)  # warm up: connection pool, compiled statements, schemas
+    statements.clear()
+    commits.clear()
+    checkout(1)
+    per_checkout = (len(statements), len(commits))
+    times = sorted(checkout(n) for n in range(2, len(tokens)))
+    p90 = times[int(len(times) * 0.9)]
+    print(
+        f"checkout in-process, {args.lines}-line cart, hold {'lapsed' if args.lapsed else 'live'},"
+        f" {len(times)} checkouts: p50 {statistics.median(times):.2f} ms  p90 {p90:.2f} ms"
+        f"  app CPU p50 {statistics.median(cpu_ms):.2f} ms"
+        f"  statements {per_checkout[0]}  commits {per_checkout[1]}"
+    )
+    reset_sales(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""`@idempotent`: the `Idempotency-Key` policy (shop/services/idempotency.py) for any route.
+
+A decorated view does its work without committing; the decorator owns the transaction:
+
+    no key          run the view, commit.
+    a new key       claim it, run the view, store its answer with the claim, commit (once).
+    a known key     the same request: replay the stored status, body bytes and headers with
+                    `Idempotent-Replayed: true`; a different request: 422.
+    a refusal (4xx) roll the work back, store the refusal under the key, answer it.
+    5xx, 429        roll back; nothing is stored, so a retry runs again.
+
+Put it below `@jwt_required()` (keys are per user) and above the flask-smorest decorators
+(so it sees the finished response).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from flask import Response, request
+from flask_jwt_extended import current_user
+
+from shop.errors import ShopError, ValidationFailed, handle_shop_error
+from shop.extensions import db
+from shop.services import idempotency
+
+HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Headers that describe this particular transfer, not the answer: never stored or replayed.
+NOT_STORED = {"content-length", "x-request-id", "date", "set-cookie"}
+HEADER_DOC = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "Any unique string (a UUID): retrying with the same key and body never does"
+    " the work twice, it replays the first answer (same status, body and headers, plus"
+    " `Idempotent-Replayed: true`). Kept 24 hours, per user.",
+}
+
+
+def _stored(response: Response) -> idempotency.StoredResponse:
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_STORED}
+    return idempotency.StoredResponse(response.status_code, response.get_data(), headers)
+
+
+def _replay(stored: idempotency.StoredResponse) -> Response:
+    response = Response(stored.body, status=stored.status, headers=stored.headers)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            response = view(*args, **kwargs)
+            db.session.commit()
+            return response
+        if not KEY_PATTERN.match(key):
+            raise ValidationFailed(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is ideal).",
+                errors={HEADER: ["1 to 255 visible ASCII characters."]},
+            )
+        user_id = current_user.id
+        fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data())
+        claim = idempotency.claim(db.session, user_id, key, fingerprint)
+        if claim.replay is not None:
+            db.session.rollback()
+            return _replay(claim.replay)
+        try:
+            response = view(*args, **kwargs)
+        except ShopError as error:
+            db.session.rollback()
+            if error.status >= 500 or error.status == 429:
+                raise
+            refusal = handle_shop_error(error)
+            idempotency.store_refusal(db.session, user_id, key, fingerprint, _stored(refusal))
+            db.session.commit()
+            return refusal
+        except Exception:
+            db.session.rollback()
+            raise
+        idempotency.complete(db.session, claim.record_id, _stored(response))
+        db.session.commit()
+        return response
+
+    return wrapper

@@ -1,0 +1,69 @@
+"""Availability has one definition (shop/services/availability.py): for every consumer, a live
+hold of another cart counts against the seats left and an expired one does not."""
+
+import pytest
+
+from tests.factories import DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def tier(make):
+    """10 seats, 2 sold; another cart holds 5 of them (live or expired per test)."""
+    return make.ticket_type(make.event(title="Held Night"), capacity=10, sold=2)
+
+
+@pytest.fixture(params=["live", "expired"])
+def hold(request, make, tier):
+    minutes = 15 if request.param == "live" else -1
+    make.cart([(tier, 5)], hold_minutes=minutes)
+    # Seats left for anyone but the holder: 10 - 2 - 5 with a live hold, 10 - 2 without.
+    return {"state": request.param, "left": 3 if request.param == "live" else 8}
+
+
+def test_listing_counts_only_live_holds(client, tier, hold):
+    items = client.get("/api/events?q=held").get_json()["data"]
+    assert [item["ticketsAvailable"] for item in items] == [hold["left"]]
+
+
+def test_detail_counts_only_live_holds(client, tier, hold):
+    tiers = client.get(f"/api/events/{tier.event_id}").get_json()["data"]["ticketTypes"]
+    assert [t["available"] for t in tiers] == [hold["left"]]
+
+
+def test_cart_counts_only_live_holds(client, tier, hold):
+    response = client.post("/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 4})
+    if hold["state"] == "live":
+        assert response.status_code == 409
+        assert response.get_json()["available"] == hold["left"]
+    else:
+        assert response.status_code == 201
+        assert response.get_json()["data"]["items"][0]["available"] == hold["left"]
+
+
+def test_checkout_counts_only_live_holds(client, make, auth, tier, hold, sql):
+    buyer = make.user()
+    make.cart([(tier, 8)], user=buyer, hold_minutes=-1)  # its own hold lapsed: it competes
+    response = client.post("/api/cart/checkout", headers=auth.headers(buyer))
+    assert response.status_code == (409 if hold["state"] == "live" else 201)
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 2 if hold["state"] == "live" else 10}]
+
+
+def test_merge_counts_only_live_holds(client, make, auth, tier, hold):
+    guest = client.post("/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 1})
+    user = make.user()
+    make.cart([(tier, 3)], user=user)
+    login = auth.login(
+        user.email, DEFAULT_PASSWORD, headers={"X-Cart-Token": guest.headers["X-Cart-Token"]}
+    )
+    assert login.status_code == 200
+    cart = client.get("/api/cart", headers=auth.headers(user)).get_json()["data"]
+    # 3 + 1 wanted; left for the merged cart: 10 - 2 sold - the other cart's 5 if live.
+    assert [line["quantity"] for line in cart["items"]] == [3 if hold["state"] == "live" else 4]
+
+
+def test_sales_report_held_counts_only_live_holds(client, make, auth, tier, hold):
+    admin = auth.headers(make.user(role="admin"))
+    report = client.get("/api/admin/reports/sales", headers=admin).get_json()["data"]
+    (event,) = [e for e in report if e["eventId"] == tier.event_id]
+    assert event["held"] == (5 if hold["state"] == "live" else 0)
+    assert event["remaining"] == hold["left"]
