@@ -136,6 +136,14 @@ class Config:
     # Seat holds: how long a cart holds its seats, and how often changes may renew the hold.
     CART_HOLD_MINUTES = env_int("CART_HOLD_MINUTES", 15)
     CART_HOLD_MAX_RENEWALS = env_int("CART_HOLD_MAX_RENEWALS", 8)
+    # Holds are scarce (business rules, on even with RATELIMIT_ENABLED=false): a hold lives at
+    # most this long from the cart's first hold, whatever changes are made; a cart has at most
+    # this many lines; one client address holds at most this many seats across its guest carts.
+    CART_HOLD_MAX_MINUTES = env_int("CART_HOLD_MAX_MINUTES", 60)
+    CART_MAX_LINES = env_int("CART_MAX_LINES", 20)
+    CART_MAX_SEATS_PER_ADDRESS = env_int("CART_MAX_SEATS_PER_ADDRESS", 20)
+    # New guest carts per client address (a rate limit: off with RATELIMIT_ENABLED=false).
+    RATELIMIT_GUEST_CARTS = os.environ.get("RATELIMIT_GUEST_CARTS", "10 per minute;60 per hour")
     # Checkout never waits longer than this for a row lock; contention becomes a 503 to retry.
     CHECKOUT_LOCK_TIMEOUT_MS = env_int("CHECKOUT_LOCK_TIMEOUT_MS", 3000)
 

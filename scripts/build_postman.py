@@ -967,9 +967,13 @@ pm.test("priced in DKK", () => {
             "/api/admin/ticket-types/{{adminTicketTypeId}}",
             status(200)
             + """
-pm.test("capacity 8", () => pm.expect(pm.response.json().data.capacity).to.eql(8));
+pm.test("capacity 8, at most 4 per customer", () => {
+    const t = pm.response.json().data;
+    pm.expect(t.capacity).to.eql(8);
+    pm.expect(t.maxPerCustomer).to.eql(4);
+});
 """,
-            body={"capacity": 8},
+            body={"capacity": 8, "maxPerCustomer": 4},
             headers=a,
         ),
         request(

@@ -52,33 +52,56 @@ def register_commands(app: Flask) -> None:
     show_default=True,
     help="Random seed (same seed, same data).",
 )
-def seed_command(reset: bool, event_count: int, random_seed: int) -> None:
-    """Fill the database with demo data (does nothing if events exist; --reset starts over)."""
+@click.option(
+    "--demo-accounts/--no-demo-accounts",
+    default=None,
+    help="Create the demo customer and admin with the README's passwords. Default: yes in"
+    " development and testing, no in production (where only the flag creates them).",
+)
+def seed_command(
+    reset: bool, event_count: int, random_seed: int, demo_accounts: bool | None
+) -> None:
+    """Fill the database with demo data: catalogue, real orders and tickets, and (outside
+    production, or with --demo-accounts) the demo accounts. Does nothing if events exist;
+    --reset starts over."""
     from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER, catalogue_is_seeded, reset_database, seed
 
+    if demo_accounts is None:
+        demo_accounts = current_app.config["ENV_NAME"] != "production"
     started = time.perf_counter()
     if reset:
         reset_database(db.session)
     if catalogue_is_seeded(db.session):
         # Say what happened this time: nothing was seeded, so no progress bar and no credentials.
-        report = seed(db.session, events=event_count, random_seed=random_seed)
+        report = seed(
+            db.session, events=event_count, random_seed=random_seed, demo_accounts=demo_accounts
+        )
         db.session.commit()
         click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
     else:
         with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
             report = seed(
-                db.session, events=event_count, random_seed=random_seed, progress=bar.update
+                db.session,
+                events=event_count,
+                random_seed=random_seed,
+                progress=bar.update,
+                demo_accounts=demo_accounts,
             )
         db.session.commit()
         vacuum_catalogue()
         elapsed = time.perf_counter() - started
         click.echo(
-            f"Seeded {report.events} events and {report.ticket_types} ticket types"
-            f" in {elapsed:.1f} s."
+            f"Seeded {report.events} events, {report.ticket_types} ticket types,"
+            f" {report.orders} orders and {report.tickets} tickets in {elapsed:.1f} s."
         )
     for account in (DEMO_CUSTOMER, DEMO_ADMIN):
         if account["email"] in report.demo_users_created:
             click.echo(f"Created demo account {account['email']} / {account['password']}")
+    if not demo_accounts:
+        click.echo(
+            "No demo accounts (production): `flask seed --demo-accounts` creates them with the"
+            " README's passwords; `flask create-admin EMAIL` makes an admin of your own."
+        )
 
 
 def vacuum_catalogue() -> None:

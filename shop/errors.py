@@ -99,6 +99,9 @@ class ProblemSchema(Schema):
         }
     )
     available = fields.Integer(metadata={"description": "insufficient_availability: seats left"})
+    limit = fields.Integer(
+        metadata={"description": "address_hold_limit, cart_line_limit: the limit that was reached"}
+    )
     expected_total = fields.Nested(
         MoneySchema, data_key="expectedTotal", metadata={"description": "price_changed: yours"}
     )
@@ -245,6 +248,26 @@ class CartEmpty(ValidationFailed):
 
 class PriceChanged(Conflict):
     code, title = "price_changed", "Prices changed"
+
+
+class AddressHoldLimit(Conflict):
+    code, title = "address_hold_limit", "Too many seats held from one address"
+
+
+class CartLineLimit(Conflict):
+    code, title = "cart_line_limit", "Cart line limit reached"
+
+
+class CustomerLimitExceeded(Conflict):
+    code, title = "customer_limit_exceeded", "Over the per-customer limit"
+
+
+class CartMerged(Conflict):
+    code, title = "cart_merged", "Guest cart merged into yours"
+    detail = (
+        "The guest cart sent as X-Cart-Token was merged into your cart, so your cart changed."
+        " Review it with GET /api/cart, then check out again."
+    )
 
 
 class OrderNotFound(NotFound):

@@ -56,3 +56,23 @@ def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
     held = sql("SELECT sum(quantity) AS held, count(*) AS lines FROM cart_item")[0]
     assert held == {"held": 5, "lines": 5}
     assert violations(app) == []
+
+
+def test_concurrent_adds_from_one_address_never_pass_its_seat_cap(app, make, sql):
+    """Each add waits for the address's advisory lock, so the cap counts every other add (the
+    adds are for different ticket types, so no tier lock lines them up instead)."""
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}", max_per_order=10) for n in range(12)]
+
+    def new_cart_takes_three(n):
+        response = app.test_client().post(
+            "/api/cart/items",
+            json={"ticketTypeId": tiers[n].id, "quantity": 3},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )
+        return response.status_code
+
+    statuses = run_together(12, new_cart_takes_three)
+    assert sorted(statuses) == [201] * 6 + [409] * 6  # 6 x 3 = 18 seats; a 7th would be 21
+    assert sql("SELECT sum(quantity) AS held FROM cart_item") == [{"held": 18}]
+    assert violations(app) == []

@@ -259,6 +259,7 @@ def test_event_detail_has_ticket_types_with_availability_and_sales_window(client
         "salesEnd": None,
         "onSale": True,
         "maxPerOrder": 10,
+        "maxPerCustomer": None,
     }
     assert tiers["Early bird"]["onSale"] is False
     assert tiers["Late release"]["onSale"] is False
@@ -392,6 +393,7 @@ def test_postgresql_built_event_matches_the_documented_schema(app, client, make,
         price=Decimal("120.50"),
         sales_start=now().replace(microsecond=0) - timedelta(days=1),
         sales_end=now().replace(microsecond=987) + timedelta(days=2),
+        max_per_customer=6,
     )
     sold_out = make.ticket_type(event, price=Decimal("99.00"), capacity=4, sold=4)
     make.cart([(windowed, 3)])
@@ -415,6 +417,7 @@ def test_postgresql_built_event_matches_the_documented_schema(app, client, make,
                     "sales_end": tier.sales_end,
                     "on_sale": True,
                     "max_per_order": tier.max_per_order,
+                    "max_per_customer": tier.max_per_customer,
                 }
             )
         expected = EventEnvelopeSchema().dump(

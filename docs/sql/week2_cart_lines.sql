@@ -1,6 +1,7 @@
 -- Week 2: a cart's lines with current prices, line totals and the cart subtotal (a window sum),
 -- plus the price each line was added at so a price change can be spotted.
 -- Run: flask psql -v cart_id=1 -f docs/sql/week2_cart_lines.sql
+-- After `flask seed`, cart 1 is the demo customer's open cart.
 SELECT ci.id                          AS item_id,
        e.title                        AS event,
        t.name                         AS ticket_type,

@@ -1,5 +1,6 @@
 -- Week 2: a user's orders, newest first, with their items as snapshots.
 -- Run: flask psql -v user_id=1 -f docs/sql/week2_user_orders.sql
+-- After `flask seed`, user 1 is the demo customer (customer@example.com).
 SELECT o.id              AS order_id,
        o.created_at,
        o.status,

@@ -85,6 +85,18 @@ class TicketTypeCreateSchema(Schema):
         load_default=10,
         validate=validate.Range(min=1, max=100),
     )
+    max_per_customer = fields.Integer(
+        data_key="maxPerCustomer",
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=1000),
+        metadata={
+            "description": "Anti-scalping: at most this many tickets of this type per customer"
+            " across their confirmed orders, checked at checkout; null (default): no limit"
+            " beyond maxPerOrder"
+        },
+    )
 
     @validates_schema
     def window_in_order(self, data, **kwargs):
@@ -136,6 +148,7 @@ class AdminTicketTypeSchema(ResponseSchema):
     sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
     sales_end = fields.DateTime(data_key="salesEnd", allow_none=True)
     max_per_order = fields.Integer(data_key="maxPerOrder")
+    max_per_customer = fields.Integer(data_key="maxPerCustomer", allow_none=True)
 
     def price_money(self, tier):
         return {"amount": f"{tier.price:.2f}", "currency": tier.currency}

@@ -63,7 +63,7 @@ def start_session(user, status: int):
     guest_token = request.headers.get(CART_TOKEN_HEADER)
     merged = None
     if guest_token:
-        merged = carts.merge_on_sign_in(db.session, user.id, guest_token, hold_policy())
+        merged = carts.merge_guest_cart(db.session, user.id, guest_token, hold_policy())
     data = {"user": user, **accounts.issue_tokens(db.session, user)}
     db.session.commit()
     if merged is not None:

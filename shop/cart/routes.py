@@ -1,14 +1,18 @@
 """Cart routes. A request's cart is the signed-in user's (Authorization) or the guest's
-(X-Cart-Token); with both, the guest cart is merged into the user's."""
+(X-Cart-Token); with both, the guest cart is merged into the user's first, on every cart route
+(checkout too), so every answer shows the one cart checkout buys."""
 
 from __future__ import annotations
+
+import functools
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
-from shop.extensions import db
+from shop.errors import CartMerged
+from shop.extensions import db, limiter
 from shop.openapi import ID, Blueprint
 from shop.services import carts
 
@@ -43,6 +47,7 @@ def current_owner() -> carts.CartOwner:
     return carts.CartOwner(
         user_id=int(identity) if identity is not None else None,
         guest_token=request.headers.get(CART_TOKEN_HEADER) or None,
+        client_address=request.remote_addr,
     )
 
 
@@ -51,14 +56,49 @@ def hold_policy() -> carts.HoldPolicy:
     return carts.HoldPolicy(
         minutes=config["CART_HOLD_MINUTES"],
         max_renewals=config["CART_HOLD_MAX_RENEWALS"],
+        max_minutes=config["CART_HOLD_MAX_MINUTES"],
+        max_lines=config["CART_MAX_LINES"],
+        max_seats_per_address=config["CART_MAX_SEATS_PER_ADDRESS"],
         lock_timeout_ms=config["CHECKOUT_LOCK_TIMEOUT_MS"],
     )
 
 
+def guest_cart_merged_first(view):
+    """Checkout buys what the last cart answer showed. A guest cart sent along is merged first
+    and the merge committed; when that brought lines over, the checkout is refused (409
+    `cart_merged`), so the client shows the merged cart before anything is bought. This runs
+    before the Idempotency-Key is claimed, so nothing is stored under the key: the retry (the
+    stale guest token now changes nothing) goes through."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        guest_token = request.headers.get(CART_TOKEN_HEADER)
+        if guest_token:  # (signed in: @jwt_required() runs first; no token, no query)
+            user_id = int(get_jwt_identity())
+            outcome = carts.merge_guest_cart(db.session, user_id, guest_token, hold_policy())
+            db.session.commit()
+            if outcome is not None and outcome.merged_lines:
+                raise CartMerged()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def guest_cart_limit() -> str:
+    return current_app.config["RATELIMIT_GUEST_CARTS"]
+
+
+def creates_no_guest_cart() -> bool:
+    """Only a request with neither a cart token nor a sign-in creates a guest cart."""
+    return bool(request.headers.get(CART_TOKEN_HEADER) or request.headers.get("Authorization"))
+
+
 def respond(outcome: carts.CartOutcome, status: int = 200):
-    """Commit the change (if any) and answer with the cart, handing back a guest's token."""
-    db.session.commit()
+    """Answer with the cart, handing back a guest's token, and commit the change (if any).
+    The view is read inside the change's transaction, under its locks, so it is what the
+    commit makes true; reading it first spares re-reading the cart after the commit."""
     view = carts.cart_view(db.session, outcome)
+    db.session.commit()
     headers = {CART_TOKEN_HEADER: outcome.guest_token} if outcome.guest_token else {}
     return {"data": view}, status, headers
 
@@ -76,9 +116,11 @@ class CartResource(MethodView):
         Current prices, line totals, subtotal, how long the seats are held (`holdExpiresAt`)
         and `warnings` about anything that changed: a price, a hold that expired, sales that
         ended, seats that ran out. Signed in without a cart: an empty cart. A guest token that
-        matches no open cart is a 404 (drop the header to start over).
+        matches no open cart is a 404 (drop the header to start over). Signed in and sending an
+        open guest cart's `X-Cart-Token`: the guest cart is merged into yours first (once;
+        asking again changes nothing), so this shows the one cart checkout buys.
         """
-        outcome = carts.find_cart(db.session, current_owner())
+        outcome = carts.find_cart(db.session, current_owner(), hold_policy())
         return respond(outcome)
 
     @blp.doc(**OWNER_DOC)
@@ -94,6 +136,12 @@ class CartResource(MethodView):
 
 @blp.route("/items")
 class CartItems(MethodView):
+    # New guest carts are rate limited per client address; adds to an existing cart are not
+    # (the per-address seat cap bounds what those can hold).
+    decorators = [
+        limiter.limit(guest_cart_limit, methods=["POST"], exempt_when=creates_no_guest_cart)
+    ]
+
     @blp.doc(**OWNER_DOC)
     @blp.arguments(CartItemCreateSchema)
     @blp.response(201, CartEnvelopeSchema, headers=TOKEN_HEADER_DOC)
@@ -101,7 +149,12 @@ class CartItems(MethodView):
         404, response="NOT_FOUND", description="Unknown ticket type, event or cart token"
     )
     @blp.alt_response(
-        409, response="CONFLICT", description="Not on sale, not enough seats, other currency"
+        409,
+        response="CONFLICT",
+        description="Not on sale, not enough seats, other currency, a hold or line limit",
+    )
+    @blp.alt_response(
+        429, response="TOO_MANY_REQUESTS", description="Too many new guest carts; see Retry-After"
     )
     def post(self, body):
         """Add tickets to your cart
@@ -111,7 +164,11 @@ class CartItems(MethodView):
         seats are held for you until `holdExpiresAt`. Without a cart token or sign-in, a guest
         cart is created: keep its `cartToken` and send it as `X-Cart-Token` from then on.
         Refused, with the cart unchanged: more than are left (409), more than the per-order
-        limit (422), tickets not on sale (409).
+        limit (422), tickets not on sale (409), a new line in a cart that has 20 lines (409
+        `cart_line_limit`), more than 20 seats held by the guest carts of one client address
+        (409 `address_hold_limit`: sign in, check out or wait). New guest carts are rate limited
+        per client address (429). A cart holds its seats for at most 60 minutes in all (the
+        limits are configurable; see the README).
         """
         outcome = carts.add_item(
             db.session,

@@ -70,6 +70,8 @@ CART_WARNING_CODES = [
     "price_changed",
     "hold_expired",
     "hold_not_renewed",
+    "hold_limit_reached",
+    "cart_line_limit",
     "not_on_sale",
     "sold_out",
     "insufficient_availability",

@@ -147,6 +147,14 @@ class TicketTypeSchema(ResponseSchema):
         data_key="onSale", metadata={"description": "Inside its sales window, event not started"}
     )
     max_per_order = fields.Integer(data_key="maxPerOrder")
+    max_per_customer = fields.Integer(
+        data_key="maxPerCustomer",
+        allow_none=True,
+        metadata={
+            "description": "At most this many per customer across all their orders (checked at"
+            " checkout); null: no limit beyond maxPerOrder"
+        },
+    )
 
 
 class EventDetailSchema(EventSchema):

@@ -43,6 +43,12 @@ class Cart(TimestampMixin, Base):
             postgresql_where=text("status = 'active' AND user_id IS NOT NULL"),
         ),
         Index("ix_cart_active_hold", "hold_expires_at", postgresql_where=text("status = 'active'")),
+        # Serves the per-address cap: the open guest carts one client address created.
+        Index(
+            "ix_cart_active_guest_client_address",
+            "client_address",
+            postgresql_where=text("status = 'active' AND user_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +57,12 @@ class Cart(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     hold_expires_at: Mapped[datetime | None]
     hold_renewals: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the cart first held seats. Never reset while the cart lives, so a hold's whole life
+    # is bounded (`CART_HOLD_MAX_MINUTES`) however often it lapses and restarts.
+    hold_started_at: Mapped[datetime | None]
+    # The client address that created a guest cart: one address holds a bounded number of seats
+    # across all its guest carts (`CART_MAX_SEATS_PER_ADDRESS`).
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
     items: Mapped[list[CartItem]] = relationship(
         back_populates="cart", lazy="raise", order_by="CartItem.id", cascade="all, delete-orphan"

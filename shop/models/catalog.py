@@ -148,6 +148,10 @@ class TicketType(TimestampMixin, Base):
         CheckConstraint("sold >= 0 AND sold <= capacity", name="sold_within_capacity"),
         CheckConstraint("max_per_order BETWEEN 1 AND 100", name="max_per_order_range"),
         CheckConstraint(
+            "max_per_customer IS NULL OR max_per_customer BETWEEN 1 AND 1000",
+            name="max_per_customer_range",
+        ),
+        CheckConstraint(
             "sales_start IS NULL OR sales_end IS NULL OR sales_end > sales_start",
             name="sales_window_order",
         ),
@@ -167,5 +171,8 @@ class TicketType(TimestampMixin, Base):
     sales_start: Mapped[datetime | None]
     sales_end: Mapped[datetime | None]
     max_per_order: Mapped[int] = mapped_column(default=10, server_default="10")
+    # Anti-scalping: at most this many tickets per customer across their confirmed orders
+    # (checked at checkout); None means no limit beyond max_per_order.
+    max_per_customer: Mapped[int | None]
 
     event: Mapped[Event] = relationship(back_populates="ticket_types", lazy="raise")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
+from shop.cart.routes import guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
@@ -66,6 +67,7 @@ def order_view(order: Order, *, with_tickets: bool = False) -> dict:
 @checkout_blp.route("/checkout")
 class Checkout(MethodView):
     @jwt_required()
+    @guest_cart_merged_first  # before the Idempotency-Key is claimed: see its docstring
     @idempotent
     @checkout_blp.doc(**IDEMPOTENT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
@@ -88,6 +90,8 @@ class Checkout(MethodView):
         seats: 409 with `errors.lines` saying, per line, what is left. `expectedTotal`
         different from the current total: 409 `price_changed` with both totals. Payment is
         simulated: the order is `confirmed` at once. Send an `Idempotency-Key` to retry safely.
+        A guest cart sent as `X-Cart-Token` is merged into yours first; if that changed your
+        cart, nothing is bought (409 `cart_merged`): review the cart and check out again.
         """
         expected = (body or {}).get("expected_total")
         order = checkout.place_order(

@@ -91,6 +91,18 @@ def held_by_others(
     return {tier_id: int(held) for tier_id, held in rows}
 
 
+def held_by_others_scalar(ticket_type_id, exclude_cart_id: int) -> ColumnElement[int]:
+    """Correlated scalar for a query that reads tiers (or cart lines): seats of
+    `ticket_type_id` in live holds of carts other than `exclude_cart_id` (0 when none), so one
+    statement can return a cart's lines with what is left for them."""
+    return (
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(CartItem.ticket_type_id == ticket_type_id, live_hold(), Cart.id != exclude_cart_id)
+        .scalar_subquery()
+    )
+
+
 def held_by_ticket_type():
     """Subquery (ticket_type_id, held): seats held per tier by live holds, computed once per
     query and joined, rather than once per tier."""

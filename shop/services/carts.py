@@ -7,6 +7,13 @@ one fixed order, the cart rows involved (ascending id) and then every ticket typ
 exist, concurrent changes to one line never lose an update, and no two transactions wait on each
 other in a cycle. Lock waits are bounded by `lock_timeout`.
 
+Holds are a scarce resource with owners (`HoldPolicy`, from config): a cart has at most
+`max_lines` lines; one client address holds at most `max_seats_per_address` seats across all its
+guest carts; a signed-in customer holds at most a tier's `max_per_order` (one cart per user, one
+line per tier); and a hold's whole life is bounded by `max_minutes` from the cart's first hold,
+however often it lapses and restarts. These are business rules, not rate limits: they hold with
+rate limiting switched off.
+
 Functions take explicit arguments and never commit; the route commits once.
 """
 
@@ -19,12 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from shop.errors import (
+    AddressHoldLimit,
     CartItemNotFound,
+    CartLineLimit,
     CartNotFound,
     CurrencyMismatch,
     EventNotFound,
@@ -38,29 +47,46 @@ from shop.errors import (
 )
 from shop.models import Cart, CartItem, Event, TicketType
 from shop.schemas import DEFAULT_CURRENCY
-from shop.services.availability import available_by_ticket_type, held_by_others, seats_left
+from shop.services.availability import (
+    held_by_others,
+    held_by_others_scalar,
+    live_hold,
+    seats_left,
+)
 from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_LINE_QUANTITY = 100
 
 
+# Advisory lock class for "seats held by one client address" (the second key is a hash of
+# the address): concurrent adds from one address take turns, so together they cannot pass the cap.
+ADDRESS_LOCK_CLASS = 1101
+
+
 @dataclass(frozen=True)
 class HoldPolicy:
-    """How long a change holds the cart's seats, how often changes may renew the hold, and how
+    """How long a change holds the cart's seats (`minutes`), how often changes may renew the
+    hold, how long a hold may live in all (`max_minutes` from the cart's first hold), how many
+    lines a cart may have, how many seats one client address may hold in guest carts, and how
     long a change may wait for a row lock."""
 
     minutes: int = 15
     max_renewals: int = 8
+    max_minutes: int = 60
+    max_lines: int = 20
+    max_seats_per_address: int = 20
     lock_timeout_ms: int = 3000
 
 
 @dataclass(frozen=True)
 class CartOwner:
-    """Who is asking: a signed-in user, a guest with a cart token, both, or neither."""
+    """Who is asking: a signed-in user, a guest with a cart token, both, or neither; and from
+    which client address (guest carts are capped per address)."""
 
     user_id: int | None = None
     guest_token: str | None = None
+    client_address: str | None = None
 
 
 @dataclass
@@ -72,6 +98,7 @@ class CartOutcome:
     warnings: list[dict] = field(default_factory=list)
     guest_token: str | None = None
     created: bool = False
+    merged_lines: int = 0  # lines a guest cart sent along brought into this cart
 
 
 def new_guest_token() -> str:
@@ -109,21 +136,25 @@ def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
     return session.scalar(statement)
 
 
-def find_cart(session: Session, owner: CartOwner) -> CartOutcome:
-    """The cart a read request sees (nothing is created or changed).
+def _is_open_guest_cart(cart: Cart | None) -> bool:
+    return cart is not None and cart.status == "active" and cart.user_id is None
+
+
+def find_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
+    """The cart a read request sees. Nothing changes, except that a signed-in request carrying
+    an open guest cart's token merges it first, so the answer shows the one cart checkout buys.
 
     A guest token that matches no open guest cart is a 404 — unless the request is signed in,
-    where a stale token (already merged, or someone else's) is simply ignored."""
+    where a stale token (already merged, or someone else's) is simply ignored: asking again
+    after a merge changes nothing."""
     if owner.user_id is not None:
-        guest = _guest_cart(session, owner.guest_token, lock=False)
-        if guest is not None and guest.status == "active" and guest.user_id is None:
-            # Not merged yet: a read does not merge, but must not hide the guest's lines either.
-            return CartOutcome(cart=guest, guest_token=owner.guest_token)
+        if _is_open_guest_cart(_guest_cart(session, owner.guest_token, lock=False)):
+            return merge_guest_cart(session, owner.user_id, owner.guest_token, policy)
         return CartOutcome(cart=_user_cart(session, owner.user_id, lock=False))
     if owner.guest_token is None:
         return CartOutcome(cart=None)
     guest = _guest_cart(session, owner.guest_token, lock=False)
-    if guest is None or guest.status != "active" or guest.user_id is not None:
+    if not _is_open_guest_cart(guest):
         raise GuestCartNotFound()
     return CartOutcome(cart=guest, guest_token=owner.guest_token)
 
@@ -141,26 +172,54 @@ class _Change:
     warnings: list[dict]
     guest_token: str | None
     created: bool
+    # Guest line id -> the line that now carries its seats (a merge may combine lines).
+    moved: dict[int, int] = field(default_factory=dict)
+    # The cart's lines once merged and re-checked (loaded once; the operations reuse them).
+    lines: list[CartItem] = field(default_factory=list)
+
+    def outcome(self) -> CartOutcome:
+        return CartOutcome(
+            self.cart, self.warnings, self.guest_token, self.created, merged_lines=len(self.moved)
+        )
 
 
-def _lock_tiers(session: Session, tier_ids: set[int]) -> dict[int, TicketType]:
-    if not tier_ids:
+def _lock_tiers(
+    session: Session, cart_ids: list[int], extra_tier_ids: set[int]
+) -> dict[int, TicketType]:
+    """Lock, by ascending id, every ticket type in these carts' lines plus `extra_tier_ids`:
+    one statement (the lines' tiers are a subquery, not a round trip of their own)."""
+    conditions = []
+    if cart_ids:
+        in_lines = select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids))
+        conditions.append(TicketType.id.in_(in_lines))
+    if extra_tier_ids:
+        conditions.append(TicketType.id.in_(extra_tier_ids))
+    if not conditions:
         return {}
     rows = session.scalars(
-        select(TicketType)
-        .where(TicketType.id.in_(tier_ids))
-        .order_by(TicketType.id)
-        .with_for_update()
+        select(TicketType).where(or_(*conditions)).order_by(TicketType.id).with_for_update()
     )
     return {tier.id: tier for tier in rows}
 
 
-def _line_tier_ids(session: Session, cart_ids: list[int]) -> set[int]:
-    if not cart_ids:
-        return set()
-    return set(
-        session.scalars(select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids)))
-    )
+def start_change(session: Session, policy: HoldPolicy, address: str | None = None) -> datetime:
+    """The first statement of every cart change, one round trip: bound lock waits for this
+    transaction (`set_config(..., true)` is SET LOCAL), read the transaction's clock, and — for
+    an anonymous change that may hold more seats — take its client address's lock, first in
+    the lock order (before any cart or ticket type), so it cannot deadlock."""
+    columns = [
+        func.set_config("lock_timeout", f"{int(policy.lock_timeout_ms)}ms", True),
+        func.now(),
+    ]
+    if address is not None:
+        columns.append(func.pg_advisory_xact_lock(ADDRESS_LOCK_CLASS, func.hashtext(address)))
+    return session.execute(select(*columns)).one()[1]
+
+
+def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
+    """The client address whose seat cap a change counts against: anonymous changes that may
+    hold more seats."""
+    return owner.client_address if owner.user_id is None and adds_seats else None
 
 
 def _lines(session: Session, cart_id: int) -> list[CartItem]:
@@ -178,13 +237,18 @@ def begin_change(
     create: bool = True,
     missing: type[NotFound] = CartNotFound,
     now: datetime | None = None,
+    adds_seats: bool = False,
 ) -> _Change:
     """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
     ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
-    token on an anonymous request."""
-    session.execute(text(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'"))
-    # now() is the transaction's start time: a caller that already read it passes it along.
-    now = now or session.scalar(select(func.now()))
+    token on an anonymous request.
+
+    `adds_seats`: the change may hold more seats. An anonymous one then first takes the lock of
+    its client address, so concurrent adds from one address are counted one after the other."""
+    address = change_address(owner, adds_seats)
+    # A caller that already started the change (add_item: it resolves the tier first) passes
+    # the time start_change read; now() is the transaction's start time either way.
+    now = now or start_change(session, policy, address)
     warnings: list[dict] = []
     guest_token = None
     created = False
@@ -192,8 +256,7 @@ def begin_change(
     guest = None
     if owner.guest_token is not None:
         guest = _guest_cart(session, owner.guest_token, lock=True)
-        usable = guest is not None and guest.status == "active" and guest.user_id is None
-        if not usable:
+        if not _is_open_guest_cart(guest):
             if owner.user_id is None:
                 raise GuestCartNotFound()
             guest = None  # signed in: a stale guest token is harmless
@@ -219,23 +282,32 @@ def begin_change(
             created = True
     elif guest is not None:
         cart, guest, guest_token = guest, None, owner.guest_token
+        if address is not None and cart.client_address != address:
+            # The seats it adds count for the address that adds them: the cart moves along.
+            cart.client_address = address
     else:
         if not create:
             raise missing()
         guest_token = new_guest_token()
-        cart = Cart(guest_token_hash=hash_token(guest_token), status="active")
-        session.add(cart)
-        session.flush()
+        # Added to the session only once its hold is set below: one INSERT, no UPDATE.
+        cart = Cart(
+            guest_token_hash=hash_token(guest_token), status="active", client_address=address
+        )
         created = True
 
     # The guest cart (if merging) was locked before the user's cart; both are locked before any
     # ticket type, in the same order checkout uses.
-    cart_ids = [cart.id] + ([guest.id] if guest is not None else [])
-    tiers = _lock_tiers(session, _line_tier_ids(session, cart_ids) | set(extra_tier_ids))
+    cart_ids = [c.id for c in (cart, guest) if c is not None and c.id is not None]
+    tiers = _lock_tiers(session, cart_ids, set(extra_tier_ids))
     change = _Change(cart, tiers, now, warnings, guest_token, created)
     if guest is not None:
-        _merge(session, change, guest)
+        _merge(session, change, guest, policy)
+    if cart.id is not None:  # (a new guest cart has no lines yet)
+        change.lines = _lines(session, cart.id)
     _renew_hold(session, change, policy)
+    if cart.id is None:
+        session.add(cart)
+        session.flush()
     return change
 
 
@@ -250,9 +322,11 @@ def _available_for(session: Session, change: _Change, exclude: list[int]) -> dic
     }
 
 
-def _merge(session: Session, change: _Change, guest: Cart) -> None:
+def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -> None:
     """Move the guest cart's lines into the user's cart: quantities add up, capped by what is
-    available and by the tier's per-order maximum; every cap becomes a warning."""
+    available, by the tier's per-order maximum and by the cart's line limit; every cap becomes a
+    warning. A line the user's cart lacks moves over as it is (keeping its id), so a request
+    naming a guest line by id still finds it after the merge."""
     available = _available_for(session, change, [change.cart.id, guest.id])
     mine = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
     currency = _cart_currency(change, mine.values())
@@ -269,6 +343,15 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             continue
         target = mine.get(line.ticket_type_id)
+        if target is None and len(mine) >= policy.max_lines:
+            change.warnings.append(
+                _warning(
+                    "cart_line_limit",
+                    f"{tier.name} was left out: a cart has at most {policy.max_lines} lines."
+                    " Check out, then buy the rest in a second order.",
+                )
+            )
+            continue
         wanted = line.quantity + (target.quantity if target else 0)
         allowed = min(wanted, tier.max_per_order, available[tier.id])
         if allowed == 0:
@@ -277,17 +360,12 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             continue
         if target is None:
-            target = CartItem(
-                cart_id=change.cart.id,
-                event_id=line.event_id,
-                ticket_type_id=tier.id,
-                quantity=allowed,
-                unit_price=line.unit_price,
-            )
-            session.add(target)
-            mine[tier.id] = target
+            line.cart_id = change.cart.id  # the line itself moves: same id, same price
+            line.quantity = allowed
+            target = mine[tier.id] = line
         else:
             target.quantity = allowed
+        change.moved[line.id] = target.id
         if allowed < wanted:
             reason = "the per-order limit" if allowed == tier.max_per_order else "the seats left"
             warning = _warning(
@@ -299,6 +377,7 @@ def _merge(session: Session, change: _Change, guest: Cart) -> None:
             )
             change.warnings.append(warning)
             capped.append((warning, target))
+    session.flush()  # moved lines leave the guest cart before what is left of it is deleted
     session.execute(delete(CartItem).where(CartItem.cart_id == guest.id))
     guest.status = "merged"
     guest.user_id = change.cart.user_id
@@ -317,18 +396,33 @@ def _cart_currency(change: _Change, lines) -> str | None:
 
 
 def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
-    """A change holds the seats for `policy.minutes` more. An expired (or absent) hold starts
-    over after every line is checked against what is left; a live one is extended at most
-    `policy.max_renewals` times."""
+    """A change holds the seats for `policy.minutes` more: the first hold starts the cart's hold
+    life; later changes renew it (also after it lapsed, once every line is re-checked against
+    what is left) at most `policy.max_renewals` times and never past `policy.max_minutes` after
+    the first hold. Lapsing and restarting resets neither bound, so no one can hold seats
+    indefinitely by changing a cart now and then. A cart past those bounds still works: its
+    seats are simply not held, and checkout re-checks every line."""
     cart = change.cart
-    expired = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
-    if expired:
+    starting = cart.hold_started_at is None
+    if starting:
+        cart.hold_started_at = change.now
+    last_possible = cart.hold_started_at + timedelta(minutes=policy.max_minutes)
+    lapsed = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
+    if lapsed:
         _recheck_lines(session, change)
-        cart.hold_renewals = 0
-        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
-    elif cart.hold_renewals < policy.max_renewals:
-        cart.hold_renewals += 1
-        cart.hold_expires_at = change.now + timedelta(minutes=policy.minutes)
+    if starting or (cart.hold_renewals < policy.max_renewals and change.now < last_possible):
+        if not starting:
+            cart.hold_renewals += 1
+        cart.hold_expires_at = min(change.now + timedelta(minutes=policy.minutes), last_possible)
+    elif lapsed:
+        change.warnings.append(
+            _warning(
+                "hold_limit_reached",
+                f"Your cart no longer holds seats: a cart holds them for at most"
+                f" {policy.max_minutes} minutes in all ({policy.max_renewals} renewals). Check"
+                " out to buy what is still available; checkout re-checks every line.",
+            )
+        )
     else:
         change.warnings.append(
             _warning(
@@ -342,7 +436,7 @@ def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
 
 def _recheck_lines(session: Session, change: _Change) -> None:
     """After a hold lapsed, others may have bought or held the seats: cap or drop lines."""
-    lines = _lines(session, change.cart.id)
+    lines = change.lines
     if not lines:
         return
     available = _available_for(session, change, [change.cart.id])
@@ -358,6 +452,7 @@ def _recheck_lines(session: Session, change: _Change) -> None:
                 )
             )
             session.delete(line)
+            change.lines.remove(line)
         elif line.quantity > left:
             change.warnings.append(
                 _warning(
@@ -374,24 +469,25 @@ def _recheck_lines(session: Session, change: _Change) -> None:
 
 
 def _release_hold_if_empty(session: Session, cart: Cart) -> None:
+    """An empty cart holds nothing. Its hold life and renewals stay counted: emptying and
+    refilling a cart does not start its hold life over."""
     remaining = session.scalar(
         select(func.count()).select_from(CartItem).where(CartItem.cart_id == cart.id)
     )
     if remaining == 0:
         cart.hold_expires_at = None
-        cart.hold_renewals = 0
 
 
-def merge_on_sign_in(
+def merge_guest_cart(
     session: Session, user_id: int, guest_token: str, policy: HoldPolicy
 ) -> CartOutcome | None:
-    """At sign-in (or sign-up): merge the guest cart sent along into the user's cart. A token
-    that matches no open guest cart is ignored (signing in twice is harmless)."""
+    """Merge the guest cart sent along (at sign-in, sign-up, or any signed-in cart request) into
+    the user's cart. A token that matches no open guest cart is ignored: merging twice changes
+    nothing. `merged_lines` of the outcome says how many guest lines came over."""
     guest = _guest_cart(session, guest_token, lock=False)
-    if guest is None or guest.status != "active" or guest.user_id is not None:
+    if not _is_open_guest_cart(guest):
         return None
-    change = begin_change(session, CartOwner(user_id, guest_token), policy)
-    return CartOutcome(change.cart, change.warnings)
+    return begin_change(session, CartOwner(user_id, guest_token), policy).outcome()
 
 
 # --- the operations --------------------------------------------------------------------------
@@ -402,9 +498,11 @@ def resolve_ticket_type(
 ) -> TicketType:
     """The tier a POST /api/cart/items means: by id, or an event's single on-sale tier."""
     if ticket_type_id is not None:
+        # The event comes along (into the session), so the on-sale check needs no query.
         tier = session.scalar(
             select(TicketType)
             .join(TicketType.event)
+            .options(contains_eager(TicketType.event))
             .where(TicketType.id == ticket_type_id, Event.status != "draft")
         )
         if tier is None:
@@ -459,6 +557,40 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
         )
 
 
+def _check_address_hold(
+    session: Session, change: _Change, policy: HoldPolicy, cart_seats: int
+) -> None:
+    """Refuse a guest change that would make its client address hold more than
+    `policy.max_seats_per_address` seats across all its guest carts with a live hold.
+    `cart_seats`: what this cart would hold after the change. Runs under the address's
+    advisory lock (taken by begin_change), so concurrent adds are counted one after another."""
+    cart = change.cart
+    if cart.user_id is not None or cart.client_address is None:
+        return
+    elsewhere = session.scalar(
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(
+            Cart.client_address == cart.client_address,
+            Cart.user_id.is_(None),
+            Cart.id != cart.id,
+            live_hold(),
+        )
+    )
+    limit = policy.max_seats_per_address
+    if elsewhere + cart_seats > limit:
+        raise AddressHoldLimit(
+            f"Guest carts from your address may hold at most {limit} seats in all and hold"
+            f" {elsewhere + _cart_seats(change)} now. Sign in (a signed-in cart is not limited"
+            " by address), check out, or wait until those holds lapse.",
+            limit=limit,
+        )
+
+
+def _cart_seats(change: _Change) -> int:
+    return sum(line.quantity for line in change.lines)
+
+
 def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
     event = session.get(Event, tier.event_id)
     if not tier_on_sale(event, tier, now):
@@ -482,12 +614,14 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    now = session.scalar(select(func.now()))
+    now = start_change(session, policy, change_address(owner, adds_seats=True))
     tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
-    change = begin_change(session, owner, policy, extra_tier_ids={tier.id}, now=now)
+    change = begin_change(
+        session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
+    )
     tier = change.tiers[tier.id]
     _ensure_on_sale(session, tier, change.now)
-    lines = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
+    lines = {line.ticket_type_id: line for line in change.lines}
     currency = _cart_currency(change, lines.values())
     if currency is not None and tier.currency != currency:
         raise CurrencyMismatch(
@@ -495,10 +629,17 @@ def add_item(
             " Check out first, then buy it in a separate order."
         )
     line = lines.get(tier.id)
+    if line is None and len(lines) >= policy.max_lines:
+        raise CartLineLimit(
+            f"A cart has at most {policy.max_lines} lines. Check out, then buy"
+            f" {tier.name} in a second order (or remove a line first).",
+            limit=policy.max_lines,
+        )
     wanted = quantity + (line.quantity if line else 0)
     if wanted > MAX_LINE_QUANTITY:
         raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
     _check_quantity(session, change, tier, wanted)
+    _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
     if line is None:
         session.add(
             CartItem(
@@ -513,13 +654,12 @@ def add_item(
         line.quantity = wanted
         line.unit_price = tier.price  # the customer has just seen the current price
     session.flush()
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def _owned_line(session: Session, change: _Change, item_id: int) -> CartItem:
-    line = session.scalar(
-        select(CartItem).where(CartItem.id == item_id, CartItem.cart_id == change.cart.id)
-    )
+    item_id = change.moved.get(item_id, item_id)  # a guest line merged just now
+    line = next((line for line in change.lines if line.id == item_id), None)
     if line is None:
         raise CartItemNotFound()
     return line
@@ -529,16 +669,19 @@ def set_quantity(
     session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int, quantity: int
 ) -> CartOutcome:
     """Set a line's quantity. Another cart's line is a 404, like a line that does not exist."""
-    change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
+    change = begin_change(
+        session, owner, policy, create=False, missing=CartItemNotFound, adds_seats=True
+    )
     line = _owned_line(session, change, item_id)
     tier = change.tiers[line.ticket_type_id]
     if quantity > line.quantity:
         _ensure_on_sale(session, tier, change.now)
+        _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
     _check_quantity(session, change, tier, quantity)
     line.quantity = quantity
     line.unit_price = tier.price
     session.flush()
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def remove_item(
@@ -548,7 +691,7 @@ def remove_item(
     session.delete(_owned_line(session, change, item_id))
     session.flush()
     _release_hold_if_empty(session, change.cart)
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
@@ -561,34 +704,18 @@ def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOu
             return CartOutcome(cart=None)
         raise
     session.execute(delete(CartItem).where(CartItem.cart_id == change.cart.id))
-    session.execute(
-        update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None, hold_renewals=0)
-    )
+    session.execute(update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None))
     session.expire(change.cart)
-    return CartOutcome(change.cart, change.warnings, change.guest_token, change.created)
+    return change.outcome()
 
 
 # --- what the client sees --------------------------------------------------------------------
 
 
-@dataclass
-class CartLineView:
-    id: int
-    event_id: int
-    ticket_type_id: int
-    ticket_type_name: str
-    event: dict
-    quantity: int
-    unit_price: Decimal
-    price_when_added: Decimal
-    currency: str
-    available: int
-    on_sale: bool
-
-
 def cart_view(session: Session, outcome: CartOutcome) -> dict:
     """The cart as the API shows it: current prices, line totals, subtotal, per-line
-    availability and every warning the client should act on (two queries)."""
+    availability and every warning the client should act on (one query: the lines with their
+    tier, event, seats left and the clock)."""
     cart = outcome.cart
     warnings = list(outcome.warnings)
     if cart is None:
@@ -603,18 +730,35 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             "updated_at": None,
             "cart_token": outcome.guest_token,
         }
-    now = session.scalar(select(func.now()))
+    # Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects
+    # to build. Each row carries what tier_on_sale needs (status, starts_at, sales window).
     rows = session.execute(
-        select(CartItem, TicketType, Event)
+        select(
+            CartItem.id,
+            CartItem.quantity,
+            CartItem.unit_price.label("price_when_added"),
+            TicketType.id.label("ticket_type_id"),
+            TicketType.name.label("ticket_type_name"),
+            TicketType.price,
+            TicketType.currency,
+            TicketType.sales_start,
+            TicketType.sales_end,
+            TicketType.capacity,
+            TicketType.sold,
+            Event.id.label("event_id"),
+            Event.title,
+            Event.starts_at,
+            Event.status,
+            held_by_others_scalar(TicketType.id, cart.id).label("held"),
+            func.now().label("now"),
+        )
         .join(TicketType, TicketType.id == CartItem.ticket_type_id)
         .join(Event, Event.id == CartItem.event_id)
         .where(CartItem.cart_id == cart.id)
         .order_by(CartItem.id)
     ).all()
-    available = available_by_ticket_type(
-        session, [tier.id for _, tier, _ in rows], exclude_cart_id=cart.id
-    )
-    hold_live = cart.hold_expires_at is not None and cart.hold_expires_at > now
+    now = rows[0].now if rows else None
+    hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
     if rows and not hold_live:
         warnings.append(
             _warning(
@@ -624,61 +768,59 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             )
         )
     items = []
-    for line, tier, event in rows:
-        on_sale = tier_on_sale(event, tier, now)
-        if tier.price != line.unit_price:
+    for row in rows:
+        available = seats_left(row.capacity, row.sold, row.held)
+        if row.price != row.price_when_added:
             warnings.append(
                 _warning(
                     "price_changed",
-                    f"{tier.name} for {event.title} now costs"
-                    f" {tier.price} {tier.currency} (was {line.unit_price}).",
-                    line.id,
-                    old_price={"amount": line.unit_price, "currency": tier.currency},
-                    new_price={"amount": tier.price, "currency": tier.currency},
+                    f"{row.ticket_type_name} for {row.title} now costs"
+                    f" {row.price} {row.currency} (was {row.price_when_added}).",
+                    row.id,
+                    old_price={"amount": row.price_when_added, "currency": row.currency},
+                    new_price={"amount": row.price, "currency": row.currency},
                 )
             )
-        if not on_sale:
-            reason = (
-                "the event was cancelled" if event.status == "cancelled" else "sales have ended"
-            )
+        if not tier_on_sale(row, row, now):
+            reason = "the event was cancelled" if row.status == "cancelled" else "sales have ended"
             warnings.append(
                 _warning(
                     "not_on_sale",
-                    f"{tier.name} for {event.title} can no longer be"
+                    f"{row.ticket_type_name} for {row.title} can no longer be"
                     f" bought ({reason}). Remove the line to check out.",
-                    line.id,
+                    row.id,
                 )
             )
-        elif line.quantity > available[tier.id]:
-            code = "sold_out" if available[tier.id] == 0 else "insufficient_availability"
+        elif row.quantity > available:
+            code = "sold_out" if available == 0 else "insufficient_availability"
             warnings.append(
                 _warning(
                     code,
-                    f"Only {available[tier.id]} {tier.name} tickets are left;"
-                    f" your cart has {line.quantity}.",
-                    line.id,
+                    f"Only {available} {row.ticket_type_name} tickets are left;"
+                    f" your cart has {row.quantity}.",
+                    row.id,
                 )
             )
         items.append(
             {
-                "id": line.id,
-                "event_id": event.id,
-                "ticket_type_id": tier.id,
-                "ticket_type_name": tier.name,
-                "event": {"id": event.id, "title": event.title, "starts_at": event.starts_at},
-                "quantity": line.quantity,
-                "unit_price": {"amount": tier.price, "currency": tier.currency},
-                "line_total": {"amount": tier.price * line.quantity, "currency": tier.currency},
-                "available": available[tier.id],
+                "id": row.id,
+                "event_id": row.event_id,
+                "ticket_type_id": row.ticket_type_id,
+                "ticket_type_name": row.ticket_type_name,
+                "event": {"id": row.event_id, "title": row.title, "starts_at": row.starts_at},
+                "quantity": row.quantity,
+                "unit_price": {"amount": row.price, "currency": row.currency},
+                "line_total": {"amount": row.price * row.quantity, "currency": row.currency},
+                "available": available,
             }
         )
-    currency = rows[0][1].currency if rows else None
-    subtotal = sum((tier.price * line.quantity for line, tier, _ in rows), Decimal("0.00"))
+    currency = rows[0].currency if rows else None
+    subtotal = sum((row.price * row.quantity for row in rows), Decimal("0.00"))
     return {
         "id": cart.id,
         "cart_token": outcome.guest_token,
         "items": items,
-        "total_quantity": sum(line.quantity for line, _, _ in rows),
+        "total_quantity": sum(row.quantity for row in rows),
         "subtotal": {"amount": subtotal, "currency": currency or DEFAULT_CURRENCY},
         "hold_expires_at": cart.hold_expires_at if rows else None,
         "warnings": warnings,

@@ -385,6 +385,7 @@ def event_json_statement() -> Select:
         ),
         json_key("onSale"), on_sale_expression(),
         json_key("maxPerOrder"), TicketType.max_per_order,
+        json_key("maxPerCustomer"), TicketType.max_per_customer,
     )  # fmt: skip
     tiers = (
         select(

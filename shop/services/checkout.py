@@ -36,10 +36,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from shop.errors import CartEmpty, InsufficientAvailability, NotOnSale, PriceChanged
+from shop.errors import (
+    CartEmpty,
+    CustomerLimitExceeded,
+    InsufficientAvailability,
+    NotOnSale,
+    PriceChanged,
+)
+from shop.models import Order, OrderItem
 from shop.services.availability import (
     HELD_SQL,
     LIVE_HOLD_SQL,
@@ -125,7 +132,8 @@ CART_LINES = text(
         )
     })
     SELECT l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
-           t.sales_start, t.sales_end, l.event_id, e.title, e.starts_at, e.status,
+           t.sales_start, t.sales_end, t.max_per_customer, l.event_id, e.title, e.starts_at,
+           e.status,
            coalesce(h.held, 0)::int AS held_by_others, now() AS now
     FROM lines l
     JOIN ticket_type t ON t.id = l.ticket_type_id
@@ -216,6 +224,7 @@ def place_order(
             " again.",
             errors={"lines": [_line_ref(line) for line in not_on_sale]},
         )
+    check_customer_limits(session, user_id, lines)
     _refuse_short_lines(
         [(line, seats_left(line.capacity, line.sold, line.held_by_others)) for line in lines]
     )
@@ -238,6 +247,54 @@ def place_order(
 
     _sell(session, connection, cart, lines)
     return _insert_order(connection, user_id, cart.id, lines, total, currency)
+
+
+def check_customer_limits(session: Session, user_id: int, lines) -> None:
+    """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
+    tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
+    listing every line over it. Checkout holds the user's one open cart locked (step 1), so two
+    checkouts of one customer cannot both pass this check. Costs a query only when a tier in
+    the cart sets a limit."""
+    limits = {
+        line.ticket_type_id: line.max_per_customer
+        for line in lines
+        if line.max_per_customer is not None
+    }
+    if not limits:
+        return
+    bought = dict(
+        session.execute(
+            select(OrderItem.ticket_type_id, func.sum(OrderItem.quantity))
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(
+                Order.user_id == user_id,
+                Order.status == "confirmed",
+                OrderItem.ticket_type_id.in_(limits),
+            )
+            .group_by(OrderItem.ticket_type_id)
+        ).all()
+    )
+    over = []
+    for line in lines:
+        limit = limits.get(line.ticket_type_id)
+        already = int(bought.get(line.ticket_type_id, 0))
+        if limit is not None and already + line.quantity > limit:
+            over.append(
+                {
+                    **_line_ref(line),
+                    "requested": line.quantity,
+                    "alreadyBought": already,
+                    "limit": limit,
+                    "allowed": max(limit - already, 0),
+                }
+            )
+    if over:
+        raise CustomerLimitExceeded(
+            "Some ticket types sell at most a set number of tickets per customer, counting your"
+            " earlier orders. Lower those lines to `allowed` (see `errors.lines`) or remove them,"
+            " then check out again.",
+            errors={"lines": over},
+        )
 
 
 def _line_ref(line) -> dict:

@@ -3,6 +3,8 @@
 Two transactions can only deadlock when each waits for a lock the other holds. If every path
 takes its locks in one global order, no such cycle can form. Ours, top to bottom:
 
+0. **a client address** (a transaction-level advisory lock, `shop.services.carts`): an
+   anonymous cart change that may hold more seats, so one address's adds count one by one;
 1. **the idempotency key** (its unique index: a duplicate request waits here, then replays);
 2. **carts**: the guest cart being merged, then the user's (or the guest's) cart;
 3. **events**, ascending id: `FOR NO KEY UPDATE` by the admin paths that change one (cancel,
@@ -17,7 +19,7 @@ A path may skip levels but never goes back up. Who takes what:
 
 | path | locks |
 |---|---|
-| cart change, merge | 2 → 5 |
+| cart change, merge | (0 →) 2 → 5 |
 | checkout | 1 → 2 → 3 (share) → 5 |
 | order cancel | 1 → 3 (share) → 4 → 5 → 6 |
 | admin event cancel | 3 (no key update) → 4 → 5 → 6 |

@@ -1,0 +1,334 @@
+"""Holds are a scarce resource with owners: seats per client address, lines per cart, seats per
+customer and tier, a bounded hold life, and maxPerCustomer at checkout. These are business rules,
+so they hold with rate limiting off (as the test config has it)."""
+
+from decimal import Decimal
+
+import pytest
+
+from shop import create_app
+from shop.extensions import db
+from tests.helpers import problem
+
+HOME = {"REMOTE_ADDR": "203.0.113.7"}
+ELSEWHERE = {"REMOTE_ADDR": "198.51.100.20"}
+
+
+@pytest.fixture(autouse=True)
+def _limits_are_off(app):
+    assert app.config["RATELIMIT_ENABLED"] is False
+
+
+@pytest.fixture
+def tier(make):
+    return make.ticket_type(
+        make.event(title="Popular Show"), name="Standard", capacity=500, max_per_order=20
+    )
+
+
+def add(client, tier, quantity, headers=None, environ=HOME):
+    return client.post(
+        "/api/cart/items",
+        json={"ticketTypeId": tier.id, "quantity": quantity},
+        headers=headers or {},
+        environ_base=environ,
+    )
+
+
+def token(response) -> dict:
+    return {"X-Cart-Token": response.headers["X-Cart-Token"]}
+
+
+def held_by_address(sql, address: str) -> int:
+    return sql(
+        "SELECT coalesce(sum(ci.quantity), 0) AS n FROM cart_item ci JOIN cart c"
+        " ON c.id = ci.cart_id WHERE c.client_address = :a AND c.status = 'active'"
+        " AND c.user_id IS NULL AND c.hold_expires_at > now()",
+        a=address,
+    )[0]["n"]
+
+
+# --- seats per client address ------------------------------------------------------------------
+
+
+def test_one_address_holds_at_most_20_seats_across_its_guest_carts(client, tier, sql):
+    assert add(client, tier, 10).status_code == 201
+    second = add(client, tier, 10)
+    assert second.status_code == 201
+    carts_before = sql("SELECT count(*) AS n FROM cart")
+    body = problem(add(client, tier, 1), 409, "address_hold_limit")
+    assert body["limit"] == 20
+    assert "at most 20 seats" in body["detail"] and "Sign in" in body["detail"]
+    assert sql("SELECT count(*) AS n FROM cart") == carts_before  # nothing half-written
+    problem(add(client, tier, 1, token(second)), 409, "address_hold_limit")
+    assert held_by_address(sql, HOME["REMOTE_ADDR"]) == 20
+    # Another address is not affected.
+    assert add(client, tier, 10, environ=ELSEWHERE).status_code == 201
+
+
+def test_raising_a_line_counts_against_the_address_too(client, tier, sql):
+    first = add(client, tier, 10)
+    add(client, tier, 8)
+    line = first.get_json()["data"]["items"][0]["id"]
+    response = client.put(
+        f"/api/cart/items/{line}", json={"quantity": 3}, headers=token(first), environ_base=HOME
+    )
+    assert response.status_code == 200  # lowering is always fine
+    raised = client.put(
+        f"/api/cart/items/{line}", json={"quantity": 13}, headers=token(first), environ_base=HOME
+    )
+    problem(raised, 409, "address_hold_limit")
+    assert held_by_address(sql, HOME["REMOTE_ADDR"]) == 11
+
+
+def test_lapsed_holds_no_longer_count_for_the_address(client, tier, sql):
+    add(client, tier, 10)
+    add(client, tier, 10)
+    sql("UPDATE cart SET hold_expires_at = now() - interval '1 second'")
+    assert add(client, tier, 10).status_code == 201
+
+
+def test_signed_in_customers_are_not_capped_by_address_but_by_max_per_order(
+    client, tier, auth, make
+):
+    add(client, tier, 10)
+    add(client, tier, 10)
+    headers = auth.headers(make.user())
+    assert add(client, tier, 20, headers).status_code == 201
+    body = problem(add(client, tier, 1, headers), 422, "quantity_over_limit")
+    assert "at most 20" in body["detail"]
+
+
+def test_a_merge_caps_a_signed_in_customer_at_max_per_order(client, tier, auth, make):
+    headers = auth.headers(make.user())
+    add(client, tier, 15, headers)
+    guest = add(client, tier, 6)
+    cart = client.get("/api/cart", headers={**headers, **token(guest)}).get_json()["data"]
+    assert cart["items"][0]["quantity"] == 20
+    assert [w["code"] for w in cart["warnings"]] == ["quantity_capped"]
+
+
+def test_flood_from_one_address_holds_its_cap_and_others_still_buy(client, tier, auth, make, sql):
+    """The drill (bench/cart_flood.py runs it with 1 000 adds over HTTP): one address fires adds
+    of new guest carts and of its existing carts; it never holds more than its cap, and a buyer
+    from elsewhere buys."""
+    statuses = []
+    last_token = None
+    for attempt in range(60):
+        headers = last_token if attempt % 2 and last_token else None
+        response = add(client, tier, 1 + attempt % 10, headers)
+        statuses.append(response.status_code)
+        if response.status_code == 201:
+            last_token = token(response)
+    assert held_by_address(sql, HOME["REMOTE_ADDR"]) <= 20
+    assert statuses.count(201) >= 2 and statuses.count(409) > 40
+    assert set(statuses) == {201, 409}
+    buyer = auth.headers(make.user())
+    assert add(client, tier, 4, buyer, environ=ELSEWHERE).status_code == 201
+    order = client.post("/api/cart/checkout", headers=buyer, environ_base=ELSEWHERE)
+    assert order.status_code == 201
+    assert sql("SELECT sold FROM ticket_type WHERE id = :id", id=tier.id) == [{"sold": 4}]
+
+
+# --- lines per cart ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_lines(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CART_MAX_LINES", 3)
+
+
+def test_a_cart_has_at_most_the_configured_lines(client, make, three_lines, sql):
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(4)]
+    first = add(client, tiers[0], 1)
+    for tier in tiers[1:3]:
+        assert add(client, tier, 1, token(first)).status_code == 201
+    body = problem(add(client, tiers[3], 1, token(first)), 409, "cart_line_limit")
+    assert body["limit"] == 3 and "at most 3 lines" in body["detail"]
+    assert sql("SELECT count(*) AS n FROM cart_item") == [{"n": 3}]
+    # Raising a line already in the cart is not a new line.
+    assert add(client, tiers[0], 1, token(first)).status_code == 201
+
+
+def test_a_merge_leaves_out_lines_past_the_limit_with_a_warning(client, make, auth, three_lines):
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(4)]
+    headers = auth.headers(make.user())
+    for tier in tiers[:2]:
+        add(client, tier, 1, headers)
+    guest = add(client, tiers[2], 1)
+    add(client, tiers[3], 1, token(guest))
+    cart = client.get("/api/cart", headers={**headers, **token(guest)}).get_json()["data"]
+    assert len(cart["items"]) == 3
+    assert [w["code"] for w in cart["warnings"]] == ["cart_line_limit"]
+
+
+# --- a hold's whole life -----------------------------------------------------------------------
+
+
+def test_a_change_after_a_lapse_restarts_the_hold_without_resetting_its_life(client, tier, sql):
+    first = add(client, tier, 1)
+    started = sql("SELECT hold_started_at FROM cart")[0]["hold_started_at"]
+    sql("UPDATE cart SET hold_expires_at = now() - interval '1 second'")
+    again = add(client, tier, 1, token(first))
+    assert again.get_json()["data"]["warnings"] == []
+    row = sql("SELECT hold_started_at, hold_expires_at, hold_renewals FROM cart")[0]
+    assert row["hold_started_at"] == started
+    assert row["hold_renewals"] == 1  # a restart counts as a renewal; nothing is reset
+
+
+def test_no_change_extends_a_hold_past_its_whole_life(client, tier, sql):
+    first = add(client, tier, 1)
+    # The cart first held seats 50 minutes ago: a renewal reaches the 60-minute bound only.
+    sql("UPDATE cart SET hold_started_at = hold_started_at - interval '50 minutes'")
+    add(client, tier, 1, token(first))
+    row = sql("SELECT hold_expires_at - hold_started_at AS life FROM cart")[0]
+    assert row["life"].total_seconds() == 60 * 60
+    # Past the bound, a lapsed hold does not restart: the cart works but holds nothing.
+    sql(
+        "UPDATE cart SET hold_started_at = hold_started_at - interval '11 minutes',"
+        " hold_expires_at = now() - interval '1 second'"
+    )
+    after = add(client, tier, 1, token(first))
+    assert after.status_code == 201
+    cart = after.get_json()["data"]
+    assert cart["totalQuantity"] == 3
+    assert [w["code"] for w in cart["warnings"]] == ["hold_limit_reached", "hold_expired"]
+    assert "60 minutes" in cart["warnings"][0]["detail"]
+    assert held_by_address(sql, HOME["REMOTE_ADDR"]) == 0
+
+
+def test_emptying_and_refilling_a_cart_does_not_start_its_life_over(client, tier, sql):
+    first = add(client, tier, 2)
+    started = sql("SELECT hold_started_at FROM cart")[0]["hold_started_at"]
+    client.delete("/api/cart", headers=token(first), environ_base=HOME)
+    add(client, tier, 2, token(first))
+    assert sql("SELECT hold_started_at, hold_renewals FROM cart") == [
+        {"hold_started_at": started, "hold_renewals": 2}
+    ]
+
+
+# --- maxPerCustomer ----------------------------------------------------------------------------
+
+
+def test_admin_sets_max_per_customer_and_the_detail_shows_it(client, tier, auth, make):
+    admin = auth.headers(make.user(role="admin"))
+    response = client.patch(
+        f"/api/admin/ticket-types/{tier.id}", json={"maxPerCustomer": 4}, headers=admin
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["data"]["maxPerCustomer"] == 4
+    detail = client.get(f"/api/events/{tier.event_id}").get_json()["data"]
+    assert detail["ticketTypes"][0]["maxPerCustomer"] == 4
+    problem(
+        client.patch(
+            f"/api/admin/ticket-types/{tier.id}", json={"maxPerCustomer": 0}, headers=admin
+        ),
+        422,
+    )
+    cleared = client.patch(
+        f"/api/admin/ticket-types/{tier.id}", json={"maxPerCustomer": None}, headers=admin
+    )
+    assert cleared.get_json()["data"]["maxPerCustomer"] is None
+
+
+def test_max_per_customer_counts_confirmed_orders_at_checkout(client, make, auth, sql):
+    tier = make.ticket_type(
+        make.event(), name="Front row", price=Decimal("100.00"), max_per_customer=4
+    )
+    user = make.user()
+    headers = auth.headers(user)
+    add(client, tier, 3, headers)
+    first = client.post("/api/cart/checkout", headers=headers)
+    assert first.status_code == 201
+    add(client, tier, 2, headers)
+    body = problem(client.post("/api/cart/checkout", headers=headers), 409)
+    assert body["code"] == "customer_limit_exceeded"
+    assert body["errors"]["lines"][0] | {"itemId": None} == {
+        "itemId": None,
+        "ticketTypeId": tier.id,
+        "ticketTypeName": "Front row",
+        "requested": 2,
+        "alreadyBought": 3,
+        "limit": 4,
+        "allowed": 1,
+    }
+    assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 1}]
+    # A cancelled order no longer counts.
+    order_id = first.get_json()["data"]["id"]
+    assert client.post(f"/api/orders/{order_id}/cancel", headers=headers).status_code == 200
+    assert client.post("/api/cart/checkout", headers=headers).status_code == 201
+
+
+# --- new guest carts are rate limited per address ----------------------------------------------
+
+
+@pytest.fixture
+def limited_client(database_url):
+    """A second app with rate limiting on (flask-limiter's `enabled` is global: switch it back
+    off afterwards). Its requests below write nothing, so they need no clean-up."""
+    from shop.extensions import limiter
+
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_GUEST_CARTS": "3 per minute",
+        },
+    )
+    try:
+        yield app.test_client()
+    finally:
+        limiter.enabled = False
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_new_guest_carts_are_rate_limited_per_address(limited_client):
+    client = limited_client
+    unknown = {"ticketTypeId": 2_000_000_000, "quantity": 1}
+
+    def post(headers=None, environ=HOME):
+        return client.post(
+            "/api/cart/items", json=unknown, headers=headers or {}, environ_base=environ
+        )
+
+    assert [post().status_code for _ in range(3)] == [404, 404, 404]
+    response = post()
+    problem(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) > 0
+    # Adding to an existing cart creates none, so it is not counted; nor is another address.
+    assert post({"X-Cart-Token": "x" * 43}).status_code == 404
+    assert post(environ=ELSEWHERE).status_code == 404
+
+
+# --- what an add costs -------------------------------------------------------------------------
+
+
+def test_an_add_costs_the_same_statements_with_1_or_19_lines(
+    client, make, auth, count_queries, sql
+):
+    """No query per line: the line cap bounds the work, and the statements stay few (11 signed
+    in, two of them the token's revocation and user lookups)."""
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(21)]
+    headers = auth.headers(make.user())
+    add(client, tiers[0], 1, headers)
+    with count_queries() as short_cart:
+        assert add(client, tiers[1], 1, headers).status_code == 201
+    for tier in tiers[2:19]:
+        add(client, tier, 1, headers)
+    sql("UPDATE cart SET hold_renewals = 1")  # renewing again, as the short cart's add did
+    with count_queries() as long_cart:
+        response = add(client, tiers[19], 1, headers)
+    assert len(response.get_json()["data"]["items"]) == 20
+    assert [s[:30] for s in long_cart] == [s[:30] for s in short_cart]
+    assert len(long_cart) <= 11
+
+
+def test_a_guest_add_into_a_new_cart_is_eight_statements(client, tier, count_queries):
+    with count_queries() as statements:
+        assert add(client, tier, 2).status_code == 201
+    assert len(statements) <= 8
