@@ -111,6 +111,10 @@ def test_cart_routes_document_optional_sign_in_and_the_cart_token(spec):
             assert operation["security"] == [{}, {"bearerAuth": []}], f"{method} {path}"
             names = [p["name"] for p in operation.get("parameters", [])]
             assert "X-Cart-Token" in names, f"{method} {path}"
+    # Checkout needs a signed-in user, and merges a guest cart sent along first.
+    checkout = spec["paths"]["/api/cart/checkout"]["post"]
+    assert checkout["security"] == [{"bearerAuth": []}]
+    assert {"X-Cart-Token", "Idempotency-Key"} <= {p["name"] for p in checkout["parameters"]}
 
 
 def test_readme_route_table_names_every_path(spec):
@@ -331,3 +335,10 @@ def test_route_specific_error_examples_match_their_status(spec):
     assert login["content"]["application/problem+json"]["example"]["code"] == (
         "invalid_credentials"
     )
+
+
+def test_the_documented_license_is_the_repository_s(spec):
+    from pathlib import Path
+
+    license_text = (Path(__file__).resolve().parents[1] / "LICENSE").read_text()
+    assert license_text.startswith(f"{spec['info']['license']['name']} License")

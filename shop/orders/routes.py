@@ -33,6 +33,20 @@ tickets_blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", descript
 
 BEARER = {"security": [{"bearerAuth": []}]}
 IDEMPOTENT_DOC = {**BEARER, "parameters": [IDEMPOTENCY_HEADER_DOC]}
+CHECKOUT_DOC = {
+    **BEARER,
+    "parameters": [
+        IDEMPOTENCY_HEADER_DOC,
+        {
+            "in": "header",
+            "name": "X-Cart-Token",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A guest cart's token: it merges into your cart first; if that"
+            " changed your cart, the answer is 409 `cart_merged` and nothing is bought.",
+        },
+    ],
+}
 
 
 def order_view(order: Order, *, with_tickets: bool = False) -> dict:
@@ -69,7 +83,7 @@ class Checkout(MethodView):
     @jwt_required()
     @guest_cart_merged_first  # before the Idempotency-Key is claimed: see its docstring
     @idempotent
-    @checkout_blp.doc(**IDEMPOTENT_DOC)
+    @checkout_blp.doc(**CHECKOUT_DOC)
     @checkout_blp.arguments(CheckoutSchema, required=False)
     @checkout_blp.response(
         201,
