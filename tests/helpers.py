@@ -1,5 +1,11 @@
-"""Assertions shared by the test modules."""
+"""Assertions and helpers shared by the test modules."""
 
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from shop import create_app
 from shop.errors import PROBLEM_TITLES
 
 
@@ -34,3 +40,33 @@ def violations(app) -> list[str]:
         )
         db.session.remove()
     return [str(violation) for violation in found]
+
+
+def run_together(actions):
+    """Run every callable at the same moment, one thread each (a barrier lines them up), and
+    return their results in order."""
+    barrier = threading.Barrier(len(actions))
+
+    def go(action):
+        barrier.wait()
+        return action()
+
+    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+        return list(pool.map(go, actions))
+
+
+@contextmanager
+def rate_limited_client(database_url: str, limits: dict) -> Iterator:
+    """A client of a second app with rate limiting on and these `limits` (config overrides).
+    flask-limiter keeps `enabled` on its one global Limiter: it is switched back off after."""
+    from shop.extensions import db, limiter
+
+    app = create_app(
+        "testing", {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_ENABLED": True, **limits}
+    )
+    try:
+        yield app.test_client()
+    finally:
+        limiter.enabled = False
+        with app.app_context():
+            db.engine.dispose()

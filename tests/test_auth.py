@@ -6,10 +6,8 @@ from datetime import timedelta
 import jwt as pyjwt
 import pytest
 
-from shop import create_app
-from shop.extensions import db
 from tests.factories import DEFAULT_PASSWORD
-from tests.helpers import problem
+from tests.helpers import problem, rate_limited_client
 
 
 def test_signup_creates_a_customer_and_signs_them_in(auth, client, sql):
@@ -224,24 +222,9 @@ def test_token_of_a_deleted_account_is_401(auth, client, make, sql):
 
 @pytest.fixture
 def limited_client(database_url):
-    """A second app with rate limiting on. flask-limiter keeps `enabled` on its one (global)
-    Limiter, so switch it back off for the rest of the suite afterwards."""
-    from shop.extensions import limiter
-
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_AUTH": "3 per minute",
-        },
-    )
-    try:
-        yield app.test_client()
-    finally:
-        limiter.enabled = False
-        with app.app_context():
-            db.engine.dispose()
+    """A client with rate limiting on."""
+    with rate_limited_client(database_url, {"RATELIMIT_AUTH": "3 per minute"}) as client:
+        yield client
 
 
 def test_login_and_signup_are_rate_limited_per_client(limited_client):

@@ -6,9 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from shop import create_app
-from shop.extensions import db
-from tests.helpers import problem
+from tests.helpers import problem, rate_limited_client
 
 HOME = {"REMOTE_ADDR": "203.0.113.7"}
 ELSEWHERE = {"REMOTE_ADDR": "198.51.100.20"}
@@ -266,24 +264,9 @@ def test_max_per_customer_counts_confirmed_orders_at_checkout(client, make, auth
 
 @pytest.fixture
 def limited_client(database_url):
-    """A second app with rate limiting on (flask-limiter's `enabled` is global: switch it back
-    off afterwards). Its requests below write nothing, so they need no clean-up."""
-    from shop.extensions import limiter
-
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_GUEST_CARTS": "3 per minute",
-        },
-    )
-    try:
-        yield app.test_client()
-    finally:
-        limiter.enabled = False
-        with app.app_context():
-            db.engine.dispose()
+    """A client with rate limiting on; its requests write nothing, so they need no clean-up."""
+    with rate_limited_client(database_url, {"RATELIMIT_GUEST_CARTS": "3 per minute"}) as client:
+        yield client
 
 
 def test_new_guest_carts_are_rate_limited_per_address(limited_client):

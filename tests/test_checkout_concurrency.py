@@ -1,25 +1,11 @@
 """Checkouts racing on real, separate connections: never more seats than exist, every loser a
 clean 409, no deadlock, and the seats add up (sold + left = capacity, sold = tickets)."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from tests.helpers import violations
+from tests.helpers import run_together, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
-
-
-def run_together(actions):
-    barrier = threading.Barrier(len(actions))
-
-    def go(action):
-        barrier.wait()
-        return action()
-
-    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
-        return list(pool.map(go, actions))
 
 
 def checkout_as(app, headers):

@@ -1,9 +1,6 @@
 """Admin event cancels racing checkouts and order cancels, and idempotency keys whose request
 died, on real, separate connections: no deadlock, no 503, and `flask check` finds nothing."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import psycopg
 import pytest
 
@@ -11,20 +8,9 @@ from shop import create_app
 from shop.database import libpq_url
 from shop.extensions import db
 from shop.services.idempotency import fingerprint
-from tests.helpers import problem, violations
+from tests.helpers import problem, run_together, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
-
-
-def run_together(actions):
-    barrier = threading.Barrier(len(actions))
-
-    def go(action):
-        barrier.wait()
-        return action()
-
-    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
-        return list(pool.map(go, actions))
 
 
 def post(app, path, headers):
