@@ -206,9 +206,11 @@ INSERT_ORDER = text(
 def place_order(
     session: Session, user_id: int, *, expected_total: Money | None = None
 ) -> PlacedOrder:
-    """Turn the user's cart into a confirmed order. Raises CartEmpty (422), NotOnSale (409),
-    InsufficientAvailability (409, listing every line that cannot be filled) or PriceChanged
-    (409); the caller commits on success and rolls back on any error."""
+    """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
+    Raises CartEmpty (422), NotOnSale (409), CustomerLimitExceeded (409, a tier's
+    maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
+    line that cannot be filled) or PriceChanged (409); the caller commits on success and rolls
+    back on any error."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
     cart = connection.execute(CLOSE_CART, {"user_id": user_id}).first()
