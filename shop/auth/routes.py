@@ -19,7 +19,7 @@ from shop.auth.schemas import (
     SignupSchema,
     UserEnvelopeSchema,
 )
-from shop.cart.routes import CART_TOKEN_HEADER, hold_policy
+from shop.cart.routes import CART_TOKEN_HEADER, cart_token_parameter, hold_policy
 from shop.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -37,14 +37,10 @@ blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, 
 BEARER = {"security": [{"bearerAuth": []}]}
 GUEST_CART_DOC = {
     "parameters": [
-        {
-            "in": "header",
-            "name": CART_TOKEN_HEADER,
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "A guest's cart token: that cart merges into the account's cart,"
-            " which then comes back as `cart`.",
-        }
+        cart_token_parameter(
+            "A guest's cart token: that cart merges into the account's cart, which then comes"
+            " back as `cart`."
+        )
     ]
 }
 

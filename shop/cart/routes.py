@@ -21,16 +21,25 @@ blp = Blueprint(
 )
 
 CART_TOKEN_HEADER = "X-Cart-Token"
+
+
+def cart_token_parameter(description: str) -> dict:
+    """The optional `X-Cart-Token` request header, documented with what this route does with it."""
+    return {
+        "in": "header",
+        "name": CART_TOKEN_HEADER,
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 OWNER_DOC = {
     "parameters": [
-        {
-            "in": "header",
-            "name": CART_TOKEN_HEADER,
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "A guest's cart token (from `cartToken` of the first cart response)."
-            " Signed in and sent together, the guest cart merges into yours.",
-        }
+        cart_token_parameter(
+            "A guest's cart token (from `cartToken` of the first cart response). Signed in and"
+            " sent together, the guest cart merges into yours."
+        )
     ],
     # Signing in is optional here: a guest cart works without a token.
     "security": [{}, {"bearerAuth": []}],

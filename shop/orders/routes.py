@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
-from shop.cart.routes import guest_cart_merged_first
+from shop.cart.routes import cart_token_parameter, guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
@@ -37,14 +37,10 @@ CHECKOUT_DOC = {
     **BEARER,
     "parameters": [
         IDEMPOTENCY_HEADER_DOC,
-        {
-            "in": "header",
-            "name": "X-Cart-Token",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "A guest cart's token: it merges into your cart first; if that"
-            " changed your cart, the answer is 409 `cart_merged` and nothing is bought.",
-        },
+        cart_token_parameter(
+            "A guest cart's token: it merges into your cart first; if that changed your cart,"
+            " the answer is 409 `cart_merged` and nothing is bought."
+        ),
     ],
 }
 
