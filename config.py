@@ -177,8 +177,6 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"  # served from the flask-swagger-ui wheel, no CDN
     OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "displayRequestDuration": True}
 
-    JSON_SORT_KEYS = False
-
     @classmethod
     def validate(cls) -> None:
         """Refuse to start with settings that would be unsafe in this environment."""

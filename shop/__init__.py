@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,9 +20,18 @@ from shop.errors import ValidationFailed
 __all__ = ["create_app"]
 
 
+class SchemaOrderJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with object keys in the order they were built (a schema's field order: `id`
+    first, `amount` before `currency`) rather than alphabetised. Since Flask 2.3 the provider
+    decides this; the old `JSON_SORT_KEYS` setting is ignored."""
+
+    sort_keys = False
+
+
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Application factory. `config_name` is development, testing or production."""
     app = Flask(__name__, instance_path=os.environ.get("SHOP_INSTANCE_PATH") or None)
+    app.json = SchemaOrderJSONProvider(app)
     config_class = get_config(config_name)
     config_class.validate()
     app.config.from_object(config_class)

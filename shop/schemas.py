@@ -25,7 +25,28 @@ NOT_BLANK = validate.Regexp(r"^[ \t\n\r\f\v]*[^ \t\n\r\f\v]", error="Must not be
 DEFAULT_CURRENCY = "DKK"
 
 
-class ResponseSchema(Schema):
+def camelcase(name: str) -> str:
+    """The wire name of a Python name: `ticket_type_id` -> `ticketTypeId`."""
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+class CamelCaseSchema(Schema):
+    """Base of every schema: fields keep their snake_case Python names, and their JSON names
+    (what clients send and receive, and what the OpenAPI document shows) are the camelCase of
+    those: `ticket_type_id` is `ticketTypeId` on the wire. A field that needs another wire name
+    says so with `data_key` (`starts_from` is `from`), which is kept as written.
+
+    (marshmallow's documented recipe for "implementing camel case"; validation errors name the
+    wire names, since that is what the client sent.)"""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        if field_obj.data_key is None:
+            field_obj.data_key = camelcase(field_name)
+
+
+class ResponseSchema(CamelCaseSchema):
     """Base of every schema the API answers with. Each of its fields is in every answer (null
     when it has no value), so the OpenAPI document lists them all as `required` and client
     generators type them as always present. The few fields that are sometimes left out are
@@ -90,7 +111,7 @@ def money(amount, currency: str) -> dict | None:
     return None if amount is None else {"amount": amount, "currency": currency}
 
 
-class PageQuerySchema(Schema):
+class PageQuerySchema(CamelCaseSchema):
     """`page` (1-based) and `pageSize` (1–100). Out-of-range values are refused, not clamped."""
 
     page = fields.Integer(
@@ -99,7 +120,6 @@ class PageQuerySchema(Schema):
         metadata={"description": "1-based page number; a page past the end is empty"},
     )
     page_size = fields.Integer(
-        data_key="pageSize",
         load_default=20,
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
         metadata={"description": f"Items per page, 1 to {MAX_PAGE_SIZE}"},
@@ -108,9 +128,9 @@ class PageQuerySchema(Schema):
 
 class PageMetaSchema(ResponseSchema):
     page = fields.Integer(metadata={"example": 1})
-    page_size = fields.Integer(data_key="pageSize", metadata={"example": 20})
-    total_items = fields.Integer(data_key="totalItems", metadata={"example": 57})
-    total_pages = fields.Integer(data_key="totalPages", metadata={"example": 3})
+    page_size = fields.Integer(metadata={"example": 20})
+    total_items = fields.Integer(metadata={"example": 57})
+    total_pages = fields.Integer(metadata={"example": 3})
 
 
 class DateOrDateTime(fields.Field):

@@ -1,5 +1,6 @@
 """The OpenAPI document is complete, and Swagger UI works with no internet."""
 
+import json
 import re
 from pathlib import Path
 
@@ -342,3 +343,27 @@ def test_the_documented_license_is_the_repository_s(spec):
 
     license_text = (Path(__file__).resolve().parents[1] / "LICENSE").read_text()
     assert license_text.startswith(f"{spec['info']['license']['name']} License")
+
+
+def test_responses_list_keys_in_the_order_the_document_declares_them(client, make, spec):
+    # Not alphabetised (Flask's default): `id` first, `slug` before `name`, `data` before `meta`.
+    make.category(slug="jazz", name="Jazz")
+    response = client.get("/api/categories")
+    assert response.status_code == 200
+    body = json.loads(response.data)  # a dict keeps the order the keys were sent in
+    schemas = spec["components"]["schemas"]
+    assert list(body) == list(schemas["CategoryPage"]["properties"]) == ["data", "meta"]
+    assert (
+        list(body["data"][0]) == list(schemas["Category"]["properties"]) == ["id", "slug", "name"]
+    )
+    assert list(body["meta"]) == ["page", "pageSize", "totalItems", "totalPages"]
+
+
+def test_every_property_and_query_parameter_is_camel_case(spec):
+    # CamelCaseSchema derives the wire names; a snake_case name here means a schema skipped it.
+    for name, schema in spec["components"]["schemas"].items():
+        for prop in schema.get("properties", {}):
+            assert "_" not in prop, f"{name}.{prop} should be camelCase"
+    for path, method, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            assert "_" not in parameter["name"], f"{method.upper()} {path}: {parameter['name']}"

@@ -1,6 +1,6 @@
 """Admin schemas: what admins send (create/update) and see (with sales figures)."""
 
-from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow import ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
 from shop.orders.schemas import TICKET_STATUSES
@@ -8,6 +8,7 @@ from shop.schemas import (
     ID_RANGE,
     NOT_BLANK,
     Amount,
+    CamelCaseSchema,
     DateOrDateTime,
     MoneySchema,
     PageMetaSchema,
@@ -23,7 +24,7 @@ EVENT_STATUSES = ["draft", "published", "cancelled"]
 NAME = [validate.Length(min=1, max=100), NOT_BLANK]
 
 
-class CategoryCreateSchema(Schema):
+class CategoryCreateSchema(CamelCaseSchema):
     slug = fields.String(
         required=True,
         validate=[
@@ -37,7 +38,7 @@ class CategoryCreateSchema(Schema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "Stand-up"})
 
 
-class VenueCreateSchema(Schema):
+class VenueCreateSchema(CamelCaseSchema):
     name = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=200), NOT_BLANK],
@@ -46,18 +47,17 @@ class VenueCreateSchema(Schema):
     city = fields.String(required=True, validate=NAME, metadata={"example": "Copenhagen"})
 
 
-class EventCreateSchema(Schema):
+class EventCreateSchema(CamelCaseSchema):
     title = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=200), NOT_BLANK],
     )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
-    starts_at = fields.AwareDateTime(data_key="startsAt", required=True)
-    ends_at = fields.AwareDateTime(data_key="endsAt", required=True)
-    venue_id = WholeNumber(data_key="venueId", required=True, validate=ID_RANGE)
-    category_id = WholeNumber(data_key="categoryId", required=True, validate=ID_RANGE)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    venue_id = WholeNumber(required=True, validate=ID_RANGE)
+    category_id = WholeNumber(required=True, validate=ID_RANGE)
     image_url = fields.Url(
-        data_key="imageUrl",
         allow_none=True,
         load_default=None,
         validate=validate.Length(max=500),
@@ -71,22 +71,20 @@ class EventCreateSchema(Schema):
             raise ValidationError("Must be after startsAt.", "endsAt")
 
 
-class TicketTypeCreateSchema(Schema):
+class TicketTypeCreateSchema(CamelCaseSchema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "Standard"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     price = Amount(
         required=True, metadata={"description": "In the event's currency", "example": "250.00"}
     )
     capacity = WholeNumber(required=True, validate=validate.Range(min=1, max=1_000_000))
-    sales_start = fields.AwareDateTime(data_key="salesStart", allow_none=True, load_default=None)
-    sales_end = fields.AwareDateTime(data_key="salesEnd", allow_none=True, load_default=None)
+    sales_start = fields.AwareDateTime(allow_none=True, load_default=None)
+    sales_end = fields.AwareDateTime(allow_none=True, load_default=None)
     max_per_order = WholeNumber(
-        data_key="maxPerOrder",
         load_default=10,
         validate=validate.Range(min=1, max=100),
     )
     max_per_customer = fields.Integer(
-        data_key="maxPerCustomer",
         strict=True,
         allow_none=True,
         load_default=None,
@@ -136,7 +134,7 @@ class TicketTypeUpdateSchema(PatchMixin, TicketTypeCreateSchema):
 
 class AdminTicketTypeSchema(ResponseSchema):
     id = fields.Integer()
-    event_id = fields.Integer(data_key="eventId")
+    event_id = fields.Integer()
     name = fields.String()
     description = fields.String()
     # Built by price_money(); documented as the Money it is.
@@ -145,10 +143,10 @@ class AdminTicketTypeSchema(ResponseSchema):
     )
     capacity = fields.Integer()
     sold = fields.Integer()
-    sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
-    sales_end = fields.DateTime(data_key="salesEnd", allow_none=True)
-    max_per_order = fields.Integer(data_key="maxPerOrder")
-    max_per_customer = fields.Integer(data_key="maxPerCustomer", allow_none=True)
+    sales_start = fields.DateTime(allow_none=True)
+    sales_end = fields.DateTime(allow_none=True)
+    max_per_order = fields.Integer()
+    max_per_customer = fields.Integer(allow_none=True)
 
     def price_money(self, tier):
         return {"amount": f"{tier.price:.2f}", "currency": tier.currency}
@@ -158,21 +156,21 @@ class AdminEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
     description = fields.String()
-    starts_at = fields.DateTime(data_key="startsAt")
-    ends_at = fields.DateTime(data_key="endsAt")
-    venue_id = fields.Integer(data_key="venueId")
-    category_id = fields.Integer(data_key="categoryId")
-    image_url = fields.String(data_key="imageUrl", allow_none=True)
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    venue_id = fields.Integer()
+    category_id = fields.Integer()
+    image_url = fields.String(allow_none=True)
     status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
     currency = fields.String()
-    created_at = fields.DateTime(data_key="createdAt")
-    updated_at = fields.DateTime(data_key="updatedAt")
-    ticket_types = fields.List(fields.Nested(AdminTicketTypeSchema), data_key="ticketTypes")
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    ticket_types = fields.List(fields.Nested(AdminTicketTypeSchema))
 
 
 class CancellationSchema(ResponseSchema):
-    tickets_voided = fields.Integer(data_key="ticketsVoided")
-    orders_cancelled = fields.Integer(data_key="ordersCancelled")
+    tickets_voided = fields.Integer()
+    orders_cancelled = fields.Integer()
 
 
 class AdminEventCancelledSchema(AdminEventSchema):
@@ -227,21 +225,21 @@ class SalesFiguresSchema(ResponseSchema):
     held = fields.Integer(metadata={"description": "Seats in carts with a live hold"})
     remaining = fields.Integer()
     revenue = fields.Nested(MoneySchema, metadata={"description": "Confirmed orders"})
-    sell_through = fields.Float(data_key="sellThrough", metadata={"description": "sold / capacity"})
+    sell_through = fields.Float(metadata={"description": "sold / capacity"})
     orders = fields.Integer()
 
 
 class TicketTypeSalesSchema(SalesFiguresSchema):
-    ticket_type_id = fields.Integer(data_key="ticketTypeId")
+    ticket_type_id = fields.Integer()
     name = fields.String()
 
 
 class EventSalesSchema(SalesFiguresSchema):
-    event_id = fields.Integer(data_key="eventId")
+    event_id = fields.Integer()
     title = fields.String()
-    starts_at = fields.DateTime(data_key="startsAt")
+    starts_at = fields.DateTime()
     status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
-    ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
+    ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema))
 
 
 SalesPageSchema = page_envelope(EventSalesSchema, "SalesReportPage")
@@ -249,15 +247,15 @@ SalesPageSchema = page_envelope(EventSalesSchema, "SalesReportPage")
 
 class OverviewTotalsSchema(ResponseSchema):
     orders = fields.Integer()
-    cancelled_orders = fields.Integer(data_key="cancelledOrders")
+    cancelled_orders = fields.Integer()
     tickets = fields.Integer()
     revenue = fields.Nested(MoneySchema)
-    upcoming_events = fields.Integer(data_key="upcomingEvents")
+    upcoming_events = fields.Integer()
     customers = fields.Integer()
 
 
 class TopEventSchema(ResponseSchema):
-    event_id = fields.Integer(data_key="eventId")
+    event_id = fields.Integer()
     title = fields.String()
     revenue = fields.Nested(MoneySchema)
     tickets = fields.Integer()
@@ -273,22 +271,22 @@ class DaySalesSchema(ResponseSchema):
 
 class OverviewSchema(ResponseSchema):
     totals = fields.Nested(OverviewTotalsSchema)
-    top_events = fields.List(fields.Nested(TopEventSchema), data_key="topEvents")
-    sales_per_day = fields.List(fields.Nested(DaySalesSchema), data_key="salesPerDay")
+    top_events = fields.List(fields.Nested(TopEventSchema))
+    sales_per_day = fields.List(fields.Nested(DaySalesSchema))
 
 
 OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 
 
 class CheckInSchema(ResponseSchema):
-    ticket_id = fields.Integer(data_key="ticketId")
+    ticket_id = fields.Integer()
     code = fields.String()
     status = fields.String(metadata={"enum": TICKET_STATUSES, "x-enum-name": "TicketStatus"})
-    checked_in_at = fields.DateTime(data_key="checkedInAt")
-    event_id = fields.Integer(data_key="eventId")
-    event_title = fields.String(data_key="eventTitle")
-    ticket_type_name = fields.String(data_key="ticketTypeName")
-    order_id = fields.Integer(data_key="orderId")
+    checked_in_at = fields.DateTime()
+    event_id = fields.Integer()
+    event_title = fields.String()
+    ticket_type_name = fields.String()
+    order_id = fields.Integer()
 
 
 CheckInEnvelopeSchema = envelope(CheckInSchema, "CheckInEnvelope")

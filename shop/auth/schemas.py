@@ -1,10 +1,10 @@
 """Auth schemas: signup/login bodies in, user and tokens out."""
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import fields, pre_load, validate
 
 from shop.cart.schemas import CartSchema
 from shop.models.user import ROLES
-from shop.schemas import NOT_BLANK, ResponseSchema
+from shop.schemas import NOT_BLANK, CamelCaseSchema, ResponseSchema
 from shop.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
@@ -17,7 +17,7 @@ class TrimmedEmailMixin:
         return data
 
 
-class SignupSchema(TrimmedEmailMixin, Schema):
+class SignupSchema(TrimmedEmailMixin, CamelCaseSchema):
     email = fields.Email(
         required=True, validate=validate.Length(max=254), metadata={"example": "ann@example.com"}
     )
@@ -38,7 +38,7 @@ class SignupSchema(TrimmedEmailMixin, Schema):
     )
 
 
-class LoginSchema(TrimmedEmailMixin, Schema):
+class LoginSchema(TrimmedEmailMixin, CamelCaseSchema):
     email = fields.String(
         required=True,
         validate=validate.Length(min=1, max=254),
@@ -52,9 +52,8 @@ class LoginSchema(TrimmedEmailMixin, Schema):
     )
 
 
-class LogoutSchema(Schema):
+class LogoutSchema(CamelCaseSchema):
     refresh_token = fields.String(
-        data_key="refreshToken",
         validate=validate.Length(min=1, max=4096),
         metadata={"description": "Also revoke this refresh token (recommended)"},
     )
@@ -65,7 +64,7 @@ class UserSchema(ResponseSchema):
     email = fields.String(metadata={"example": "ann@example.com"})
     name = fields.String(metadata={"example": "Ann Jensen"})
     role = fields.String(metadata={"enum": list(ROLES), "x-enum-name": "Role"})
-    created_at = fields.DateTime(data_key="createdAt")
+    created_at = fields.DateTime()
 
 
 class SessionSchema(ResponseSchema):
@@ -78,11 +77,9 @@ class SessionSchema(ResponseSchema):
     )
     user = fields.Nested(UserSchema)
     access_token = fields.String(
-        data_key="accessToken",
         metadata={"description": "Short-lived; send as `Authorization: Bearer <accessToken>`"},
     )
     refresh_token = fields.String(
-        data_key="refreshToken",
         metadata={"description": "Longer-lived; only for POST /api/auth/refresh"},
     )
 
@@ -96,9 +93,8 @@ class UserEnvelopeSchema(ResponseSchema):
 
 
 class AccessTokenSchema(ResponseSchema):
-    access_token = fields.String(data_key="accessToken")
+    access_token = fields.String()
     refresh_token = fields.String(
-        data_key="refreshToken",
         metadata={
             "description": "The next refresh token: each one works once (use this one next time)"
         },

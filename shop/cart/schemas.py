@@ -1,8 +1,8 @@
 """Cart schemas: line changes in, the cart with its warnings out."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from shop.schemas import ID_RANGE, MoneySchema, ResponseSchema, WholeNumber
+from shop.schemas import ID_RANGE, CamelCaseSchema, MoneySchema, ResponseSchema, WholeNumber
 from shop.services.carts import MAX_LINE_QUANTITY
 
 QUANTITY = validate.Range(
@@ -10,13 +10,12 @@ QUANTITY = validate.Range(
 )
 
 
-class CartItemCreateSchema(Schema):
+class CartItemCreateSchema(CamelCaseSchema):
     """Which tickets to add: `ticketTypeId`, or `eventId` alone when the event has one tier on
     sale (as course clients send it), and how many."""
 
-    event_id = WholeNumber(data_key="eventId", validate=ID_RANGE, metadata={"example": 4})
+    event_id = WholeNumber(validate=ID_RANGE, metadata={"example": 4})
     ticket_type_id = WholeNumber(
-        data_key="ticketTypeId",
         validate=ID_RANGE,
         metadata={"example": 8},
     )
@@ -30,7 +29,7 @@ class CartItemCreateSchema(Schema):
             )
 
 
-class CartItemUpdateSchema(Schema):
+class CartItemUpdateSchema(CamelCaseSchema):
     quantity = WholeNumber(
         required=True,
         validate=QUANTITY,
@@ -44,22 +43,20 @@ class CartItemUpdateSchema(Schema):
 class CartEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
-    starts_at = fields.DateTime(data_key="startsAt")
+    starts_at = fields.DateTime()
 
 
 class CartItemSchema(ResponseSchema):
     id = fields.Integer(
         metadata={"description": "The cart line's id (use it in /api/cart/items/{itemId})"}
     )
-    event_id = fields.Integer(data_key="eventId")
-    ticket_type_id = fields.Integer(data_key="ticketTypeId")
-    ticket_type_name = fields.String(data_key="ticketTypeName")
+    event_id = fields.Integer()
+    ticket_type_id = fields.Integer()
+    ticket_type_name = fields.String()
     event = fields.Nested(CartEventSchema)
     quantity = fields.Integer()
-    unit_price = fields.Nested(
-        MoneySchema, data_key="unitPrice", metadata={"description": "Current price"}
-    )
-    line_total = fields.Nested(MoneySchema, data_key="lineTotal")
+    unit_price = fields.Nested(MoneySchema, metadata={"description": "Current price"})
+    line_total = fields.Nested(MoneySchema)
     available = fields.Integer(
         metadata={"description": "Most this line could hold now (seats not held by others)"}
     )
@@ -88,11 +85,11 @@ class CartWarningSchema(ResponseSchema):
 
     code = fields.String(metadata={"enum": CART_WARNING_CODES, "x-enum-name": "CartWarningCode"})
     detail = fields.String(metadata={"description": "What happened and what you can do"})
-    item_id = fields.Integer(data_key="itemId")
+    item_id = fields.Integer()
     requested = fields.Integer()
     kept = fields.Integer()
-    old_price = fields.Nested(MoneySchema, data_key="oldPrice")
-    new_price = fields.Nested(MoneySchema, data_key="newPrice")
+    old_price = fields.Nested(MoneySchema)
+    new_price = fields.Nested(MoneySchema)
 
 
 class CartSchema(ResponseSchema):
@@ -100,20 +97,18 @@ class CartSchema(ResponseSchema):
         allow_none=True, metadata={"description": "null until the first item is added"}
     )
     cart_token = fields.String(
-        data_key="cartToken",
         allow_none=True,
         metadata={"description": "Guest carts only: send it back as the X-Cart-Token header"},
     )
     items = fields.List(fields.Nested(CartItemSchema))
-    total_quantity = fields.Integer(data_key="totalQuantity")
+    total_quantity = fields.Integer()
     subtotal = fields.Nested(MoneySchema, metadata={"description": "0.00 when the cart is empty"})
     hold_expires_at = fields.DateTime(
-        data_key="holdExpiresAt",
         allow_none=True,
         metadata={"description": "Seats are held until then"},
     )
     warnings = fields.List(fields.Nested(CartWarningSchema))
-    updated_at = fields.DateTime(data_key="updatedAt", allow_none=True)
+    updated_at = fields.DateTime(allow_none=True)
 
 
 class CartEnvelopeSchema(ResponseSchema):

@@ -52,11 +52,9 @@ class EventQuerySchema(PageQuerySchema):
         metadata={"description": "Events starting on or before this date (inclusive) or date-time"},
     )
     min_price = Amount(
-        data_key="minPrice",
         metadata={"description": "Cheapest ticket (priceFrom) at least this amount (`100`)"},
     )
     max_price = Amount(
-        data_key="maxPrice",
         metadata={"description": "Cheapest ticket (priceFrom) at most this amount (`300.50`)"},
     )
     available = fields.Boolean(
@@ -116,22 +114,20 @@ class EventSchema(ResponseSchema):
 
     id = fields.Integer()
     title = fields.String(metadata={"example": "Late Night Jazz with Agnes Obel"})
-    starts_at = fields.DateTime(data_key="startsAt")
-    ends_at = fields.DateTime(data_key="endsAt")
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
     venue = fields.Nested(VenueRefSchema)
     category = fields.Nested(CategoryRefSchema)
-    image_url = fields.String(data_key="imageUrl", allow_none=True, metadata={"format": "uri"})
+    image_url = fields.String(allow_none=True, metadata={"format": "uri"})
     price_from = fields.Nested(
         MoneySchema,
-        data_key="priceFrom",
         allow_none=True,
         metadata={"description": "Cheapest tier; null while the event has no ticket types"},
     )
     tickets_available = fields.Integer(
-        data_key="ticketsAvailable",
         metadata={"description": "Seats left over all tiers (capacity - sold - others' holds)"},
     )
-    sold_out = fields.Boolean(data_key="soldOut")
+    sold_out = fields.Boolean()
 
 
 class TicketTypeSchema(ResponseSchema):
@@ -141,14 +137,11 @@ class TicketTypeSchema(ResponseSchema):
     price = fields.Nested(MoneySchema)
     capacity = fields.Integer()
     available = fields.Integer(metadata={"description": "Seats you can still put in a cart"})
-    sales_start = fields.DateTime(data_key="salesStart", allow_none=True)
-    sales_end = fields.DateTime(data_key="salesEnd", allow_none=True)
-    on_sale = fields.Boolean(
-        data_key="onSale", metadata={"description": "Inside its sales window, event not started"}
-    )
-    max_per_order = fields.Integer(data_key="maxPerOrder")
+    sales_start = fields.DateTime(allow_none=True)
+    sales_end = fields.DateTime(allow_none=True)
+    on_sale = fields.Boolean(metadata={"description": "Inside its sales window, event not started"})
+    max_per_order = fields.Integer()
     max_per_customer = fields.Integer(
-        data_key="maxPerCustomer",
         allow_none=True,
         metadata={
             "description": "At most this many per customer across all their orders (checked at"
@@ -169,7 +162,7 @@ class EventDetailSchema(EventSchema):
         }
     )
     venue = fields.Nested(VenueSchema)
-    ticket_types = fields.List(fields.Nested(TicketTypeSchema), data_key="ticketTypes")
+    ticket_types = fields.List(fields.Nested(TicketTypeSchema))
 
 
 class EventPageSchema(ResponseSchema):

@@ -1,24 +1,31 @@
 """Order schemas: checkout body in; orders, their lines and tickets out."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from shop.schemas import Amount, MoneySchema, PageMetaSchema, PageQuerySchema, ResponseSchema
+from shop.schemas import (
+    Amount,
+    CamelCaseSchema,
+    MoneySchema,
+    PageMetaSchema,
+    PageQuerySchema,
+    ResponseSchema,
+)
 
 TICKET_STATUSES = ["valid", "used", "void"]
 ORDER_STATUSES = ["confirmed", "cancelled"]
 
 
-class MoneyInSchema(Schema):
+class MoneyInSchema(CamelCaseSchema):
     amount = Amount(required=True, metadata={"example": "500.00"})
     currency = fields.String(
         required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "DKK"}
     )
 
 
-class CheckoutSchema(Schema):
+class CheckoutSchema(CamelCaseSchema):
     # The total you showed the customer; a different current total is a 409 price_changed.
     # (No description here: it would turn the $ref into an allOf that fuzzers cannot follow.)
-    expected_total = fields.Nested(MoneyInSchema, data_key="expectedTotal")
+    expected_total = fields.Nested(MoneyInSchema)
 
 
 class TicketSchema(ResponseSchema):
@@ -31,21 +38,19 @@ class TicketSchema(ResponseSchema):
             "x-enum-name": "TicketStatus",
         }
     )
-    checked_in_at = fields.DateTime(data_key="checkedInAt", allow_none=True)
+    checked_in_at = fields.DateTime(allow_none=True)
 
 
 class OrderItemSchema(ResponseSchema):
     id = fields.Integer()
-    event_id = fields.Integer(data_key="eventId")
-    ticket_type_id = fields.Integer(data_key="ticketTypeId")
-    event_title = fields.String(
-        data_key="eventTitle", metadata={"description": "As it was when bought"}
-    )
-    event_starts_at = fields.DateTime(data_key="eventStartsAt")
-    ticket_type_name = fields.String(data_key="ticketTypeName")
-    unit_price = fields.Nested(MoneySchema, data_key="unitPrice")
+    event_id = fields.Integer()
+    ticket_type_id = fields.Integer()
+    event_title = fields.String(metadata={"description": "As it was when bought"})
+    event_starts_at = fields.DateTime()
+    ticket_type_name = fields.String()
+    unit_price = fields.Nested(MoneySchema)
     quantity = fields.Integer()
-    line_total = fields.Nested(MoneySchema, data_key="lineTotal")
+    line_total = fields.Nested(MoneySchema)
 
 
 class OrderItemWithTicketsSchema(OrderItemSchema):
@@ -56,10 +61,10 @@ class OrderSchema(ResponseSchema):
     id = fields.Integer()
     status = fields.String(metadata={"enum": ORDER_STATUSES, "x-enum-name": "OrderStatus"})
     total = fields.Nested(MoneySchema)
-    ticket_count = fields.Integer(data_key="ticketCount")
-    created_at = fields.DateTime(data_key="createdAt")
-    confirmed_at = fields.DateTime(data_key="confirmedAt", allow_none=True)
-    cancelled_at = fields.DateTime(data_key="cancelledAt", allow_none=True)
+    ticket_count = fields.Integer()
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
     items = fields.List(fields.Nested(OrderItemSchema))
 
 
@@ -79,7 +84,7 @@ class OrderPageSchema(ResponseSchema):
 class TicketEventSchema(ResponseSchema):
     id = fields.Integer()
     title = fields.String()
-    starts_at = fields.DateTime(data_key="startsAt")
+    starts_at = fields.DateTime()
 
 
 class TicketTypeRefSchema(ResponseSchema):
@@ -88,9 +93,9 @@ class TicketTypeRefSchema(ResponseSchema):
 
 
 class MyTicketSchema(TicketSchema):
-    order_id = fields.Integer(data_key="orderId")
+    order_id = fields.Integer()
     event = fields.Nested(TicketEventSchema)
-    ticket_type = fields.Nested(TicketTypeRefSchema, data_key="ticketType")
+    ticket_type = fields.Nested(TicketTypeRefSchema)
 
 
 class TicketPageSchema(ResponseSchema):
