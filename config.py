@@ -232,6 +232,7 @@ class ProductionConfig(Config):
             raise ConfigError(
                 f"Production needs {', '.join(missing)} in the environment; refusing to start."
             )
+        assert cls.JWT_SECRET_KEY is not None  # (for mypy) `missing` above checked it
         reason = weak_secret_reason(cls.JWT_SECRET_KEY)
         if reason:
             raise ConfigError(

@@ -70,18 +70,18 @@ def seed_command(
         demo_accounts = current_app.config["ENV_NAME"] != "production"
     started = time.perf_counter()
     if reset:
-        reset_database(db.session)
-    if catalogue_is_seeded(db.session):
+        reset_database(db.session())
+    if catalogue_is_seeded(db.session()):
         # Say what happened this time: nothing was seeded, so no progress bar and no credentials.
         report = seed(
-            db.session, events=event_count, random_seed=random_seed, demo_accounts=demo_accounts
+            db.session(), events=event_count, random_seed=random_seed, demo_accounts=demo_accounts
         )
         db.session.commit()
         click.echo("The catalogue already has events: nothing to do (use --reset to start over).")
     else:
         with click.progressbar(length=event_count, label="Seeding events", file=sys.stderr) as bar:
             report = seed(
-                db.session,
+                db.session(),
                 events=event_count,
                 random_seed=random_seed,
                 progress=bar.update,
@@ -187,7 +187,7 @@ def provision_command() -> None:
     if not env_bool("SEED_DEMO", False):
         click.echo("SEED_DEMO is not true: no demo data.")
         return
-    report = seed(db.session, demo_accounts=False)
+    report = seed(db.session(), demo_accounts=False)
     db.session.commit()
     if report.skipped:
         click.echo("SEED_DEMO=true, but the catalogue already has events: nothing seeded.")
@@ -230,10 +230,10 @@ def purge_command() -> None:
     from shop.services.accounts import purge_expired_revocations
     from shop.services.idempotency import purge
 
-    now = db.session.scalar(select(func.now()))
-    keys = purge(db.session, now)
-    tokens = purge_expired_revocations(db.session, now)
-    limits = purge_expired_limits(db.session)
+    now = db.session.execute(select(func.now())).scalar_one()
+    keys = purge(db.session(), now)
+    tokens = purge_expired_revocations(db.session(), now)
+    limits = purge_expired_limits(db.session())
     db.session.commit()
     click.echo(
         f"Deleted {keys} idempotency keys, {tokens} expired token records and {limits} expired"
@@ -252,7 +252,7 @@ def check_command() -> None:
     from shop.services.consistency import find_violations
 
     violations = find_violations(
-        db.session,
+        db.session(),
         hold_minutes=current_app.config["CART_HOLD_MINUTES"],
         max_renewals=current_app.config["CART_HOLD_MAX_RENEWALS"],
     )

@@ -6,7 +6,9 @@ both and fails when docs/ is out of date, so the diagrams cannot drift from the 
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from typing import Any
+
+from sqlalchemy import Column, Table, UniqueConstraint
 
 from shop.models import WEEK1_TABLES, Base
 
@@ -24,7 +26,7 @@ erDiagram
 """
 
 
-def _column_type(column) -> str:
+def _column_type(column: Column[Any]) -> str:
     name = type(column.type).__name__.lower()
     return {
         "string": "varchar",
@@ -39,7 +41,7 @@ def _column_type(column) -> str:
     }.get(name, name)
 
 
-def _column_keys(table: Table, column) -> str:
+def _column_keys(table: Table, column: Column[Any]) -> str:
     keys = []
     if column.primary_key:
         keys.append("PK")
@@ -48,7 +50,7 @@ def _column_keys(table: Table, column) -> str:
     unique = column.unique or any(
         len(constraint.columns) == 1 and column.name in constraint.columns
         for constraint in table.constraints
-        if constraint.__class__.__name__ == "UniqueConstraint"
+        if isinstance(constraint, UniqueConstraint)
     )
     if unique and not column.primary_key:
         keys.append("UK")
@@ -70,7 +72,7 @@ def render_tables(tables: list[Table]) -> str:
         lines.append("    }")
     for table in tables:
         seen = set()
-        for fk in sorted(table.foreign_key_constraints, key=lambda c: c.name or ""):
+        for fk in sorted(table.foreign_key_constraints, key=lambda c: str(c.name)):
             parent = fk.referred_table.name
             if parent not in names or (parent, tuple(fk.column_keys)) in seen:
                 continue
@@ -79,7 +81,7 @@ def render_tables(tables: list[Table]) -> str:
             unique = any(
                 set(constraint.columns.keys()) == set(fk.column_keys)
                 for constraint in table.constraints
-                if constraint.__class__.__name__ == "UniqueConstraint"
+                if isinstance(constraint, UniqueConstraint)
             )
             left = "|o" if nullable else "||"
             right = "o|" if unique else "o{"

@@ -10,6 +10,9 @@ from shop.models.base import Base
 from shop.openapi import ShopApi
 from shop.ratelimit import client_key
 
+# `db.session` is a proxy (a scoped_session) that finds the Session of the current app context.
+# Routes and commands hand a service `db.session()`, the Session itself: that is the type the
+# services declare (`session: Session`), and what mypy checks them against.
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()

@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -204,7 +206,15 @@ class SeedReport:
 
 
 def catalogue_is_seeded(session: Session) -> bool:
-    return session.scalar(select(func.count()).select_from(Event)) > 0
+    return session.execute(select(func.count()).select_from(Event)).scalar_one() > 0
+
+
+def psycopg_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session's, for COPY (which SQLAlchemy does not speak)."""
+    raw = session.connection().connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"COPY needs a psycopg connection, not {type(raw).__name__}")
+    return raw
 
 
 def reset_database(session: Session) -> None:
@@ -287,8 +297,7 @@ def seed(
     }
     sales = _Sales(sales_rng, buyer_ids, demo_customer_id, today, first_ids)
 
-    connection = session.connection()
-    raw = connection.connection.driver_connection  # psycopg connection, for COPY
+    raw = psycopg_connection(session)
     counts = {"ticket_types": 0}
     with raw.cursor() as cursor, _indexes_built_afterwards(session, SALES_TABLES):
         batch = 5000
@@ -411,9 +420,9 @@ def _copy_buyers(session: Session, rng: random.Random, count: int) -> list[int]:
     )
     if len(ids) >= count:
         return ids[:count]
-    first_id = session.scalar(select(func.coalesce(func.max(User.id), 0))) + 1
+    first_id = session.execute(select(func.coalesce(func.max(User.id), 0))).scalar_one() + 1
     new_ids = list(range(first_id, first_id + count - len(ids)))
-    raw = session.connection().connection.driver_connection
+    raw = psycopg_connection(session)
     with raw.cursor() as cursor:
         _copy(
             cursor,
@@ -495,7 +504,7 @@ class _Sales:
         self.tickets: list[str] = []
 
     def _buyer(self, kind: str) -> int:
-        if self.demo_wants.get(kind):
+        if self.demo_customer_id is not None and self.demo_wants.get(kind):
             self.demo_wants[kind] -= 1
             return self.demo_customer_id
         return self.buyer_ids[self.rng.randrange(len(self.buyer_ids))]

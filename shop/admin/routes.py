@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
@@ -45,7 +46,7 @@ blp = Blueprint(
     description="Catalogue management, reports, check-in (admins)",
 )
 
-ADMIN = {"security": [{"bearerAuth": []}]}
+ADMIN: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 
 def admin_doc(*codes: int):
@@ -86,7 +87,7 @@ class AdminCategories(MethodView):
 
         `slug` (lower-case words joined by hyphens) and `name` are unique.
         """
-        return committed({"data": admin_catalog.create_category(db.session, body)})
+        return committed({"data": admin_catalog.create_category(db.session(), body)})
 
 
 @blp.route(f"/categories/<{ID}:categoryId>")
@@ -100,7 +101,7 @@ class AdminCategory(MethodView):
 
         Send both `slug` and `name`; each stays unique (409 when taken).
         """
-        return committed({"data": admin_catalog.update_category(db.session, categoryId, body)})
+        return committed({"data": admin_catalog.update_category(db.session(), categoryId, body)})
 
     @admin_required
     @admin_doc(404, 409)
@@ -111,7 +112,7 @@ class AdminCategory(MethodView):
 
         Send only what changes; `slug` and `name` stay unique (409 when taken).
         """
-        return committed({"data": admin_catalog.update_category(db.session, categoryId, body)})
+        return committed({"data": admin_catalog.update_category(db.session(), categoryId, body)})
 
     @admin_required
     @admin_doc(404, 409)
@@ -121,7 +122,7 @@ class AdminCategory(MethodView):
 
         Refused (409) while events use it.
         """
-        admin_catalog.delete_category(db.session, categoryId)
+        admin_catalog.delete_category(db.session(), categoryId)
         db.session.commit()
 
 
@@ -139,7 +140,7 @@ class AdminVenues(MethodView):
 
         A venue's name is unique within its city.
         """
-        return committed({"data": admin_catalog.create_venue(db.session, body)})
+        return committed({"data": admin_catalog.create_venue(db.session(), body)})
 
 
 @blp.route(f"/venues/<{ID}:venueId>")
@@ -153,7 +154,7 @@ class AdminVenue(MethodView):
 
         Send `name`, `address` and `city`; the name stays unique within its city.
         """
-        return committed({"data": admin_catalog.update_venue(db.session, venueId, body)})
+        return committed({"data": admin_catalog.update_venue(db.session(), venueId, body)})
 
     @admin_required
     @admin_doc(404, 409)
@@ -164,7 +165,7 @@ class AdminVenue(MethodView):
 
         Send only what changes; events at the venue see the change (and search finds it).
         """
-        return committed({"data": admin_catalog.update_venue(db.session, venueId, body)})
+        return committed({"data": admin_catalog.update_venue(db.session(), venueId, body)})
 
     @admin_required
     @admin_doc(404, 409)
@@ -174,7 +175,7 @@ class AdminVenue(MethodView):
 
         Refused (409) while events take place there.
         """
-        admin_catalog.delete_venue(db.session, venueId)
+        admin_catalog.delete_venue(db.session(), venueId)
         db.session.commit()
 
 
@@ -182,7 +183,7 @@ class AdminVenue(MethodView):
 
 
 def event_with_tiers(event_id: int) -> dict:
-    return {"data": admin_catalog.get_event(db.session, event_id)}
+    return {"data": admin_catalog.get_event(db.session(), event_id)}
 
 
 @blp.route("/events")
@@ -197,7 +198,7 @@ class AdminEvents(MethodView):
         Drafts, published and cancelled events, soonest first, with their ticket types and
         seats sold; `status` narrows the list.
         """
-        return admin_catalog.list_events(db.session, status, page, page_size).envelope()
+        return admin_catalog.list_events(db.session(), status, page, page_size).envelope()
 
     @admin_required
     @admin_doc()
@@ -209,7 +210,7 @@ class AdminEvents(MethodView):
         New events are drafts, invisible to the public, until published with
         POST /api/admin/events/{eventId}/publish (which needs at least one ticket type).
         """
-        event = admin_catalog.create_event(db.session, body)
+        event = admin_catalog.create_event(db.session(), body)
         db.session.commit()
         return event_with_tiers(event.id)
 
@@ -235,7 +236,7 @@ class AdminEvent(MethodView):
 
         Status changes go through publish and cancel; a cancelled event cannot be edited.
         """
-        admin_catalog.update_event(db.session, eventId, body)
+        admin_catalog.update_event(db.session(), eventId, body)
         db.session.commit()
         return event_with_tiers(eventId)
 
@@ -248,7 +249,7 @@ class AdminEvent(MethodView):
 
         The event must still end after it starts once the change is applied.
         """
-        admin_catalog.update_event(db.session, eventId, body)
+        admin_catalog.update_event(db.session(), eventId, body)
         db.session.commit()
         return event_with_tiers(eventId)
 
@@ -261,7 +262,7 @@ class AdminEvent(MethodView):
         Only events with no sales (a 409 otherwise: cancel it instead). Its ticket types and
         the cart lines holding them go with it.
         """
-        admin_catalog.delete_event(db.session, eventId)
+        admin_catalog.delete_event(db.session(), eventId)
         db.session.commit()
 
 
@@ -276,7 +277,7 @@ class AdminEventPublish(MethodView):
         It appears in the public listing and its ticket types go on sale (within their sales
         windows). Only drafts with at least one ticket type can be published.
         """
-        admin_catalog.publish_event(db.session, eventId)
+        admin_catalog.publish_event(db.session(), eventId)
         db.session.commit()
         return event_with_tiers(eventId)
 
@@ -295,9 +296,9 @@ class AdminEventCancel(MethodView):
         Cancelling twice is a 409.
         """
         now = db.session.scalar(db.select(db.func.now()))
-        effects = admin_catalog.cancel_event(db.session, eventId, now)
+        effects = admin_catalog.cancel_event(db.session(), eventId, now)
         db.session.commit()
-        event = admin_catalog.get_event(db.session, eventId)
+        event = admin_catalog.get_event(db.session(), eventId)
         return {
             "data": {
                 **{c.key: getattr(event, c.key) for c in event.__table__.columns},
@@ -318,7 +319,7 @@ class AdminTicketTypes(MethodView):
 
         Priced in the event's currency; `price` >= 0, `capacity` >= 1; names are unique per event.
         """
-        return committed({"data": admin_catalog.create_ticket_type(db.session, eventId, body)})
+        return committed({"data": admin_catalog.create_ticket_type(db.session(), eventId, body)})
 
 
 @blp.route(f"/ticket-types/<{ID}:ticketTypeId>")
@@ -332,7 +333,9 @@ class AdminTicketType(MethodView):
 
         `capacity` can never go below the tickets already sold (409).
         """
-        return committed({"data": admin_catalog.update_ticket_type(db.session, ticketTypeId, body)})
+        return committed(
+            {"data": admin_catalog.update_ticket_type(db.session(), ticketTypeId, body)}
+        )
 
     @admin_required
     @admin_doc(404, 409)
@@ -343,7 +346,9 @@ class AdminTicketType(MethodView):
 
         `capacity` can never go below the tickets already sold (409).
         """
-        return committed({"data": admin_catalog.update_ticket_type(db.session, ticketTypeId, body)})
+        return committed(
+            {"data": admin_catalog.update_ticket_type(db.session(), ticketTypeId, body)}
+        )
 
     @admin_required
     @admin_doc(404, 409)
@@ -353,7 +358,7 @@ class AdminTicketType(MethodView):
 
         Only without sales (a 409 otherwise: cancel the event instead).
         """
-        admin_catalog.delete_ticket_type(db.session, ticketTypeId)
+        admin_catalog.delete_ticket_type(db.session(), ticketTypeId)
         db.session.commit()
 
 
@@ -389,7 +394,7 @@ class SalesReport(MethodView):
         number of orders — per event and per ticket type, computed by PostgreSQL in one query.
         Send `Accept: text/csv` for a spreadsheet (one row per ticket type).
         """
-        report = reports.sales_report(db.session, starts_from, starts_to, page, page_size)
+        report = reports.sales_report(db.session(), starts_from, starts_to, page, page_size)
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
             return csv_response(reports.sales_rows(report), "sales.csv")
         return report.envelope()
@@ -420,7 +425,7 @@ class OverviewReport(MethodView):
         the five events with the most revenue, and orders, tickets and revenue per day
         (Copenhagen time) for the last 30 days.
         """
-        return {"data": reports.overview(db.session)}
+        return {"data": reports.overview(db.session())}
 
 
 @blp.route("/tickets/<string:code>/check-in")
@@ -435,7 +440,7 @@ class CheckIn(MethodView):
         (`firstCheckedInAt`); a void ticket (order or event cancelled) is a 409 too.
         """
         now = db.session.scalar(db.select(db.func.now()))
-        ticket, item = checkin.check_in(db.session, code, now)
+        ticket, item = checkin.check_in(db.session(), code, now)
         db.session.commit()
         return {
             "data": {

@@ -106,12 +106,12 @@ class TicketTypeCreateSchema(CamelCaseSchema):
             raise ValidationError("Must be after salesStart.", "salesEnd")
 
 
-class PatchMixin:
+class PatchMixin(CamelCaseSchema):
     """PATCH bodies: the create schema's fields, all optional and without defaults (a field left
     out stays as it is; used as `XUpdateSchema(partial=True)`). Without this, the document would
     show the create defaults (`description: ""`), and a generated client would send them."""
 
-    def on_bind_field(self, field_name, field_obj):
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         super().on_bind_field(field_name, field_obj)
         field_obj.load_default = missing
 

@@ -6,6 +6,8 @@ query is even parsed, so anonymous callers learn nothing from validation errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
@@ -34,7 +36,7 @@ from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
-BEARER = {"security": [{"bearerAuth": []}]}
+BEARER: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 GUEST_CART_DOC = {
     "parameters": [
         cart_token_parameter(

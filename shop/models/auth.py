@@ -62,7 +62,7 @@ class IdempotencyKey(Base):
     response_status: Mapped[int | None]
     # The answer exactly as sent (bytes) and its headers, so a replay is the same answer.
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    response_headers: Mapped[dict | None] = mapped_column(JSONB)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(default=func.now(), server_default=func.now())
     completed_at: Mapped[datetime | None]
 

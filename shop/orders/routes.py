@@ -6,6 +6,8 @@ query is even parsed, so anonymous callers learn nothing from validation errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
@@ -31,7 +33,7 @@ checkout_blp = Blueprint(
 orders_blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Your orders")
 tickets_blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Your tickets")
 
-BEARER = {"security": [{"bearerAuth": []}]}
+BEARER: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 IDEMPOTENT_DOC = {**BEARER, "parameters": [IDEMPOTENCY_HEADER_DOC]}
 CHECKOUT_DOC = {
     **BEARER,
@@ -105,7 +107,7 @@ class Checkout(MethodView):
         """
         expected = (body or {}).get("expected_total")
         order = checkout.place_order(
-            db.session,
+            db.session(),
             current_user.id,
             expected_total=checkout.Money(expected["amount"], expected["currency"])
             if expected
@@ -132,7 +134,7 @@ class Orders(MethodView):
         Newest first, with their lines (event, ticket type and price as they were when you
         bought). Tickets are in each order's detail and in GET /api/tickets.
         """
-        result = orders.list_orders(db.session, current_user.id, page, page_size)
+        result = orders.list_orders(db.session(), current_user.id, page, page_size)
         return result.envelope([order_view(order) for order in result.items])
 
 
@@ -148,7 +150,7 @@ class OrderDetail(MethodView):
 
         Lines, totals and every ticket with its code. Someone else's order is a 404.
         """
-        order = orders.get_order(db.session, current_user.id, orderId)
+        order = orders.get_order(db.session(), current_user.id, orderId)
         return {"data": order_view(order, with_tickets=True)}
 
 
@@ -177,7 +179,7 @@ class OrderCancel(MethodView):
         they are). Cancelling twice, after an event started or with a ticket already scanned:
         409. Send an `Idempotency-Key` to retry safely.
         """
-        order = orders.cancel_order(db.session, current_user.id, orderId)
+        order = orders.cancel_order(db.session(), current_user.id, orderId)
         # @idempotent commits, once, after storing this answer with the key.
         return {"data": order_view(order, with_tickets=True)}
 
@@ -195,7 +197,7 @@ class Tickets(MethodView):
         Upcoming events first (soonest first), then past ones; each with its event, ticket
         type, code and status.
         """
-        result = orders.list_tickets(db.session, current_user.id, page, page_size)
+        result = orders.list_tickets(db.session(), current_user.id, page, page_size)
         return result.envelope(
             [
                 {
