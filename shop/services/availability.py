@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -91,7 +100,9 @@ def held_by_others(
     return {tier_id: int(held) for tier_id, held in rows}
 
 
-def held_by_others_scalar(ticket_type_id, exclude_cart_id: int) -> ColumnElement[int]:
+def held_by_others_scalar(
+    ticket_type_id: SQLColumnExpression[int], exclude_cart_id: int
+) -> ColumnElement[int]:
     """Correlated scalar for a query that reads tiers (or cart lines): seats of
     `ticket_type_id` in live holds of carts other than `exclude_cart_id` (0 when none), so one
     statement can return a cart's lines with what is left for them."""
@@ -103,7 +114,7 @@ def held_by_others_scalar(ticket_type_id, exclude_cart_id: int) -> ColumnElement
     )
 
 
-def held_by_ticket_type():
+def held_by_ticket_type() -> Subquery:
     """Subquery (ticket_type_id, held): seats held per tier by live holds, computed once per
     query and joined, rather than once per tier."""
     return (

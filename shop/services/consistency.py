@@ -18,8 +18,9 @@ Every concurrency test and failure drill ends with `find_violations(...) == []`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from shop.services.availability import HELD_SQL
@@ -89,7 +90,7 @@ RULES = {
 }
 
 
-def _describe(rule: str, row) -> Violation:
+def _describe(rule: str, row: Row[Any]) -> Violation:
     if rule == "tier_sold":
         return Violation(
             rule,

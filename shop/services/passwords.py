@@ -35,7 +35,7 @@ def configure(time_cost: int, memory_kib: int, parallelism: int) -> None:
     _dummy_hash = _hasher.hash("a password nobody has, used only to spend the same time")
 
 
-def bound_concurrency(slots: int, lock_dir: str | os.PathLike | None) -> None:
+def bound_concurrency(slots: int, lock_dir: str | os.PathLike[str] | None) -> None:
     """Let at most `slots` hashes run at once across the processes sharing `lock_dir` (the
     instance folder): one hash takes a worker for ~0.15-0.5 s of CPU, so with every worker
     hashing, a flood of logins from many addresses would stall every other request. Keeping

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -60,7 +61,7 @@ EVENTS_IN_RANGE = text(
 
 def _figures(
     capacity: int, sold: int, held: int, revenue: Decimal, orders: int, currency: str
-) -> dict:
+) -> dict[str, Any]:
     return {
         "capacity": capacity,
         "sold": sold,
@@ -86,7 +87,7 @@ def sales_report(
     rows = session.execute(
         SALES_BY_TICKET_TYPE, {**params, "limit": page_size, "offset": (page - 1) * page_size}
     ).mappings()
-    events: dict[int, dict] = {}
+    events: dict[int, dict[str, Any]] = {}
     for row in rows:
         event = events.setdefault(
             row["event_id"],
@@ -148,7 +149,7 @@ CSV_COLUMNS = (
 )
 
 
-def sales_rows(report: Page) -> list[dict]:
+def sales_rows(report: Page) -> list[dict[str, Any]]:
     """The report flattened to one row per ticket type (for CSV)."""
     rows = []
     for event in report.items:
@@ -213,7 +214,9 @@ SALES_PER_DAY = text(
 )
 
 
-def overview(session: Session, *, currency: str = "DKK", days: int = 30, top: int = 5) -> dict:
+def overview(
+    session: Session, *, currency: str = "DKK", days: int = 30, top: int = 5
+) -> dict[str, Any]:
     """Totals, the top events by revenue and sales per day (shop time) for the last `days`."""
     totals = session.execute(OVERVIEW_TOTALS).mappings().one()
     return {
