@@ -91,6 +91,7 @@ def register_extensions(app: Flask) -> None:
     # (PROXY_FIX_X_FOR: 0 locally, 1 behind Render's load balancer).
     hops = app.config["PROXY_FIX_X_FOR"]
     if hops:
+        # Wrapping `wsgi_app` is how Flask documents middleware; mypy sees a method replaced.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     from shop.database import ping_idle_connections

@@ -54,10 +54,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
-    if not any(getattr(h, "_shop", False) for h in root.handlers):
+    if not any(h.get_name() == "shop" for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-        handler._shop = True  # type: ignore[attr-defined]
+        handler.set_name("shop")  # so a second app in this process does not add another
         root.addHandler(handler)
     root.setLevel(level.upper())
     # The embedded server logs every pg_ctl call at INFO; only its problems matter to us.
