@@ -7,7 +7,8 @@ Two scenarios, each on gunicorn with a fresh crowd of signed-in buyers whose car
 seat:
   hot    --buyers compete for --seats seats of one event (most get a 409);
   spread the same buyers spread over --spread-events events with enough seats for all.
-For each: orders/second, p50/p99 latency, seats sold vs capacity, the count of each status and
+For each: orders/second (all buyers served; in brackets until the last sale, before the late
+buyers' 409s), p50/p99 latency, seats sold vs capacity, the count of each status and
 the CPU time per checkout of the app's processes and of PostgreSQL (the load generator runs on
 the same machine and takes the rest). `--servers` picks how gunicorn serves the app: `wsgi`
 (wsgi:app on sync workers, the figure issue 12 was measured with) and/or `asgi` (asgi:app on the
@@ -73,8 +74,10 @@ def scenario(name: str, url: str, buyers: int, seats: int, events: int, server: 
         db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()) / buyers * 1e6
     db = conservation(url, crowd.tier_ids)
     created = fired.statuses.get(201, 0)
+    selling = created / fired.selling_seconds if fired.selling_seconds else 0.0
     print(
         f"{server} {name:<7} {created / fired.seconds:>7.1f} orders/s"
+        f" ({selling:>6.1f} while selling)"
         f"  {buyers / fired.seconds:>6.1f} checkouts/s"
         f"  p50 {fired.p50:>6.1f} ms  p99 {fired.p99:>6.1f} ms"
         f"  CPU µs/checkout app {app_cpu:>5.0f} db {db_cpu:>5.0f}"
