@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, delete, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session, contains_eager
 
 from shop.errors import (
@@ -188,21 +188,33 @@ class _Change:
         )
 
 
+# Array parameters keep one SQL text for any number of carts and tiers.
+_LOCK_TIERS = (
+    select(TicketType)
+    .where(
+        or_(
+            TicketType.id.in_(
+                select(CartItem.ticket_type_id).where(
+                    CartItem.cart_id == func.any(bindparam("cart_ids", type_=ARRAY(Integer)))
+                )
+            ),
+            TicketType.id == func.any(bindparam("tier_ids", type_=ARRAY(Integer))),
+        )
+    )
+    .order_by(TicketType.id)
+    .with_for_update()
+)
+
+
 def _lock_tiers(
     session: Session, cart_ids: list[int], extra_tier_ids: set[int]
 ) -> dict[int, TicketType]:
     """Lock, by ascending id, every ticket type in these carts' lines plus `extra_tier_ids`:
     one statement (the lines' tiers are a subquery, not a round trip of their own)."""
-    conditions = []
-    if cart_ids:
-        in_lines = select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids))
-        conditions.append(TicketType.id.in_(in_lines))
-    if extra_tier_ids:
-        conditions.append(TicketType.id.in_(extra_tier_ids))
-    if not conditions:
+    if not cart_ids and not extra_tier_ids:
         return {}
     rows = session.scalars(
-        select(TicketType).where(or_(*conditions)).order_by(TicketType.id).with_for_update()
+        _LOCK_TIERS, {"cart_ids": list(cart_ids), "tier_ids": sorted(extra_tier_ids)}
     )
     return {tier.id: tier for tier in rows}
 
@@ -593,6 +605,19 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
         )
 
 
+# Seats in live holds of an address's other guest carts.
+_HELD_BY_ADDRESS_ELSEWHERE = (
+    select(func.coalesce(func.sum(CartItem.quantity), 0))
+    .join(Cart, Cart.id == CartItem.cart_id)
+    .where(
+        Cart.client_address == bindparam("address"),
+        Cart.user_id.is_(None),
+        Cart.id != bindparam("cart_id"),
+        live_hold(),
+    )
+)
+
+
 def _check_address_hold(
     session: Session, change: _Change, policy: HoldPolicy, cart_seats: int
 ) -> None:
@@ -604,14 +629,7 @@ def _check_address_hold(
     if cart.user_id is not None or cart.client_address is None:
         return
     elsewhere = session.scalar(
-        select(func.coalesce(func.sum(CartItem.quantity), 0))
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(
-            Cart.client_address == cart.client_address,
-            Cart.user_id.is_(None),
-            Cart.id != cart.id,
-            live_hold(),
-        )
+        _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
     )
     limit = policy.max_seats_per_address
     if elsewhere + cart_seats > limit:
