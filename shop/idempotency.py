@@ -66,10 +66,10 @@ def idempotent(view):
             )
         user_id = current_user.id
         fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data())
-        claim = idempotency.claim(db.session, user_id, key, fingerprint)
-        if claim.replay is not None:
+        claimed = idempotency.claim(db.session(), user_id, key, fingerprint)
+        if isinstance(claimed, idempotency.StoredResponse):
             db.session.rollback()
-            return _replay(claim.replay)
+            return _replay(claimed)
         try:
             response = view(*args, **kwargs)
         except ShopError as error:
@@ -83,7 +83,7 @@ def idempotent(view):
         except Exception:
             db.session.rollback()
             raise
-        idempotency.complete(db.session, claim.record_id, _stored(response))
+        idempotency.complete(db.session(), claimed, _stored(response))
         db.session.commit()
         return response
 

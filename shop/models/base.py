@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData, Numeric, func
+from sqlalchemy import DateTime, MetaData, Numeric, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -23,6 +24,10 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
+    # Every model maps one Table (SQLAlchemy types `__table__` as any FROM clause, which could
+    # be a join or a select): so typed, `Model.__table__.c.name` type-checks in Core statements.
+    __table__: ClassVar[Table]
+
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: DateTime(timezone=True), Decimal: Money},

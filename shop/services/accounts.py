@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import String, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, String, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from shop.errors import (
     ValidationFailed,
 )
 from shop.models import RefreshToken, RevokedToken, User
+from shop.services.dml import rows_changed
 from shop.services.passwords import hash_password, needs_rehash, verify_password
 from shop.services.users import PasswordPolicyError, check_password_policy, normalize_email
 
@@ -82,7 +84,7 @@ def issue_tokens(session: Session, user: User, family_id: str | None = None) -> 
     }
 
 
-def rotate_refresh_token(session: Session, user: User, payload: dict) -> dict[str, str]:
+def rotate_refresh_token(session: Session, user: User, payload: dict[str, Any]) -> dict[str, str]:
     """Use the refresh token `payload` (already verified and not revoked) exactly once: mark it
     used and issue the next pair in its family. A token used before means a copy is in someone
     else's hands: the family is revoked (flushed, for the caller to commit) and
@@ -109,7 +111,7 @@ def revoke_family(session: Session, family_id: str) -> None:
     )
 
 
-def revoke_token(session: Session, payload: dict) -> None:
+def revoke_token(session: Session, payload: dict[str, Any]) -> None:
     """Refuse this token from now on, in every worker (stored in PostgreSQL). Idempotent."""
     session.execute(
         insert(RevokedToken)
@@ -126,12 +128,16 @@ def revoke_token(session: Session, payload: dict) -> None:
 def purge_expired_revocations(session: Session, now: datetime) -> int:
     """Forget revocations and refresh-token records of tokens that have expired: they are
     refused as expired anyway."""
-    revoked = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
-    refresh = session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount
+    revoked = rows_changed(
+        session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    )
+    refresh = rows_changed(
+        session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
+    )
     return revoked + refresh
 
 
-def _revoked(refresh: bool):
+def _revoked(refresh: bool) -> ColumnElement[bool]:
     """SQL truth value: whether a verified token (`:jti`, of family `:family_id`) must be
     refused: logged out, its family ended, or, for refresh tokens, never recorded."""
     jti, family_id = bindparam("jti", type_=String), bindparam("family_id", type_=String)
@@ -158,17 +164,19 @@ _USER_AND_REVOCATION = {
 }
 
 
-def _revocation_parameters(payload: dict) -> dict:
+def _revocation_parameters(payload: dict[str, Any]) -> dict[str, Any]:
     return {"jti": payload["jti"], "family_id": payload.get("fam")}
 
 
-def is_revoked(session: Session, payload: dict) -> bool:
+def is_revoked(session: Session, payload: dict[str, Any]) -> bool:
     """Whether a verified token must be refused. One query per authenticated request."""
     statement = _IS_REVOKED[payload.get("type") == "refresh"]
     return bool(session.scalar(statement, _revocation_parameters(payload)))
 
 
-def user_and_revocation(session: Session, user_id: int, payload: dict) -> tuple[User | None, bool]:
+def user_and_revocation(
+    session: Session, user_id: int, payload: dict[str, Any]
+) -> tuple[User | None, bool]:
     """The token's user (None if gone) and whether the token must be refused, in one query."""
     statement = _USER_AND_REVOCATION[payload.get("type") == "refresh"]
     row = session.execute(

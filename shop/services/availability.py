@@ -101,7 +101,7 @@ def held_by_others(
 
 
 def held_by_others_scalar(
-    ticket_type_id: SQLColumnExpression[int], exclude_cart_id: int
+    ticket_type_id: SQLColumnExpression[int], exclude_cart_id: int | SQLColumnExpression[int]
 ) -> ColumnElement[int]:
     """Correlated scalar for a query that reads tiers (or cart lines): seats of
     `ticket_type_id` in live holds of carts other than `exclude_cart_id` (0 when none), so one

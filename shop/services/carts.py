@@ -22,9 +22,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -95,7 +98,7 @@ class CartOutcome:
     and the guest token to hand back (None for signed-in carts)."""
 
     cart: Cart | None
-    warnings: list[dict] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     guest_token: str | None = None
     created: bool = False
     merged_lines: int = 0  # lines a guest cart sent along brought into this cart
@@ -110,8 +113,8 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _warning(code: str, detail: str, item_id: int | None = None, **extra) -> dict:
-    warning = {"code": code, "detail": detail, **extra}
+def _warning(code: str, detail: str, item_id: int | None = None, **extra: Any) -> dict[str, Any]:
+    warning: dict[str, Any] = {"code": code, "detail": detail, **extra}
     if item_id is not None:
         warning["item_id"] = item_id
     return warning
@@ -153,8 +156,10 @@ def find_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOut
     where a stale token (already merged, or someone else's) is simply ignored: asking again
     after a merge changes nothing."""
     if owner.user_id is not None:
-        if _is_open_guest_cart(_guest_cart(session, owner.guest_token, lock=False)):
-            return merge_guest_cart(session, owner.user_id, owner.guest_token, policy)
+        if owner.guest_token is not None:
+            merged = merge_guest_cart(session, owner.user_id, owner.guest_token, policy)
+            if merged is not None:
+                return merged
         return CartOutcome(cart=_user_cart(session, owner.user_id, lock=False))
     if owner.guest_token is None:
         return CartOutcome(cart=None)
@@ -174,7 +179,7 @@ class _Change:
     cart: Cart
     tiers: dict[int, TicketType]
     now: datetime
-    warnings: list[dict]
+    warnings: list[dict[str, Any]]
     guest_token: str | None
     created: bool
     # Guest line id -> the line that now carries its seats (a merge may combine lines).
@@ -232,7 +237,7 @@ _START = select(*_START_COLUMNS)
 _START_FOR_ADDRESS = select(*_START_COLUMNS, _ADDRESS_LOCK)
 
 
-def _start_parameters(policy: HoldPolicy, address: str | None) -> dict:
+def _start_parameters(policy: HoldPolicy, address: str | None) -> dict[str, str]:
     parameters = {"lock_timeout": f"{int(policy.lock_timeout_ms)}ms"}
     if address is not None:
         parameters["address"] = address
@@ -245,7 +250,8 @@ def start_change(session: Session, policy: HoldPolicy, address: str | None = Non
     an anonymous change that may hold more seats — take its client address's lock, first in
     the lock order (before any cart or ticket type), so it cannot deadlock."""
     statement = _START if address is None else _START_FOR_ADDRESS
-    return session.execute(statement, _start_parameters(policy, address)).one().now
+    now: datetime = session.execute(statement, _start_parameters(policy, address)).one().now
+    return now
 
 
 def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
@@ -263,7 +269,7 @@ def begin_change(
     owner: CartOwner,
     policy: HoldPolicy,
     *,
-    extra_tier_ids: set[int] = frozenset(),
+    extra_tier_ids: AbstractSet[int] = frozenset(),
     create: bool = True,
     missing: type[NotFound] = CartNotFound,
     now: datetime | None = None,
@@ -279,7 +285,7 @@ def begin_change(
     # A caller that already started the change (add_item: it resolves the tier first) passes
     # the time start_change read; now() is the transaction's start time either way.
     now = now or start_change(session, policy, address)
-    warnings: list[dict] = []
+    warnings: list[dict[str, Any]] = []
     guest_token = None
     created = False
 
@@ -308,7 +314,8 @@ def begin_change(
                     index_where=text("status = 'active' AND user_id IS NOT NULL"),
                 )
             )
-            cart = _user_cart(session, owner.user_id, lock=True)
+            # Ours, or the one a concurrent request inserted first: it exists now either way.
+            cart = session.scalars(_USER_CART_LOCKED, {"user_id": owner.user_id}).one()
             created = True
     elif guest is not None:
         cart, guest, guest_token = guest, None, owner.guest_token
@@ -360,7 +367,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
     available = _available_for(session, change, [change.cart.id, guest.id])
     mine = {line.ticket_type_id: line for line in _lines(session, change.cart.id)}
     currency = _cart_currency(change, mine.values())
-    capped: list[tuple[dict, CartItem]] = []
+    capped: list[tuple[dict[str, Any], CartItem]] = []
     for line in _lines(session, guest.id):
         tier = change.tiers[line.ticket_type_id]
         if currency is not None and tier.currency != currency:
@@ -417,7 +424,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
         warning["item_id"] = target.id
 
 
-def _cart_currency(change: _Change, lines) -> str | None:
+def _cart_currency(change: _Change, lines: Iterable[CartItem]) -> str | None:
     for line in lines:
         tier = change.tiers.get(line.ticket_type_id)
         if tier is not None:
@@ -433,10 +440,11 @@ def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
     indefinitely by changing a cart now and then. A cart past those bounds still works: its
     seats are simply not held, and checkout re-checks every line."""
     cart = change.cart
-    starting = cart.hold_started_at is None
-    if starting:
-        cart.hold_started_at = change.now
-    last_possible = cart.hold_started_at + timedelta(minutes=policy.max_minutes)
+    started_at = cart.hold_started_at
+    starting = started_at is None
+    if started_at is None:
+        started_at = cart.hold_started_at = change.now
+    last_possible = started_at + timedelta(minutes=policy.max_minutes)
     lapsed = cart.hold_expires_at is None or cart.hold_expires_at <= change.now
     if lapsed:
         _recheck_lines(session, change)
@@ -628,9 +636,9 @@ def _check_address_hold(
     cart = change.cart
     if cart.user_id is not None or cart.client_address is None:
         return
-    elsewhere = session.scalar(
+    elsewhere = session.execute(
         _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
-    )
+    ).scalar_one()
     limit = policy.max_seats_per_address
     if elsewhere + cart_seats > limit:
         raise AddressHoldLimit(
@@ -646,7 +654,7 @@ def _cart_seats(change: _Change) -> int:
 
 
 def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
-    event = session.get(Event, tier.event_id)
+    event = session.get_one(Event, tier.event_id)
     if not tier_on_sale(event, tier, now):
         raise NotOnSale(
             f"{tier.name} for {event.title} is not on sale now"
@@ -791,7 +799,7 @@ _CART_VIEW_LINES = (
         Event.title,
         Event.starts_at,
         Event.status,
-        held_by_others_scalar(TicketType.id, bindparam("cart_id")).label("held"),
+        held_by_others_scalar(TicketType.id, bindparam("cart_id", type_=Integer)).label("held"),
         func.now().label("now"),
     )
     .join(TicketType, TicketType.id == CartItem.ticket_type_id)
@@ -801,7 +809,7 @@ _CART_VIEW_LINES = (
 )
 
 
-def cart_view(session: Session, outcome: CartOutcome) -> dict:
+def cart_view(session: Session, outcome: CartOutcome) -> dict[str, Any]:
     """The cart as the API shows it: current prices, line totals, subtotal, per-line
     availability and every warning the client should act on (one query: the lines with their
     tier, event, seats left and the clock)."""
@@ -844,7 +852,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
                     new_price={"amount": row.price, "currency": row.currency},
                 )
             )
-        if not tier_on_sale(row, row, now):
+        if not tier_on_sale(row, row, row.now):
             reason = "the event was cancelled" if row.status == "cancelled" else "sales have ended"
             warnings.append(
                 _warning(

@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Row, func, select, text
 from sqlalchemy.orm import Session
 
 from shop.errors import (
@@ -215,7 +217,7 @@ def place_order(
     connection = session.connection()
     cart = connection.execute(CLOSE_CART, {"user_id": user_id}).first()
     lines = connection.execute(CART_LINES, {"cart_id": cart.id}).all() if cart else []
-    if not lines:
+    if cart is None or not lines:
         raise CartEmpty()
 
     now = lines[0].now
@@ -251,7 +253,7 @@ def place_order(
     return _insert_order(connection, user_id, cart.id, lines, total, currency)
 
 
-def check_customer_limits(session: Session, user_id: int, lines) -> None:
+def check_customer_limits(session: Session, user_id: int, lines: Sequence[Row[Any]]) -> None:
     """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
     tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
     listing every line over it. Checkout holds the user's one open cart locked (step 1), so two
@@ -299,11 +301,11 @@ def check_customer_limits(session: Session, user_id: int, lines) -> None:
         )
 
 
-def _line_ref(line) -> dict:
+def _line_ref(line: Row[Any]) -> dict[str, Any]:
     return {"itemId": line.id, "ticketTypeId": line.ticket_type_id, "ticketTypeName": line.name}
 
 
-def _refuse_short_lines(lines_with_seats_left: list[tuple]) -> None:
+def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> None:
     short = [
         {**_line_ref(line), "requested": line.quantity, "available": left}
         for line, left in lines_with_seats_left
@@ -317,7 +319,9 @@ def _refuse_short_lines(lines_with_seats_left: list[tuple]) -> None:
         )
 
 
-def _sell(session: Session, connection: Connection, cart, lines) -> None:
+def _sell(
+    session: Session, connection: Connection, cart: Row[Any], lines: Sequence[Row[Any]]
+) -> None:
     """Raise `sold` per line (ascending tier id, the lock order). `sold` is incremented, never
     written from a value read earlier; a row that no longer fits returns nothing."""
     if not cart.hold_live:
@@ -340,7 +344,12 @@ def _sell(session: Session, connection: Connection, cart, lines) -> None:
 
 
 def _insert_order(
-    connection: Connection, user_id: int, cart_id: int, lines, total: Decimal, currency: str
+    connection: Connection,
+    user_id: int,
+    cart_id: int,
+    lines: Sequence[Row[Any]],
+    total: Decimal,
+    currency: str,
 ) -> PlacedOrder:
     codes = [
         (line.ticket_type_id, new_ticket_code()) for line in lines for _ in range(line.quantity)

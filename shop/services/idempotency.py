@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from shop.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from shop.models import IdempotencyKey
+from shop.services.dml import rows_changed
 
 KEEP_FOR = timedelta(hours=24)
 LOCK_NOT_AVAILABLE = "55P03"
@@ -41,14 +42,6 @@ class StoredResponse:
     status: int
     body: bytes
     headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Either the key is ours (`record_id`) or there is an answer to replay (`replay`)."""
-
-    record_id: int | None = None
-    replay: StoredResponse | None = None
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -84,35 +77,35 @@ _COMPLETE = (
 )
 
 
-def claim(session: Session, user_id: int, key: str, request_fingerprint: str) -> Claim:
-    """Claim `key` in the current transaction, or return the stored answer to replay. Raises
+def claim(
+    session: Session, user_id: int, key: str, request_fingerprint: str
+) -> int | StoredResponse:
+    """Claim `key` in the current transaction and return the claim's id (for `complete`), or
+    return the stored answer to replay. Raises
     IdempotencyKeyReused (422) or IdempotencyKeyInProgress (409)."""
     params = {"user_id": user_id, "key": key, "request_fingerprint": request_fingerprint}
     try:
-        record_id = session.execute(_CLAIM, params).scalar()
+        record_id: int | None = session.execute(_CLAIM, params).scalar()
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         session.rollback()
         raise IdempotencyKeyInProgress(headers={"Retry-After": "1"}) from error
     if record_id is not None:
-        return Claim(record_id=record_id)
-    existing = session.scalar(
+        return record_id
+    existing = session.scalars(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    )
+    ).one()
     if existing.request_fingerprint != request_fingerprint:
         raise IdempotencyKeyReused()
-    if existing.completed_at is None:
+    status, body = existing.response_status, existing.response_body
+    if status is None or body is None:
         # Only claims committed before answers were stored with them (older versions) can be
         # left without one; nothing runs for them any more, so this request takes over.
         existing.created_at = func.now()
         session.flush()
-        return Claim(record_id=existing.id)
-    return Claim(
-        replay=StoredResponse(
-            existing.response_status, existing.response_body, existing.response_headers or {}
-        )
-    )
+        return existing.id
+    return StoredResponse(status, body, existing.response_headers or {})
 
 
 def complete(session: Session, record_id: int, response: StoredResponse) -> None:
@@ -154,4 +147,4 @@ def purge(session: Session, now: datetime) -> int:
     result = session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEEP_FOR)
     )
-    return result.rowcount
+    return rows_changed(result)
