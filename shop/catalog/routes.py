@@ -7,6 +7,7 @@ import hashlib
 from flask import Response, request
 from flask.views import MethodView
 
+from shop.catalog import json_bodies
 from shop.catalog.schemas import (
     CategoryPageSchema,
     EventEnvelopeSchema,
@@ -80,7 +81,7 @@ class Events(MethodView):
         back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
         filters = catalog.EventFilters(**filters)
-        return conditional_json(catalog.listing_json(db.session, filters, page, page_size))
+        return conditional_json(json_bodies.listing_json(db.session, filters, page, page_size))
 
 
 @events_blp.route(f"/<{ID}:eventId>", parameters=[IF_NONE_MATCH])
@@ -100,7 +101,7 @@ class EventDetail(MethodView):
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         Answers carry an ETag; `If-None-Match` with it gets a 304 while nothing changed.
         """
-        return conditional_json(catalog.public_event_json(db.session, eventId))
+        return conditional_json(json_bodies.public_event_json(db.session, eventId))
 
 
 @categories_blp.route("")
