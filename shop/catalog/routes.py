@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Response, request
 from flask.views import MethodView
 
@@ -33,19 +31,16 @@ venues_blp = Blueprint(
 
 
 def conditional_json(body: bytes) -> Response:
-    """200 with the body and its ETag, or 304 when the client already has this version.
+    """200 with the body and its ETag, or a bodiless 304 when the client already has this
+    version (werkzeug's `add_etag` and `make_conditional`).
 
     If-None-Match compares weakly (RFC 9110 13.1.2): `W/"x"` matches `"x"`, so a proxy or a
     browser that weakened our tag still gets its 304."""
-    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
+    response = Response(body, mimetype="application/json")
+    response.add_etag()
     # Browsers and proxies may keep it but must ask again (a cheap 304) before reusing it.
     response.headers["Cache-Control"] = "no-cache"
-    return response
+    return response.make_conditional(request)
 
 
 IF_NONE_MATCH = {
