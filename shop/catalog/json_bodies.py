@@ -135,7 +135,7 @@ def listing_json_statement(filters: EventFilters) -> Select:
         .select_from(rows)
         .scalar_subquery()
     )
-    total = select(page.total.label("total_items")).subquery("counted").c.total_items
+    total = page.total.subquery("counted").c.total_items
     page_size = bindparam("page_size", type_=Integer)
     meta = func.json_build_object(
         json_key("page"), bindparam("page", type_=Integer),

@@ -154,10 +154,11 @@ class ListingPage:
     """One page of `event_listing`, as SQL for the presentation to build on.
 
     `ids`: the page's event ids in listing order (bind parameters `page_limit`, `page_offset`);
-    `total`: how many events match, counted up to the cap (`match_cap`), as a scalar."""
+    `total`: one row, `total_items`: how many events match, counted up to the cap
+    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used."""
 
     ids: Select
-    total: ColumnElement[int]
+    total: Select
 
 
 def listing_page(filters: EventFilters) -> ListingPage:
@@ -180,7 +181,7 @@ def listing_page(filters: EventFilters) -> ListingPage:
         .limit(cap)
         .subquery("matches")
     )
-    total = select(cast(func.count(), Integer)).select_from(matches).scalar_subquery()
+    total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
 
 
@@ -228,7 +229,8 @@ def _search_page(filters: EventFilters, cap: int, limit, offset) -> ListingPage:
         .subquery("walked")
     )
     page_ids = union_all(select(sorted_in_memory.c.id), select(walked.c.id))
-    return ListingPage(ids=page_ids, total=func.least(found, cap))
+    total = select(func.least(cast(func.count(), Integer), cap).label("total_items"))
+    return ListingPage(ids=page_ids, total=total.select_from(collected))
 
 
 def on_sale_expression(now=None) -> ColumnElement[bool]:
