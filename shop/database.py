@@ -12,10 +12,13 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from sqlalchemy.orm import Session
 
 
 def normalize_database_url(url: str) -> str:
@@ -144,8 +147,17 @@ def ping_idle_connections(engine, idle_seconds: float) -> None:
             raise exc.DisconnectionError() from error
 
 
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session's, for what SQLAlchemy does not do itself (COPY,
+    autocommit for one block, statement preparation)."""
+    raw = session.connection().connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"Expected a psycopg connection, not {type(raw).__name__}")
+    return raw
+
+
 @contextlib.contextmanager
-def single_statement_reads(session):
+def single_statement_reads(session: Session) -> Iterator[None]:
     """Run the block's statements each on its own, without BEGIN ... ROLLBACK around them, when
     the session's connection has not started a transaction yet.
 
@@ -156,7 +168,7 @@ def single_statement_reads(session):
     request, or a test's rolled-back transaction) the block simply runs inside it."""
     from psycopg.pq import TransactionStatus
 
-    driver = session.connection().connection.driver_connection
+    driver = driver_connection(session)
     if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
         yield
         return

@@ -21,12 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-import psycopg
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from shop.database import driver_connection
 from shop.models import Cart, Category, Event, User, Venue
 from shop.services.passwords import hash_password
 
@@ -209,14 +208,6 @@ def catalogue_is_seeded(session: Session) -> bool:
     return session.execute(select(func.count()).select_from(Event)).scalar_one() > 0
 
 
-def psycopg_connection(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session's, for COPY (which SQLAlchemy does not speak)."""
-    raw = session.connection().connection.driver_connection
-    if not isinstance(raw, psycopg.Connection):
-        raise TypeError(f"COPY needs a psycopg connection, not {type(raw).__name__}")
-    return raw
-
-
 def reset_database(session: Session) -> None:
     """Empty every table (schema stays), restarting ids."""
     tables = ", ".join(
@@ -297,7 +288,7 @@ def seed(
     }
     sales = _Sales(sales_rng, buyer_ids, demo_customer_id, today, first_ids)
 
-    raw = psycopg_connection(session)
+    raw = driver_connection(session)
     counts = {"ticket_types": 0}
     with raw.cursor() as cursor, _indexes_built_afterwards(session, SALES_TABLES):
         batch = 5000
@@ -422,7 +413,7 @@ def _copy_buyers(session: Session, rng: random.Random, count: int) -> list[int]:
         return ids[:count]
     first_id = session.execute(select(func.coalesce(func.max(User.id), 0))).scalar_one() + 1
     new_ids = list(range(first_id, first_id + count - len(ids)))
-    raw = psycopg_connection(session)
+    raw = driver_connection(session)
     with raw.cursor() as cursor:
         _copy(
             cursor,

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from shop.database import single_statement_reads
+from shop.database import driver_connection, single_statement_reads
 from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.services.availability import available_expression
@@ -215,7 +215,7 @@ def _run_listing(session: Session, sql: str, params: dict[str, Any], *, search: 
     # then plan it once for any values. Good for browsing; but a search's best plan depends on
     # how common its words are (a generic plan was 10x slower for some), so a search is not
     # prepared: PostgreSQL plans it for its own words every time.
-    driver = connection.connection.driver_connection
+    driver = driver_connection(session)
     threshold, driver.prepare_threshold = driver.prepare_threshold, None
     # The planner would rather find a search's matches by reading the table until it has
     # counted enough, and it underestimates what checking a row's words costs: for a word in 4 %

@@ -40,7 +40,8 @@ def conditional_json(body: bytes) -> Response:
     response.add_etag()
     # Browsers and proxies may keep it but must ask again (a cheap 304) before reusing it.
     response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(request)
+    response.make_conditional(request)  # (in place: a 304 without a body when it matches)
+    return response
 
 
 IF_NONE_MATCH = {
@@ -75,8 +76,9 @@ class Events(MethodView):
         rest). Every answer is current (no cache on the server) and carries an ETag; send it
         back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
-        filters = catalog.EventFilters(**filters)
-        return conditional_json(json_bodies.listing_json(db.session, filters, page, page_size))
+        event_filters = catalog.EventFilters(**filters)
+        body = json_bodies.listing_json(db.session(), event_filters, page, page_size)
+        return conditional_json(body)
 
 
 @events_blp.route(f"/<{ID}:eventId>", parameters=[IF_NONE_MATCH])
@@ -96,7 +98,7 @@ class EventDetail(MethodView):
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         Answers carry an ETag; `If-None-Match` with it gets a 304 while nothing changed.
         """
-        return conditional_json(json_bodies.public_event_json(db.session, eventId))
+        return conditional_json(json_bodies.public_event_json(db.session(), eventId))
 
 
 @categories_blp.route("")
@@ -108,7 +110,7 @@ class Categories(MethodView):
 
         Sorted by name. Use a category's `slug` as the `category` filter of `GET /api/events`.
         """
-        return catalog.list_categories(db.session, page, page_size).envelope()
+        return catalog.list_categories(db.session(), page, page_size).envelope()
 
 
 @venues_blp.route("")
@@ -120,4 +122,4 @@ class Venues(MethodView):
 
         Sorted by city, then name; `city` narrows to one city (case-insensitive).
         """
-        return catalog.list_venues(db.session, city, page, page_size).envelope()
+        return catalog.list_venues(db.session(), city, page, page_size).envelope()

@@ -13,12 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Integer,
     Select,
+    SelectBase,
+    SQLColumnExpression,
     and_,
     bindparam,
     cast,
+    false,
     func,
     literal_column,
     or_,
@@ -43,7 +47,7 @@ SORTS = {
 }
 
 
-def sort_keys(sort: str, columns: Any = Event) -> tuple[ColumnElement, ColumnElement]:
+def sort_keys(sort: str, columns: Any = Event) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """ORDER BY for `sort` over `columns`: the Event model, or a subquery's `.c` with the same
     column names."""
     name, descending = SORTS[sort]
@@ -88,7 +92,7 @@ def filter_values(filters: EventFilters) -> dict[str, Any]:
     }
 
 
-def event_listing(filters: EventFilters) -> Select:
+def event_listing(filters: EventFilters) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
     needs them, so counting the matches stays an index scan on `event` alone.
@@ -97,7 +101,7 @@ def event_listing(filters: EventFilters) -> Select:
     only on which filters are used (see `listing_json`)."""
     values = filter_values(filters)
 
-    def value(name: str):
+    def value(name: str) -> BindParameter[Any]:
         return bindparam(name, values[name])
 
     statement = select(Event).where(Event.status == "published")
@@ -108,7 +112,7 @@ def event_listing(filters: EventFilters) -> Select:
     if values["starts_to"] is not None:
         statement = statement.where(Event.starts_at <= value("starts_to"))
     if filters.q and values["tsquery"] is None:  # nothing searchable was typed: no match
-        statement = statement.where(False)
+        statement = statement.where(false())
     elif values["tsquery"] is not None:
         tsquery = func.to_tsquery(literal_column("'shop_search'"), value("tsquery"))
         statement = statement.where(Event.search_vector.op("@@")(tsquery))
@@ -157,8 +161,8 @@ class ListingPage:
     `total`: one row, `total_items`: how many events match, counted up to the cap
     (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used."""
 
-    ids: Select
-    total: Select
+    ids: SelectBase
+    total: Select[int]
 
 
 def listing_page(filters: EventFilters) -> ListingPage:
@@ -189,7 +193,9 @@ def listing_page(filters: EventFilters) -> ListingPage:
 SEARCH_SORTED_IN_MEMORY = 2_000
 
 
-def _search_page(filters: EventFilters, cap: int, limit, offset) -> ListingPage:
+def _search_page(
+    filters: EventFilters, cap: int, limit: BindParameter[int], offset: BindParameter[int]
+) -> ListingPage:
     """A search's page, planned for how many events match, which the planner cannot know.
 
     The plain plan (walk the sort's index, checking each event against the words until the
@@ -233,7 +239,7 @@ def _search_page(filters: EventFilters, cap: int, limit, offset) -> ListingPage:
     return ListingPage(ids=page_ids, total=total.select_from(collected))
 
 
-def on_sale_expression(now=None) -> ColumnElement[bool]:
+def on_sale_expression(now: SQLColumnExpression[datetime] | None = None) -> ColumnElement[bool]:
     """tier_on_sale() in SQL, for the Event and TicketType of the surrounding query."""
     now = func.now() if now is None else now
     return and_(
@@ -244,7 +250,7 @@ def on_sale_expression(now=None) -> ColumnElement[bool]:
     )
 
 
-def seats_left_for_event(event_id) -> ColumnElement[int]:
+def seats_left_for_event(event_id: SQLColumnExpression[int]) -> ColumnElement[int]:
     """Correlated scalar: seats left over every tier of `event_id` (availability.py's rule)."""
     return (
         select(cast(func.coalesce(func.sum(available_expression()), 0), Integer))
@@ -253,7 +259,7 @@ def seats_left_for_event(event_id) -> ColumnElement[int]:
     )
 
 
-def tier_on_sale(event, tier, now: datetime) -> bool:
+def tier_on_sale(event: Any, tier: Any, now: datetime) -> bool:
     """Can this tier be bought right now (ignoring whether seats are left)? Takes models or
     rows: anything with the event's `status`/`starts_at` and the tier's sales window."""
     return (
