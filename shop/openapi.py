@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http
 from pathlib import Path
+from typing import Any
 
 import flask_smorest
 import flask_swagger_ui
@@ -280,7 +281,7 @@ class ShopApi(Api):
         for name, header in RESPONSE_HEADERS.items():
             self.spec.components.header(name, header)
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
                 example = PROBLEM_EXAMPLES.get(status) or self._example_for(status)
