@@ -21,9 +21,10 @@ import re
 from flask import Response, request
 from flask_jwt_extended import current_user
 
-from shop.errors import ShopError, ValidationFailed, handle_shop_error
 from shop.extensions import db
+from shop.problems import problem_for, problem_row
 from shop.services import idempotency
+from shop.services.errors import DomainError, ValidationFailed
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -72,11 +73,12 @@ def idempotent(view):
             return _replay(claim.replay)
         try:
             response = view(*args, **kwargs)
-        except ShopError as error:
+        except DomainError as error:
             db.session.rollback()
-            if error.status >= 500 or error.status == 429:
+            status = problem_row(type(error)).status
+            if status >= 500 or status == 429:
                 raise
-            refusal = handle_shop_error(error)
+            refusal = problem_for(error)
             idempotency.store_refusal(db.session, user_id, key, fingerprint, _stored(refusal))
             db.session.commit()
             return refusal

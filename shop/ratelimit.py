@@ -13,7 +13,7 @@ from limits.storage import MovingWindowSupport, Storage
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shop.errors import MalformedJson
+from shop.services.errors import MalformedJson
 
 
 def client_key() -> str:

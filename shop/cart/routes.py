@@ -11,10 +11,10 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
-from shop.errors import CartMerged
 from shop.extensions import db, limiter
 from shop.openapi import ID, Blueprint
 from shop.services import carts
+from shop.services.errors import CartMerged
 
 blp = Blueprint(
     "cart", __name__, url_prefix="/api/cart", description="Your cart: its lines hold seats"

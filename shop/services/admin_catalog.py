@@ -15,17 +15,6 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from shop.errors import (
-    AlreadyExists,
-    CapacityBelowHeld,
-    CapacityBelowSold,
-    HasSales,
-    InUse,
-    InvalidTransition,
-    NotFound,
-    ShopError,
-    ValidationFailed,
-)
 from shop.models import (
     Cart,
     CartItem,
@@ -39,11 +28,22 @@ from shop.models import (
 )
 from shop.pagination import Page, paginate
 from shop.services.availability import held_by_others, live_hold
+from shop.services.errors import (
+    AlreadyExists,
+    CapacityBelowHeld,
+    CapacityBelowSold,
+    DomainError,
+    HasSales,
+    InUse,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from shop.services.locking import lock_events, lock_ticket_types
 from shop.services.orders import release_seats
 
 # Constraint name -> the error a client should see when it fires.
-CONSTRAINT_ERRORS: dict[str, ShopError] = {
+CONSTRAINT_ERRORS: dict[str, DomainError] = {
     "uq_category_slug": AlreadyExists(
         "A category with this slug exists.", errors={"slug": ["Taken."]}
     ),
@@ -68,29 +68,29 @@ CONSTRAINT_ERRORS: dict[str, ShopError] = {
         "Capacity cannot go below the tickets already sold."
     ),
     "ck_event_ends_after_starts": ValidationFailed(
-        "The event must end after it starts.", errors={"endsAt": ["Must be after startsAt."]}
+        "The event must end after it starts.", errors={"ends_at": ["Must be after startsAt."]}
     ),
     "ck_ticket_type_sales_window_order": ValidationFailed(
         "The sales window must end after it starts.",
-        errors={"salesEnd": ["Must be after salesStart."]},
+        errors={"sales_end": ["Must be after salesStart."]},
     ),
 }
 
 
-def _explain(session: Session, error: IntegrityError) -> Exception:
-    """Roll back and return the error that explains the constraint that fired (or the original)."""
-    session.rollback()
+def _explain(error: IntegrityError) -> Exception:
+    """The error that explains the constraint that fired (or the original one)."""
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
-    known = CONSTRAINT_ERRORS.get(constraint)
-    return type(known)(known.detail, errors=known.errors) if known else error
+    known = CONSTRAINT_ERRORS.get(constraint or "")
+    return type(known)(known.message, errors=known.errors) if known else error
 
 
 def flush_or_explain(session: Session) -> None:
-    """Flush; when a constraint fires, roll back and raise the error that explains it."""
+    """Flush; when a constraint fires, raise the error that explains it. The transaction is
+    then aborted: the caller rolls it back (a request's session is rolled back at its end)."""
     try:
         session.flush()
     except IntegrityError as error:
-        explained = _explain(session, error)
+        explained = _explain(error)
         if explained is error:
             raise
         raise explained from error
@@ -104,7 +104,7 @@ def _get(session: Session, model, object_id: int, name: str, *, lock: bool = Fal
         statement = statement.with_for_update(key_share=model is Event)
     found = session.scalar(statement)
     if found is None:
-        raise NotFound(f"There is no {name} {object_id}. Check the id in the URL.")
+        raise NotFound(f"There is no {name} {object_id}.")
     return found
 
 
@@ -113,7 +113,7 @@ def _delete(session: Session, model, object_id: int) -> None:
     try:
         session.execute(delete(model).where(model.id == object_id))
     except IntegrityError as error:
-        explained = _explain(session, error)
+        explained = _explain(error)
         if explained is error:
             raise
         raise explained from error
@@ -126,13 +126,11 @@ def _apply(obj: Any, fields: dict[str, Any]) -> None:
 
 def _require_refs(session: Session, fields: dict[str, Any]) -> None:
     """Unknown venue or category ids are the client's mistake: 422 naming the field."""
-    for key, model, wire in (
-        ("venue_id", Venue, "venueId"),
-        ("category_id", Category, "categoryId"),
-    ):
+    for key, model in (("venue_id", Venue), ("category_id", Category)):
         if key in fields and session.get(model, fields[key]) is None:
             raise ValidationFailed(
-                f"There is no {wire[:-2]} {fields[key]}.", errors={wire: ["Does not exist."]}
+                f"There is no {key.removesuffix('_id')} {fields[key]}.",
+                errors={key: ["Does not exist."]},
             )
 
 
@@ -199,7 +197,7 @@ def get_event(session: Session, event_id: int) -> Event:
         select(Event).where(Event.id == event_id).options(selectinload(Event.ticket_types))
     )
     if event is None:
-        raise NotFound(f"There is no event {event_id}. GET /api/admin/events lists every event.")
+        raise NotFound(f"There is no event {event_id}.")
     return event
 
 
@@ -221,7 +219,7 @@ def update_event(session: Session, event_id: int, fields: dict[str, Any]) -> Eve
     ends = fields.get("ends_at", event.ends_at)
     if ends <= starts:
         raise ValidationFailed(
-            "The event must end after it starts.", errors={"endsAt": ["Must be after startsAt."]}
+            "The event must end after it starts.", errors={"ends_at": ["Must be after startsAt."]}
         )
     _apply(event, fields)
     flush_or_explain(session)
@@ -355,15 +353,15 @@ def update_ticket_type(session: Session, ticket_type_id: int, fields: dict[str, 
                 errors={"capacity": [f"At least {minimum}."]},
                 sold=tier.sold,
                 held=held,
-                minimumCapacity=minimum,
-                holdsLapseBy=lapse.isoformat(),
+                minimum_capacity=minimum,
+                holds_lapse_by=lapse,
             )
     start = fields.get("sales_start", tier.sales_start)
     end = fields.get("sales_end", tier.sales_end)
     if start is not None and end is not None and end <= start:
         raise ValidationFailed(
             "The sales window must end after it starts.",
-            errors={"salesEnd": ["Must be after salesStart."]},
+            errors={"sales_end": ["Must be after salesStart."]},
         )
     _apply(tier, fields)
     flush_or_explain(session)

@@ -30,7 +30,16 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, contains_eager
 
-from shop.errors import (
+from shop.models import Cart, CartItem, Event, TicketType
+from shop.schemas import DEFAULT_CURRENCY
+from shop.services.availability import (
+    held_by_others,
+    held_by_others_scalar,
+    live_hold,
+    seats_left,
+)
+from shop.services.catalog import tier_on_sale
+from shop.services.errors import (
     AddressHoldLimit,
     CartItemNotFound,
     CartLineLimit,
@@ -45,15 +54,6 @@ from shop.errors import (
     TicketTypeNotFound,
     ValidationFailed,
 )
-from shop.models import Cart, CartItem, Event, TicketType
-from shop.schemas import DEFAULT_CURRENCY
-from shop.services.availability import (
-    held_by_others,
-    held_by_others_scalar,
-    live_hold,
-    seats_left,
-)
-from shop.services.catalog import tier_on_sale
 
 GUEST_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_LINE_QUANTITY = 100

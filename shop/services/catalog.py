@@ -28,10 +28,10 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from shop.database import single_statement_reads
-from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
+from shop.services.errors import EventNotFound
 
 MAX_SEARCH_TERMS = 8
 SORTS = {

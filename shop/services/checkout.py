@@ -39,13 +39,6 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from shop.errors import (
-    CartEmpty,
-    CustomerLimitExceeded,
-    InsufficientAvailability,
-    NotOnSale,
-    PriceChanged,
-)
 from shop.models import Order, OrderItem
 from shop.services.availability import (
     HELD_SQL,
@@ -54,6 +47,13 @@ from shop.services.availability import (
     seats_left,
 )
 from shop.services.catalog import tier_on_sale
+from shop.services.errors import (
+    CartEmpty,
+    CustomerLimitExceeded,
+    InsufficientAvailability,
+    NotOnSale,
+    PriceChanged,
+)
 from shop.services.locking import lock_ticket_types
 
 
@@ -239,12 +239,8 @@ def place_order(
         raise PriceChanged(
             f"The total is now {total} {currency}, not the {expected_total.amount}"
             f" {expected_total.currency} you expected. Review your cart and check out again.",
-            # Extra problem members are wire names: camelCase.
-            expectedTotal={
-                "amount": str(expected_total.amount),
-                "currency": expected_total.currency,
-            },
-            currentTotal={"amount": str(total), "currency": currency},
+            expected_total=expected_total,
+            current_total=Money(total, currency),
         )
 
     _sell(session, connection, cart, lines)

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shop.errors import OrderNotCancellable, OrderNotFound
 from shop.models import Event, Order, OrderItem, Ticket, TicketType
 from shop.pagination import Page, paginate
+from shop.services.errors import OrderNotCancellable, OrderNotFound
 from shop.services.locking import lock_events, lock_ticket_types
 
 
