@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from shop.extensions import db
-from shop.models import User
+from shop.models import Role, User
 
 
 def register_commands(app: Flask) -> None:
@@ -143,13 +143,13 @@ def ensure_admin(
     user = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if user is None:
         db.session.add(
-            User(email=email, name=name, password_hash=hash_password(password), role="admin")
+            User(email=email, name=name, password_hash=hash_password(password), role=Role.ADMIN)
         )
         db.session.flush()
         return email, "Created"
     verb = "Nothing to do for"
-    if user.role != "admin":
-        user.role = "admin"
+    if user.role != Role.ADMIN:
+        user.role = Role.ADMIN
         verb = "Promoted"
     if not (keep_password and verify_password(user.password_hash, password)):
         user.password_hash = hash_password(password)

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
-from shop.orders.schemas import TICKET_STATUSES
+from shop.models import EventStatus, TicketStatus
 from shop.schemas import (
     ID_RANGE,
     NOT_BLANK,
@@ -13,11 +13,11 @@ from shop.schemas import (
     PageMetaSchema,
     PageQuerySchema,
     ResponseSchema,
+    Status,
     WholeNumber,
     require_order,
 )
 
-EVENT_STATUSES = ["draft", "published", "cancelled"]
 # A list of validators, not validate.And: the OpenAPI document shows each one (maxLength,
 # pattern), so clients and fuzzers know the rules.
 NAME = [validate.Length(min=1, max=100), NOT_BLANK]
@@ -163,7 +163,7 @@ class AdminEventSchema(ResponseSchema):
     venue_id = fields.Integer(data_key="venueId")
     category_id = fields.Integer(data_key="categoryId")
     image_url = fields.String(data_key="imageUrl", allow_none=True)
-    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
+    status = Status(EventStatus)
     currency = fields.String()
     created_at = fields.DateTime(data_key="createdAt")
     updated_at = fields.DateTime(data_key="updatedAt")
@@ -180,7 +180,8 @@ class AdminEventCancelledSchema(AdminEventSchema):
 
 
 class AdminEventQuerySchema(PageQuerySchema):
-    status = fields.String(validate=validate.OneOf(["draft", "published", "cancelled"]))
+    # A query parameter's schema is inlined, so not a named enum schema (Status) here.
+    status = fields.Enum(EventStatus, by_value=fields.String)
 
 
 def envelope(schema, name: str):
@@ -240,7 +241,7 @@ class EventSalesSchema(SalesFiguresSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
-    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
+    status = Status(EventStatus)
     ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
 
 
@@ -283,7 +284,7 @@ OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 class CheckInSchema(ResponseSchema):
     ticket_id = fields.Integer(data_key="ticketId")
     code = fields.String()
-    status = fields.String(metadata={"enum": TICKET_STATUSES, "x-enum-name": "TicketStatus"})
+    status = Status(TicketStatus)
     checked_in_at = fields.DateTime(data_key="checkedInAt")
     event_id = fields.Integer(data_key="eventId")
     event_title = fields.String(data_key="eventTitle")

@@ -20,9 +20,12 @@ from shop.models import (
     CartItem,
     Category,
     Event,
+    EventStatus,
     Order,
     OrderItem,
+    OrderStatus,
     Ticket,
+    TicketStatus,
     TicketType,
     Venue,
 )
@@ -204,7 +207,7 @@ def get_event(session: Session, event_id: int) -> Event:
 def create_event(session: Session, fields: dict[str, Any]) -> Event:
     """A new event, always a draft: publish it when its ticket types are in place."""
     _require_refs(session, fields)
-    event = Event(status="draft", **fields)
+    event = Event(status=EventStatus.DRAFT, **fields)
     session.add(event)
     flush_or_explain(session)
     return event
@@ -212,7 +215,7 @@ def create_event(session: Session, fields: dict[str, Any]) -> Event:
 
 def update_event(session: Session, event_id: int, fields: dict[str, Any]) -> Event:
     event = _get(session, Event, event_id, "event", lock=True)
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise InvalidTransition("A cancelled event cannot be changed. Create a new event instead.")
     _require_refs(session, fields)
     starts = fields.get("starts_at", event.starts_at)
@@ -235,14 +238,14 @@ def delete_event(session: Session, event_id: int) -> None:
 
 def publish_event(session: Session, event_id: int) -> Event:
     event = _get(session, Event, event_id, "event", lock=True)
-    if event.status != "draft":
+    if event.status != EventStatus.DRAFT:
         raise InvalidTransition(
             f"Only drafts can be published, and this event is {event.status} already:"
             " there is nothing to publish."
         )
     if not session.scalar(select(exists().where(TicketType.event_id == event_id))):
         raise InvalidTransition("Add at least one ticket type before publishing.")
-    event.status = "published"
+    event.status = EventStatus.PUBLISHED
     flush_or_explain(session)
     return event
 
@@ -257,15 +260,15 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
     exactly the tickets this statement voids, so a ticket scanned or an order cancelled a moment
     earlier is never released twice."""
     event = _get(session, Event, event_id, "event", lock=True)
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise InvalidTransition(
             "This event is already cancelled: its tickets are void, there is nothing more to do."
         )
-    event.status = "cancelled"
+    event.status = EventStatus.CANCELLED
     session.execute(
         select(Order.id)
         .where(
-            Order.status == "confirmed",
+            Order.status == OrderStatus.CONFIRMED,
             Order.id.in_(select(OrderItem.order_id).where(OrderItem.event_id == event_id)),
         )
         .order_by(Order.id)
@@ -279,9 +282,9 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
         .where(
             Ticket.order_item_id == OrderItem.id,
             OrderItem.event_id == event_id,
-            Ticket.status == "valid",
+            Ticket.status == TicketStatus.VALID,
         )
-        .values(status="void", voided_at=now, updated_at=now)
+        .values(status=TicketStatus.VOID, voided_at=now, updated_at=now)
         .returning(OrderItem.ticket_type_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -292,8 +295,8 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
     )
     cancelled = session.execute(
         update(Order)
-        .where(Order.status == "confirmed", only_this_event)
-        .values(status="cancelled", cancelled_at=now, updated_at=now)
+        .where(Order.status == OrderStatus.CONFIRMED, only_this_event)
+        .values(status=OrderStatus.CANCELLED, cancelled_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     flush_or_explain(session)
@@ -305,7 +308,7 @@ def cancel_event(session: Session, event_id: int, now: datetime) -> dict[str, in
 
 def create_ticket_type(session: Session, event_id: int, fields: dict[str, Any]) -> TicketType:
     event = _get(session, Event, event_id, "event", lock=True)
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise InvalidTransition(
             "A cancelled event gets no new ticket types. Create a new event instead."
         )

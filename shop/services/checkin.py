@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop.models import OrderItem, Ticket
+from shop.models import OrderItem, Ticket, TicketStatus
 from shop.services.errors import TicketAlreadyUsed, TicketNotFound, TicketVoid
 
 
@@ -19,19 +19,19 @@ def check_in(session: Session, code: str, now: datetime) -> tuple[Ticket, OrderI
     )
     if ticket is None:
         raise TicketNotFound()
-    if ticket.status == "void":
+    if ticket.status == TicketStatus.VOID:
         raise TicketVoid(
             f"This ticket was voided at {ticket.voided_at.isoformat()} (its order or event was"
             " cancelled). Do not let it in.",
             voided_at=ticket.voided_at,
         )
-    if ticket.status == "used":
+    if ticket.status == TicketStatus.USED:
         raise TicketAlreadyUsed(
             f"This ticket was already scanned at {ticket.checked_in_at.isoformat()}. Do not let it"
             " in again.",
             first_checked_in_at=ticket.checked_in_at,
         )
-    ticket.status = "used"
+    ticket.status = TicketStatus.USED
     ticket.checked_in_at = now
     session.flush()
     return ticket, session.get(OrderItem, ticket.order_item_id)
