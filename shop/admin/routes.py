@@ -22,6 +22,7 @@ from shop.admin.schemas import (
     CategoryEnvelopeSchema,
     CategoryUpdateSchema,
     CheckInEnvelopeSchema,
+    EventCancelled,
     EventCreateSchema,
     EventUpdateSchema,
     OverviewEnvelopeSchema,
@@ -298,13 +299,7 @@ class AdminEventCancel(MethodView):
         effects = admin_catalog.cancel_event(db.session, eventId, now)
         db.session.commit()
         event = admin_catalog.get_event(db.session, eventId)
-        return {
-            "data": {
-                **{c.key: getattr(event, c.key) for c in event.__table__.columns},
-                "ticket_types": event.ticket_types,
-                "cancellation": effects,
-            }
-        }
+        return {"data": EventCancelled(event, effects)}
 
 
 @blp.route(f"/events/<{ID}:eventId>/ticket-types")

@@ -1,9 +1,13 @@
 """Admin schemas: what admins send (create/update) and see (with sales figures)."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
-from shop.models import EventStatus, TicketStatus
+from shop.models import Event, EventStatus, TicketStatus
 from shop.schemas import (
     ID_RANGE,
     NOT_BLANK,
@@ -175,8 +179,23 @@ class CancellationSchema(ResponseSchema):
     orders_cancelled = fields.Integer(data_key="ordersCancelled")
 
 
+@dataclass(frozen=True)
+class EventCancelled:
+    """An event just cancelled, and what cancelling it did (`cancel_event`'s counts)."""
+
+    event: Event
+    cancellation: Mapping[str, int]
+
+
 class AdminEventCancelledSchema(AdminEventSchema):
+    """The event as AdminEventSchema shows it, plus `cancellation`. Dumps an EventCancelled."""
+
     cancellation = fields.Nested(CancellationSchema)
+
+    def get_attribute(self, obj: EventCancelled, attr: str, default: Any) -> Any:
+        if attr == "cancellation":
+            return obj.cancellation
+        return super().get_attribute(obj.event, attr, default)
 
 
 class AdminEventQuerySchema(PageQuerySchema):
