@@ -130,8 +130,10 @@ class Event(TimestampMixin, Base):
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 
-    `sold` only ever changes through a conditional `UPDATE ... SET sold = sold + n` in checkout;
-    the CHECK makes selling past capacity impossible even if code gets it wrong.
+    `sold` only ever changes by an increment, never by writing a value read earlier: checkout
+    raises it with a conditional `UPDATE ... SET sold = sold + n`, cancelling an order or an
+    event lowers it by the seats of the tickets voided (`release_seats`). The CHECK makes
+    selling past capacity impossible even if code gets it wrong.
     """
 
     __tablename__ = "ticket_type"
