@@ -1,6 +1,7 @@
 """Cart routes. A request's cart is the signed-in user's (Authorization) or the guest's
 (X-Cart-Token); with both, the guest cart is merged into the user's first, on every cart route
-(checkout too), so every answer shows the one cart checkout buys."""
+(checkout too), so every answer shows the one cart checkout buys. Checkout itself,
+POST /api/cart/checkout, makes an order: it is week 5's, in `shop/orders/checkout_routes.py`."""
 
 from __future__ import annotations
 
