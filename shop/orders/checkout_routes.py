@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
 from shop.openapi import Blueprint
-from shop.orders.presenters import order_view
+from shop.orders.presenter import order_view
 from shop.orders.schemas import CheckoutSchema, OrderEnvelopeSchema
 from shop.services import checkout
 

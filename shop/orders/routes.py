@@ -13,7 +13,7 @@ from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
 from shop.openapi import ID, Blueprint
-from shop.orders.presenters import order_view
+from shop.orders.presenter import order_view
 from shop.orders.schemas import (
     OrderEnvelopeSchema,
     OrderPageSchema,
