@@ -131,8 +131,15 @@ PROBLEMS: dict[type[DomainError], Problem] = {
         "Cart line not found",
         "GET /api/cart lists your lines and their ids.",
     ),
-    domain.TicketTypeNotFound: Problem(404, "ticket_type_not_found", "Ticket type not found"),
-    domain.EventNotFound: Problem(404, "event_not_found", "Event not found"),
+    domain.TicketTypeNotFound: Problem(
+        404,
+        "ticket_type_not_found",
+        "Ticket type not found",
+        "GET /api/events/{eventId} lists them.",
+    ),
+    domain.EventNotFound: Problem(
+        404, "event_not_found", "Event not found", "GET /api/events lists them."
+    ),
     domain.NotOnSale: Problem(409, "not_on_sale", "Not on sale", _sales_window),
     domain.InsufficientAvailability: Problem(
         409, "insufficient_availability", "Not enough tickets left", members=("available",)

@@ -19,6 +19,7 @@ from shop.auth.schemas import (
     SignupSchema,
     UserEnvelopeSchema,
 )
+from shop.cart.presenter import cart_view
 from shop.cart.routes import CART_TOKEN_HEADER, cart_token_parameter, hold_policy
 from shop.extensions import db, limiter
 from shop.openapi import Blueprint, problem_response
@@ -63,7 +64,7 @@ def start_session(user, status: int):
     data = {"user": user, **accounts.issue_tokens(db.session, user)}
     db.session.commit()
     if merged is not None:
-        data["cart"] = carts.cart_view(db.session, merged)
+        data["cart"] = cart_view(db.session, merged)
     return {"data": data}, status
 
 

@@ -11,6 +11,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
+from shop.cart.presenter import cart_view
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
 from shop.extensions import db, limiter
 from shop.openapi import ID, Blueprint
@@ -107,7 +108,7 @@ def respond(outcome: carts.CartOutcome, status: int = 200):
     """Answer with the cart, handing back a guest's token, and commit the change (if any).
     The view is read inside the change's transaction, under its locks, so it is what the
     commit makes true; reading it first spares re-reading the cart after the commit."""
-    view = carts.cart_view(db.session, outcome)
+    view = cart_view(db.session, outcome)
     db.session.commit()
     headers = {CART_TOKEN_HEADER: outcome.guest_token} if outcome.guest_token else {}
     return {"data": view}, status, headers

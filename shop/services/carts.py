@@ -24,17 +24,14 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import Integer, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session, contains_eager
 
-from shop.models import Cart, CartItem, Event, TicketType
-from shop.schemas import DEFAULT_CURRENCY
+from shop.models import Cart, CartItem, CartStatus, Event, EventStatus, TicketType
 from shop.services.availability import (
     held_by_others,
-    held_by_others_scalar,
     live_hold,
     seats_left,
 )
@@ -110,7 +107,8 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _warning(code: str, detail: str, item_id: int | None = None, **extra) -> dict:
+def cart_warning(code: str, detail: str, item_id: int | None = None, **extra) -> dict:
+    """Something a request did to the cart, or found in it, that the client should act on."""
     warning = {"code": code, "detail": detail, **extra}
     if item_id is not None:
         warning["item_id"] = item_id
@@ -124,7 +122,9 @@ def _warning(code: str, detail: str, item_id: int | None = None, **extra) -> dic
 # these small queries (the catalogue does the same: docs/decisions.md, "Statements compiled once").
 _GUEST_CART = select(Cart).where(Cart.guest_token_hash == bindparam("token_hash"))
 _GUEST_CART_LOCKED = _GUEST_CART.with_for_update()
-_USER_CART = select(Cart).where(Cart.user_id == bindparam("user_id"), Cart.status == "active")
+_USER_CART = select(Cart).where(
+    Cart.user_id == bindparam("user_id"), Cart.status == CartStatus.ACTIVE
+)
 _USER_CART_LOCKED = _USER_CART.with_for_update()
 _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
 
@@ -142,7 +142,7 @@ def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
 
 
 def _is_open_guest_cart(cart: Cart | None) -> bool:
-    return cart is not None and cart.status == "active" and cart.user_id is None
+    return cart is not None and cart.status == CartStatus.ACTIVE and cart.user_id is None
 
 
 def find_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
@@ -302,7 +302,7 @@ def begin_change(
                 raise missing()
             session.execute(
                 insert(Cart)
-                .values(user_id=owner.user_id, status="active")
+                .values(user_id=owner.user_id, status=CartStatus.ACTIVE)
                 .on_conflict_do_nothing(
                     index_elements=["user_id"],
                     index_where=text("status = 'active' AND user_id IS NOT NULL"),
@@ -321,7 +321,9 @@ def begin_change(
         guest_token = new_guest_token()
         # Added to the session only once its hold is set below: one INSERT, no UPDATE.
         cart = Cart(
-            guest_token_hash=hash_token(guest_token), status="active", client_address=address
+            guest_token_hash=hash_token(guest_token),
+            status=CartStatus.ACTIVE,
+            client_address=address,
         )
         created = True
 
@@ -365,7 +367,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
         tier = change.tiers[line.ticket_type_id]
         if currency is not None and tier.currency != currency:
             change.warnings.append(
-                _warning(
+                cart_warning(
                     "currency_mismatch",
                     f"{tier.name} is priced in {tier.currency}, your cart in {currency}; it was"
                     " left out. Buy it in a separate order.",
@@ -375,7 +377,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
         target = mine.get(line.ticket_type_id)
         if target is None and len(mine) >= policy.max_lines:
             change.warnings.append(
-                _warning(
+                cart_warning(
                     "cart_line_limit",
                     f"{tier.name} was left out: a cart has at most {policy.max_lines} lines."
                     " Check out, then buy the rest in a second order.",
@@ -386,7 +388,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
         allowed = min(wanted, tier.max_per_order, available[tier.id])
         if allowed == 0:
             change.warnings.append(
-                _warning("sold_out", f"{tier.name} is sold out; it was not added to your cart.")
+                cart_warning("sold_out", f"{tier.name} is sold out; it was not added to your cart.")
             )
             continue
         if target is None:
@@ -398,7 +400,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
         change.moved[line.id] = target.id
         if allowed < wanted:
             reason = "the per-order limit" if allowed == tier.max_per_order else "the seats left"
-            warning = _warning(
+            warning = cart_warning(
                 "quantity_capped",
                 f"{tier.name}: {wanted} wanted after merging your carts, {allowed} kept"
                 f" ({reason}).",
@@ -409,7 +411,7 @@ def _merge(session: Session, change: _Change, guest: Cart, policy: HoldPolicy) -
             capped.append((warning, target))
     session.flush()  # moved lines leave the guest cart before what is left of it is deleted
     session.execute(delete(CartItem).where(CartItem.cart_id == guest.id))
-    guest.status = "merged"
+    guest.status = CartStatus.MERGED
     guest.user_id = change.cart.user_id
     guest.hold_expires_at = None
     session.flush()
@@ -446,7 +448,7 @@ def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
         cart.hold_expires_at = min(change.now + timedelta(minutes=policy.minutes), last_possible)
     elif lapsed:
         change.warnings.append(
-            _warning(
+            cart_warning(
                 "hold_limit_reached",
                 f"Your cart no longer holds seats: a cart holds them for at most"
                 f" {policy.max_minutes} minutes in all ({policy.max_renewals} renewals). Check"
@@ -455,7 +457,7 @@ def _renew_hold(session: Session, change: _Change, policy: HoldPolicy) -> None:
         )
     else:
         change.warnings.append(
-            _warning(
+            cart_warning(
                 "hold_not_renewed",
                 "Your seats stay held until the time in holdExpiresAt but"
                 " will not be extended again. Check out before then.",
@@ -475,7 +477,7 @@ def _recheck_lines(session: Session, change: _Change) -> None:
         left = available[tier.id]
         if left == 0:
             change.warnings.append(
-                _warning(
+                cart_warning(
                     "sold_out",
                     f"{tier.name} sold out while your seats were not held; the line was removed.",
                     line.id,
@@ -485,7 +487,7 @@ def _recheck_lines(session: Session, change: _Change) -> None:
             change.lines.remove(line)
         elif line.quantity > left:
             change.warnings.append(
-                _warning(
+                cart_warning(
                     "quantity_capped",
                     f"{tier.name}: only {left} left while your seats were"
                     f" not held; quantity lowered from {line.quantity}.",
@@ -529,7 +531,7 @@ _START_WITH_TIER = (
     select(TicketType, *_START_COLUMNS)
     .join(TicketType.event)
     .options(contains_eager(TicketType.event))
-    .where(TicketType.id == bindparam("tier_id"), Event.status != "draft")
+    .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
 )
 _START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(_ADDRESS_LOCK)
 
@@ -552,21 +554,21 @@ def resolve_ticket_type(
             statement, {**_start_parameters(policy, address), "tier_id": ticket_type_id}
         ).first()
         if row is None:
-            raise TicketTypeNotFound(
-                f"There is no ticket type {ticket_type_id}. GET /api/events/{{eventId}} lists them."
-            )
+            raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
         tier = row.TicketType
         if event_id is not None and tier.event_id != event_id:
             raise ValidationFailed(
                 f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
                 " Send ticketTypeId alone, or with its own eventId.",
-                errors={"ticketTypeId": [f"Not a ticket type of event {event_id}."]},
+                errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
             )
         return tier, row.now
     now = start_change(session, policy, address)
-    event = session.scalar(select(Event).where(Event.id == event_id, Event.status != "draft"))
+    event = session.scalar(
+        select(Event).where(Event.id == event_id, Event.status != EventStatus.DRAFT)
+    )
     if event is None:
-        raise EventNotFound(f"There is no event {event_id}. GET /api/events lists them.")
+        raise EventNotFound(f"There is no event {event_id}.")
     tiers = list(
         session.scalars(
             select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.id)
@@ -574,15 +576,14 @@ def resolve_ticket_type(
     )
     on_sale = [tier for tier in tiers if tier_on_sale(event, tier, now)]
     if not on_sale:
-        raise NotOnSale(
-            f"No tickets for event {event_id} are on sale now. GET /api/events/{event_id} shows"
-            " when each ticket type is (salesStart, salesEnd)."
-        )
+        raise NotOnSale(f"No tickets for event {event_id} are on sale now.", event_id=event_id)
     if len(on_sale) > 1:
         raise ValidationFailed(
             f"Event {event_id} has {len(on_sale)} ticket types on sale;"
             " say which with ticketTypeId.",
-            errors={"ticketTypeId": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]},
+            errors={
+                "ticket_type_id": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]
+            },
         )
     return on_sale[0], now
 
@@ -648,14 +649,12 @@ def _cart_seats(change: _Change) -> int:
 def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
     event = session.get(Event, tier.event_id)
     if not tier_on_sale(event, tier, now):
-        raise NotOnSale(
-            f"{tier.name} for {event.title} is not on sale now"
-            + (
-                " (the event is cancelled). Choose another event."
-                if event.status == "cancelled"
-                else f". GET /api/events/{event.id} shows its sales window."
+        if event.status == EventStatus.CANCELLED:
+            raise NotOnSale(
+                f"{tier.name} for {event.title} is not on sale now (the event is cancelled)."
+                " Choose another event."
             )
-        )
+        raise NotOnSale(f"{tier.name} for {event.title} is not on sale now.", event_id=event.id)
 
 
 def add_item(
@@ -766,126 +765,3 @@ def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOu
     session.execute(update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None))
     session.expire(change.cart)
     return change.outcome()
-
-
-# --- what the client sees --------------------------------------------------------------------
-
-
-# Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects to
-# build. Each row carries what tier_on_sale needs (status, starts_at, sales window). Built once,
-# like the statements above.
-_CART_VIEW_LINES = (
-    select(
-        CartItem.id,
-        CartItem.quantity,
-        CartItem.unit_price.label("price_when_added"),
-        TicketType.id.label("ticket_type_id"),
-        TicketType.name.label("ticket_type_name"),
-        TicketType.price,
-        TicketType.currency,
-        TicketType.sales_start,
-        TicketType.sales_end,
-        TicketType.capacity,
-        TicketType.sold,
-        Event.id.label("event_id"),
-        Event.title,
-        Event.starts_at,
-        Event.status,
-        held_by_others_scalar(TicketType.id, bindparam("cart_id")).label("held"),
-        func.now().label("now"),
-    )
-    .join(TicketType, TicketType.id == CartItem.ticket_type_id)
-    .join(Event, Event.id == CartItem.event_id)
-    .where(CartItem.cart_id == bindparam("cart_id"))
-    .order_by(CartItem.id)
-)
-
-
-def cart_view(session: Session, outcome: CartOutcome) -> dict:
-    """The cart as the API shows it: current prices, line totals, subtotal, per-line
-    availability and every warning the client should act on (one query: the lines with their
-    tier, event, seats left and the clock)."""
-    cart = outcome.cart
-    warnings = list(outcome.warnings)
-    if cart is None:
-        return {
-            "id": None,
-            "items": [],
-            "total_quantity": 0,
-            # Exactly what an emptied cart shows: an empty cart is an empty cart.
-            "subtotal": {"amount": Decimal("0.00"), "currency": DEFAULT_CURRENCY},
-            "hold_expires_at": None,
-            "warnings": warnings,
-            "updated_at": None,
-            "cart_token": outcome.guest_token,
-        }
-    rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
-    now = rows[0].now if rows else None
-    hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
-    if rows and not hold_live:
-        warnings.append(
-            _warning(
-                "hold_expired",
-                "Your seats are no longer held. They are checked"
-                " again when you change the cart or check out.",
-            )
-        )
-    items = []
-    for row in rows:
-        available = seats_left(row.capacity, row.sold, row.held)
-        if row.price != row.price_when_added:
-            warnings.append(
-                _warning(
-                    "price_changed",
-                    f"{row.ticket_type_name} for {row.title} now costs"
-                    f" {row.price} {row.currency} (was {row.price_when_added}).",
-                    row.id,
-                    old_price={"amount": row.price_when_added, "currency": row.currency},
-                    new_price={"amount": row.price, "currency": row.currency},
-                )
-            )
-        if not tier_on_sale(row, row, now):
-            reason = "the event was cancelled" if row.status == "cancelled" else "sales have ended"
-            warnings.append(
-                _warning(
-                    "not_on_sale",
-                    f"{row.ticket_type_name} for {row.title} can no longer be"
-                    f" bought ({reason}). Remove the line to check out.",
-                    row.id,
-                )
-            )
-        elif row.quantity > available:
-            code = "sold_out" if available == 0 else "insufficient_availability"
-            warnings.append(
-                _warning(
-                    code,
-                    f"Only {available} {row.ticket_type_name} tickets are left;"
-                    f" your cart has {row.quantity}.",
-                    row.id,
-                )
-            )
-        items.append(
-            {
-                "id": row.id,
-                "event_id": row.event_id,
-                "ticket_type_id": row.ticket_type_id,
-                "ticket_type_name": row.ticket_type_name,
-                "event": {"id": row.event_id, "title": row.title, "starts_at": row.starts_at},
-                "quantity": row.quantity,
-                "unit_price": {"amount": row.price, "currency": row.currency},
-                "line_total": {"amount": row.price * row.quantity, "currency": row.currency},
-                "available": available,
-            }
-        )
-    currency = rows[0].currency if rows else None
-    subtotal = sum((row.price * row.quantity for row in rows), Decimal("0.00"))
-    return {
-        "id": cart.id,
-        "cart_token": outcome.guest_token,
-        "items": items,
-        "total_quantity": sum(row.quantity for row in rows),
-        "subtotal": {"amount": subtotal, "currency": currency or DEFAULT_CURRENCY},
-        "hold_expires_at": cart.hold_expires_at if rows else None,
-        "warnings": warnings,
-        "updated_at": cart.updated_at,
-    }

@@ -441,9 +441,7 @@ def public_event_json(session: Session, event_id: int) -> bytes:
         result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
         body = result.scalar_one_or_none()
     if body is None:
-        raise EventNotFound(
-            f"There is no event {event_id}. Check the id, or list events at /api/events."
-        )
+        raise EventNotFound(f"There is no event {event_id}.")
     return body.encode()
 
 
