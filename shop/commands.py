@@ -226,9 +226,9 @@ def erd_command(check: bool) -> None:
 def purge_command() -> None:
     """Delete what no longer matters: idempotency keys older than 24 h, revoked tokens that
     have expired anyway. Safe to run at any time (e.g. daily from a Render cron job)."""
+    from shop.idempotency_store import purge
     from shop.ratelimit import purge_expired_limits
     from shop.services.accounts import purge_expired_revocations
-    from shop.services.idempotency import purge
 
     now = db.session.scalar(select(func.now()))
     keys = purge(db.session, now)
