@@ -15,7 +15,7 @@ from shop.cart.presenter import cart_view
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
 from shop.extensions import db, limiter
 from shop.openapi import ID, Blueprint
-from shop.services import carts
+from shop.services import cart_items, carts
 from shop.services.errors import CartMerged
 
 blp = Blueprint(
@@ -142,7 +142,7 @@ class CartResource(MethodView):
 
         Removes every line and releases the held seats. Emptying an empty cart is harmless.
         """
-        return respond(carts.empty_cart(db.session, current_owner(), hold_policy()))
+        return respond(cart_items.empty_cart(db.session, current_owner(), hold_policy()))
 
 
 @blp.route("/items")
@@ -181,7 +181,7 @@ class CartItems(MethodView):
         per client address (429). A cart holds its seats for at most 60 minutes in all (the
         limits are configurable; see the README).
         """
-        outcome = carts.add_item(
+        outcome = cart_items.add_item(
             db.session,
             current_owner(),
             hold_policy(),
@@ -205,7 +205,7 @@ class CartItem(MethodView):
         `itemId` is the cart line's id (from GET /api/cart), not the event's. A line of anyone
         else's cart is a 404, like one that does not exist.
         """
-        outcome = carts.set_quantity(
+        outcome = cart_items.set_quantity(
             db.session, current_owner(), hold_policy(), item_id=itemId, quantity=body["quantity"]
         )
         return respond(outcome)
@@ -219,5 +219,5 @@ class CartItem(MethodView):
         Its seats are released at once.
         """
         return respond(
-            carts.remove_item(db.session, current_owner(), hold_policy(), item_id=itemId)
+            cart_items.remove_item(db.session, current_owner(), hold_policy(), item_id=itemId)
         )
