@@ -37,6 +37,7 @@ TEST_DATABASE = "shop_test"
 WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_schema_constraints.py": (1, 2),
     "test_enums.py": (1, 2),
+    "test_layers.py": (3,),
     "test_migrations.py": (1, 2),
     "test_erd.py": (1, 2),
     "test_seed.py": (1,),
