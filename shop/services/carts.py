@@ -223,6 +223,7 @@ _START_FOR_ADDRESS = select(*START_COLUMNS, ADDRESS_LOCK)
 
 
 def start_parameters(policy: HoldPolicy, address: str | None) -> dict:
+    """The parameters of START_COLUMNS (and of ADDRESS_LOCK when `address` is given)."""
     parameters = {"lock_timeout": f"{int(policy.lock_timeout_ms)}ms"}
     if address is not None:
         parameters["address"] = address
@@ -410,6 +411,7 @@ def _merge(session: Session, change: CartChange, guest: Cart, policy: HoldPolicy
 
 
 def cart_currency(change: CartChange, lines) -> str | None:
+    """The currency the cart is in: its first line's tier's (None while it has no lines)."""
     for line in lines:
         tier = change.tiers.get(line.ticket_type_id)
         if tier is not None:
