@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from shop.models import EventStatus
 from shop.schemas import (
     Amount,
     DateOrDateTime,
@@ -164,7 +165,7 @@ class EventDetailSchema(EventSchema):
     status = fields.String(
         metadata={
             "description": "Cancelled events stay visible to their ticket holders",
-            "enum": ["published", "cancelled"],
+            "enum": [EventStatus.PUBLISHED.value, EventStatus.CANCELLED.value],
             "x-enum-name": "PublicEventStatus",
         }
     )
