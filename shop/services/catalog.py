@@ -35,8 +35,8 @@ MAX_SEARCH_TERMS = 8
 # Each sort: the column and whether it descends. Ties are broken by id in the same direction;
 # events without a price (no tiers yet) come last either way.
 SORTS = {
-    "startsAt": ("starts_at", False),
-    "-startsAt": ("starts_at", True),
+    "starts_at": ("starts_at", False),
+    "-starts_at": ("starts_at", True),
     "price": ("price_from", False),
     "-price": ("price_from", True),
     "title": ("title", False),
@@ -64,7 +64,7 @@ class EventFilters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     available: bool | None = None
-    sort: str = "startsAt"
+    sort: str = "starts_at"
 
 
 def search_query(text: str) -> str | None:
