@@ -52,10 +52,6 @@ def register_problem(code: str, title: str) -> None:
         bisect.insort(PROBLEM_CODES, code)
 
 
-def _no_step(_error: Any) -> str:
-    return ""
-
-
 def _no_headers(_error: Any) -> dict[str, str]:
     return {}
 
