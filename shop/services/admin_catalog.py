@@ -71,11 +71,11 @@ CONSTRAINT_ERRORS: dict[str, DomainError] = {
         "Capacity cannot go below the tickets already sold."
     ),
     "ck_event_ends_after_starts": ValidationFailed(
-        "The event must end after it starts.", errors={"ends_at": ["Must be after startsAt."]}
+        "The event must end after it starts.", errors={"ends_at": ["Must be after the start."]}
     ),
     "ck_ticket_type_sales_window_order": ValidationFailed(
         "The sales window must end after it starts.",
-        errors={"sales_end": ["Must be after salesStart."]},
+        errors={"sales_end": ["Must be after the sales start."]},
     ),
 }
 
@@ -222,7 +222,7 @@ def update_event(session: Session, event_id: int, fields: dict[str, Any]) -> Eve
     ends = fields.get("ends_at", event.ends_at)
     if ends <= starts:
         raise ValidationFailed(
-            "The event must end after it starts.", errors={"ends_at": ["Must be after startsAt."]}
+            "The event must end after it starts.", errors={"ends_at": ["Must be after the start."]}
         )
     _apply(event, fields)
     flush_or_explain(session)
@@ -364,7 +364,7 @@ def update_ticket_type(session: Session, ticket_type_id: int, fields: dict[str, 
     if start is not None and end is not None and end <= start:
         raise ValidationFailed(
             "The sales window must end after it starts.",
-            errors={"sales_end": ["Must be after salesStart."]},
+            errors={"sales_end": ["Must be after the sales start."]},
         )
     _apply(tier, fields)
     flush_or_explain(session)

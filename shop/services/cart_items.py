@@ -81,7 +81,7 @@ def resolve_ticket_type(
         if event_id is not None and tier.event_id != event_id:
             raise ValidationFailed(
                 f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
-                " Send ticketTypeId alone, or with its own eventId.",
+                " Send the ticket type alone, or with the event it belongs to.",
                 errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
             )
         return tier, row.now
@@ -101,8 +101,7 @@ def resolve_ticket_type(
         raise NotOnSale(f"No tickets for event {event_id} are on sale now.", event_id=event_id)
     if len(on_sale) > 1:
         raise ValidationFailed(
-            f"Event {event_id} has {len(on_sale)} ticket types on sale;"
-            " say which with ticketTypeId.",
+            f"Event {event_id} has {len(on_sale)} ticket types on sale; say which ticket type.",
             errors={
                 "ticket_type_id": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]
             },

@@ -451,7 +451,7 @@ def _renew_hold(session: Session, change: CartChange, policy: HoldPolicy) -> Non
         change.warnings.append(
             cart_warning(
                 "hold_not_renewed",
-                "Your seats stay held until the time in holdExpiresAt but"
+                "Your seats stay held until the hold's expiry time but"
                 " will not be extended again. Check out before then.",
             )
         )
