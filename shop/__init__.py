@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
-from shop.errors import ValidationFailed
+from shop.services.errors import ValidationFailed
 
 __all__ = ["create_app"]
 

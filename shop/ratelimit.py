@@ -14,7 +14,7 @@ from limits.storage import MovingWindowSupport, Storage
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shop.errors import MalformedJson
+from shop.services.errors import MalformedJson
 
 
 class RouteLimiter(Limiter):

@@ -21,18 +21,19 @@ from shop.auth.schemas import (
     SignupSchema,
     UserEnvelopeSchema,
 )
+from shop.cart.presenter import cart_view
 from shop.cart.routes import CART_TOKEN_HEADER, cart_token_parameter, hold_policy
-from shop.errors import (
+from shop.extensions import db, limiter
+from shop.openapi import Blueprint, problem_response
+from shop.ratelimit import failed_sign_in, login_account_key
+from shop.services import accounts, carts
+from shop.services.errors import (
     EmailTaken,
     InvalidCredentials,
     PasswordHashingBusy,
     RefreshTokenReused,
     ValidationFailed,
 )
-from shop.extensions import db, limiter
-from shop.openapi import Blueprint, problem_response
-from shop.ratelimit import failed_sign_in, login_account_key
-from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
@@ -61,11 +62,11 @@ def start_session(user, status: int):
     guest_token = request.headers.get(CART_TOKEN_HEADER)
     merged = None
     if guest_token:
-        merged = carts.merge_guest_cart(db.session, user.id, guest_token, hold_policy())
-    data = {"user": user, **accounts.issue_tokens(db.session, user)}
+        merged = carts.merge_guest_cart(db.session(), user.id, guest_token, hold_policy())
+    data = {"user": user, **accounts.issue_tokens(db.session(), user)}
     db.session.commit()
     if merged is not None:
-        data["cart"] = carts.cart_view(db.session, merged)
+        data["cart"] = cart_view(db.session(), merged)
     return {"data": data}, status
 
 
@@ -79,7 +80,7 @@ class Signup(MethodView):
     @blp.alt_response(
         409,
         **problem_response(
-            409, "email_taken", EmailTaken.detail, "The email is already registered"
+            409, "email_taken", EmailTaken.default_message, "The email is already registered"
         ),
     )
     @blp.alt_response(
@@ -90,7 +91,7 @@ class Signup(MethodView):
         **problem_response(
             503,
             "sign_in_busy",
-            PasswordHashingBusy.detail,
+            PasswordHashingBusy.default_message,
             "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
         ),
     )
@@ -102,7 +103,7 @@ class Signup(MethodView):
         Answers the new user with an access token and a refresh token, signed in. A guest cart
         sent as `X-Cart-Token` becomes the new account's cart.
         """
-        user = accounts.register_user(db.session, **body)
+        user = accounts.register_user(db.session(), **body)
         return start_session(user, 201)
 
 
@@ -125,7 +126,10 @@ class Login(MethodView):
     @blp.alt_response(
         401,
         **problem_response(
-            401, "invalid_credentials", InvalidCredentials.detail, "Wrong email or password"
+            401,
+            "invalid_credentials",
+            InvalidCredentials.default_message,
+            "Wrong email or password",
         ),
     )
     @blp.alt_response(
@@ -136,7 +140,7 @@ class Login(MethodView):
         **problem_response(
             503,
             "sign_in_busy",
-            PasswordHashingBusy.detail,
+            PasswordHashingBusy.default_message,
             "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
         ),
     )
@@ -149,7 +153,7 @@ class Login(MethodView):
         quantities add up, capped by seats left and per-order limits (GET /api/cart shows the
         result), and the guest token stops working.
         """
-        user = accounts.authenticate(db.session, **body)
+        user = accounts.authenticate(db.session(), **body)
         return start_session(user, 200)
 
 
@@ -184,7 +188,7 @@ class Refresh(MethodView):
         copied), and you must sign in again.
         """
         try:
-            tokens = accounts.rotate_refresh_token(db.session, current_user, get_jwt())
+            tokens = accounts.rotate_refresh_token(db.session(), current_user, get_jwt())
         except RefreshTokenReused:
             db.session.commit()  # the family stays revoked although this request fails
             raise
@@ -207,9 +211,9 @@ class Logout(MethodView):
         `refreshToken` in the body is revoked too (it must be your own).
         """
         token = get_jwt()
-        accounts.revoke_token(db.session, token)
+        accounts.revoke_token(db.session(), token)
         if token.get("fam"):
-            accounts.revoke_family(db.session, token["fam"])
+            accounts.revoke_family(db.session(), token["fam"])
         refresh_token = (body or {}).get("refresh_token")
         if refresh_token:
             try:
@@ -226,7 +230,7 @@ class Logout(MethodView):
                     " sign-in, or leave it out.",
                     errors={"refreshToken": ["Not your refresh token."]},
                 )
-            accounts.revoke_token(db.session, payload)
+            accounts.revoke_token(db.session(), payload)
             if payload.get("fam"):
-                accounts.revoke_family(db.session, payload["fam"])
+                accounts.revoke_family(db.session(), payload["fam"])
         db.session.commit()

@@ -7,7 +7,7 @@ import re
 from flask import g
 from flask_jwt_extended import JWTManager
 
-from shop.errors import register_jwt_error_handlers
+from shop.auth.token_errors import register_jwt_error_handlers
 from shop.extensions import db
 from shop.models import User
 from shop.services.accounts import is_revoked, user_and_revocation
@@ -35,8 +35,8 @@ def init_jwt(jwt: JWTManager) -> None:
             return True
         user_id = user_id_of(payload)
         if user_id is None:
-            return is_revoked(db.session, payload)
-        user, revoked = user_and_revocation(db.session, user_id, payload)
+            return is_revoked(db.session(), payload)
+        user, revoked = user_and_revocation(db.session(), user_id, payload)
         g.jwt_user = user
         return revoked
 

@@ -2,6 +2,7 @@
 
 from marshmallow import fields, validate
 
+from shop.models import OrderStatus, TicketStatus
 from shop.schemas import (
     Amount,
     CamelCaseSchema,
@@ -9,10 +10,8 @@ from shop.schemas import (
     PageMetaSchema,
     PageQuerySchema,
     ResponseSchema,
+    Status,
 )
-
-TICKET_STATUSES = ["valid", "used", "void"]
-ORDER_STATUSES = ["confirmed", "cancelled"]
 
 
 class MoneyInSchema(CamelCaseSchema):
@@ -31,12 +30,11 @@ class CheckoutSchema(CamelCaseSchema):
 class TicketSchema(ResponseSchema):
     id = fields.Integer()
     code = fields.String(metadata={"description": "Print it or show it as a QR code at the door"})
-    status = fields.String(
+    status = Status(
+        TicketStatus,
         metadata={
-            "description": "`used` once scanned, `void` once its order or event was cancelled",
-            "enum": TICKET_STATUSES,
-            "x-enum-name": "TicketStatus",
-        }
+            "description": "`used` once scanned, `void` once its order or event was cancelled"
+        },
     )
     checked_in_at = fields.DateTime(allow_none=True)
 
@@ -59,7 +57,7 @@ class OrderItemWithTicketsSchema(OrderItemSchema):
 
 class OrderSchema(ResponseSchema):
     id = fields.Integer()
-    status = fields.String(metadata={"enum": ORDER_STATUSES, "x-enum-name": "OrderStatus"})
+    status = Status(OrderStatus)
     total = fields.Nested(MoneySchema)
     ticket_count = fields.Integer()
     created_at = fields.DateTime()

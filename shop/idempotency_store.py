@@ -29,9 +29,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from shop.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from shop.models import IdempotencyKey
 from shop.services.dml import rows_changed
+from shop.services.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 
 KEEP_FOR = timedelta(hours=24)
 LOCK_NOT_AVAILABLE = "55P03"
@@ -89,8 +89,7 @@ def claim(
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
-        session.rollback()
-        raise IdempotencyKeyInProgress(headers={"Retry-After": "1"}) from error
+        raise IdempotencyKeyInProgress() from error
     if record_id is not None:
         return record_id
     existing = session.scalars(
