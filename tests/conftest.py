@@ -128,8 +128,8 @@ def _reset_schema(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """The test database: `shop_test` on the embedded server (re-created every run), or
-    TEST_DATABASE_URL's, whose schema is emptied before the run and again after it, so a
-    database of your own is left as it was given (its owner needs no other privilege)."""
+    TEST_DATABASE_URL's, whose `public` schema is emptied before the run and again after it, so
+    nothing of the run stays in a database of your own (its owner needs no other privilege)."""
     url = _test_database_url()
     external = bool(os.environ.get("TEST_DATABASE_URL"))
     if external:
