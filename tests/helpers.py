@@ -12,7 +12,7 @@ from psycopg import sql as pgsql
 
 from shop import create_app
 from shop.database import libpq_url, recreate_database, with_database
-from shop.errors import PROBLEM_TITLES
+from shop.problems import PROBLEM_TITLES
 
 
 def problem(response, status: int, code: str | None = None) -> dict:
