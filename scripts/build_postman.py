@@ -98,7 +98,7 @@ def js_call(name: str, *arguments: Any) -> str:
     return f"{name}({', '.join(json.dumps(argument) for argument in arguments)});"
 
 
-def test_calls(step: Step) -> list[str]:
+def response_checks(step: Step) -> list[str]:
     """The status check, the problem check for an error, the step's tests, then what it keeps."""
     calls = [js_call("expectStatus", step.status)]
     if step.status >= 400:
@@ -179,7 +179,7 @@ def request_item(step: Step, operation: dict[str, Any], functions: dict[str, str
             "raw": raw_body(step.body),
             "options": {"raw": {"language": "json"}},
         }
-    events = [event("test", script(test_calls(step), functions))]
+    events = [event("test", script(response_checks(step), functions))]
     if step.prerequest:
         calls = [js_call(name) for name in step.prerequest]
         events.insert(0, event("prerequest", script(calls, functions)))
