@@ -31,16 +31,6 @@ COLLECTION = OUT / "shop.postman_collection.json"
 ENVIRONMENT = OUT / "local.postman_environment.json"
 RENDER_ENVIRONMENT = OUT / "render.postman_environment.json"
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
-# These go into request bodies as JSON values, not strings: {"ticketTypeId": {{ticketTypeId}}}.
-UNQUOTED_VARIABLES = {
-    "eventId",
-    "ticketTypeId",
-    "itemId",
-    "expectedTotal",
-    "venueId",
-    "categoryId",
-    "adminTicketTypeId",
-}
 # A top-level function of a .js file, with the `//` comment lines right above it.
 JS_FUNCTION = re.compile(r"^((?://[^\n]*\n)*)function (\w+)\(.*?^}$", re.MULTILINE | re.DOTALL)
 SETS_VARIABLE = re.compile(r'(?:collectionVariables\.set|saveFromBody)\("(\w+)"')
@@ -63,7 +53,7 @@ def openapi_document() -> dict[str, Any]:
 def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """operationId: {method, path, summary} for every operation, and the documentation routes."""
     found = {
-        operation_id: {"method": method, "path": path, "summary": ""}
+        operation_id: {"method": method, "path": path, "summary": "", "body_fields": {}}
         for operation_id, (method, path) in DOCUMENTATION_ROUTES.items()
     }
     for path, path_item in document["paths"].items():
@@ -73,8 +63,18 @@ def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "method": method.upper(),
                     "path": path,
                     "summary": operation.get("summary", ""),
+                    "body_fields": request_body_fields(document, operation),
                 }
     return found
+
+
+def request_body_fields(document: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an operation's JSON request body: name: schema."""
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema.get("properties", {})
 
 
 def js_functions() -> dict[str, str]:
@@ -157,10 +157,19 @@ def url(path: str, step: Step) -> dict[str, Any]:
     return result
 
 
-def raw_body(body: dict[str, Any]) -> str:
-    text = json.dumps(body, indent=2)
-    pattern = "|".join(sorted(UNQUOTED_VARIABLES))
-    return re.sub(rf'"({{{{(?:{pattern})}}}})"', r"\1", text)
+def raw_body(step: Step, fields: dict[str, Any]) -> str:
+    """The step's body as JSON text. A "{{variable}}" for a field the document does not type as
+    a string goes in unquoted, {"ticketTypeId": {{ticketTypeId}}}: Postman pastes the number
+    (or the JSON) the variable holds."""
+    text = json.dumps(step.body, indent=2)
+    for key, value in (step.body or {}).items():
+        if key not in fields:
+            raise ValueError(f"{step.name}: the request body has no field {key!r}")
+        types = fields[key].get("type")
+        is_string = "string" in (types if isinstance(types, list) else [types])
+        if isinstance(value, str) and re.fullmatch(r"{{\w+}}", value) and not is_string:
+            text = text.replace(f'"{key}": "{value}"', f'"{key}": {value}')
+    return text
 
 
 def request_item(step: Step, operation: dict[str, Any], functions: dict[str, str]) -> dict:
@@ -176,7 +185,7 @@ def request_item(step: Step, operation: dict[str, Any], functions: dict[str, str
         headers.append({"key": "Content-Type", "value": "application/json"})
         request["body"] = {
             "mode": "raw",
-            "raw": raw_body(step.body),
+            "raw": raw_body(step, operation["body_fields"]),
             "options": {"raw": {"language": "json"}},
         }
     events = [event("test", script(response_checks(step), functions))]

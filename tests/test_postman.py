@@ -85,6 +85,25 @@ def test_a_step_must_fill_every_path_parameter_of_its_operation(document):
         builder.request_item(step, operation, builder.js_functions())
 
 
+def test_a_body_field_the_document_does_not_have_is_refused(document):
+    step = scenarios.Step("Typo", "addCartItem", 201, body={"ticketTypId": 1, "quantity": 1})
+    operation = builder.operations(document)["addCartItem"]
+    with pytest.raises(ValueError, match="ticketTypId"):
+        builder.request_item(step, operation, builder.js_functions())
+
+
+def test_ids_and_amounts_go_into_bodies_unquoted_and_strings_quoted(document):
+    step = scenarios.Step(
+        "Buy", "addCartItem", 201, body={"ticketTypeId": "{{ticketTypeId}}", "quantity": 1}
+    )
+    functions = builder.js_functions()
+    raw = builder.request_item(step, builder.operations(document)["addCartItem"], functions)
+    assert '"ticketTypeId": {{ticketTypeId}}' in raw["request"]["body"]["raw"]
+    step = scenarios.Step("Log in", "logIn", 200, body={"email": "{{email}}", "password": "x"})
+    raw = builder.request_item(step, builder.operations(document)["logIn"], functions)
+    assert '"email": "{{email}}"' in raw["request"]["body"]["raw"]
+
+
 def test_a_step_calling_an_undefined_script_function_is_refused(document):
     step = scenarios.Step("Typo", "getHealth", 200, tests=("expectHealty",))
     operation = builder.operations(document)["getHealth"]
