@@ -47,7 +47,8 @@ def openapi_document() -> dict[str, Any]:
         "testing",
         {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg:///unused", "LOG_LEVEL": "WARNING"},
     )
-    return app.test_client().get("/api/openapi.json").get_json()
+    document: dict[str, Any] = app.test_client().get("/api/openapi.json").get_json()
+    return document
 
 
 def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -74,7 +75,8 @@ def request_body_fields(document: dict[str, Any], operation: dict[str, Any]) -> 
     schema = content.get("application/json", {}).get("schema", {})
     if "$ref" in schema:
         schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    return schema.get("properties", {})
+    fields: dict[str, Any] = schema.get("properties", {})
+    return fields
 
 
 def js_functions() -> dict[str, str]:
@@ -122,7 +124,7 @@ def script(calls: list[str], functions: dict[str, str]) -> list[str]:
         reached = sorted(first_calls, key=first_calls.__getitem__)
         needed += reached
         pending = "\n".join(functions[name] for name in reached)
-    missing = {re.match(r"(\w+)\(", call).group(1) for call in calls} - set(needed)
+    missing = {call.split("(")[0] for call in calls} - set(needed)
     if missing:
         raise KeyError(f"no function {sorted(missing)} in scripts/postman/*.js")
     lines = [*calls, "", "// The functions called above, from scripts/postman/*.js:"]
@@ -172,7 +174,9 @@ def raw_body(step: Step, fields: dict[str, Any]) -> str:
     return text
 
 
-def request_item(step: Step, operation: dict[str, Any], functions: dict[str, str]) -> dict:
+def request_item(
+    step: Step, operation: dict[str, Any], functions: dict[str, str]
+) -> dict[str, Any]:
     """One request of the collection, with its scripts."""
     headers = [{"key": key, "value": value} for key, value in step.headers.items()]
     request: dict[str, Any] = {
@@ -195,7 +199,9 @@ def request_item(step: Step, operation: dict[str, Any], functions: dict[str, str
     return {"name": step.name, "event": events, "request": request}
 
 
-def folder_item(folder: Folder, known: dict[str, dict], functions: dict[str, str]) -> dict:
+def folder_item(
+    folder: Folder, known: dict[str, dict[str, Any]], functions: dict[str, str]
+) -> dict[str, Any]:
     items = []
     for step in folder.steps:
         if step.operation not in known:
@@ -204,7 +210,7 @@ def folder_item(folder: Folder, known: dict[str, dict], functions: dict[str, str
     return {"name": folder.name, "item": items, "description": folder.description}
 
 
-def variables_set(folders: list[dict]) -> list[str]:
+def variables_set(folders: list[dict[str, Any]]) -> list[str]:
     """The collection variables the scripts set, in the order they are first set."""
     names: dict[str, None] = {}
     for folder in folders:
