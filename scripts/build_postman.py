@@ -52,9 +52,16 @@ def openapi_document() -> dict[str, Any]:
 
 
 def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """operationId: {method, path, summary} for every operation, and the documentation routes."""
+    """operationId: {method, path, summary, query parameters, body fields} for every operation,
+    and the documentation routes."""
     found = {
-        operation_id: {"method": method, "path": path, "summary": "", "body_fields": {}}
+        operation_id: {
+            "method": method,
+            "path": path,
+            "summary": "",
+            "query": set(),
+            "body_fields": {},
+        }
         for operation_id, (method, path) in DOCUMENTATION_ROUTES.items()
     }
     for path, path_item in document["paths"].items():
@@ -64,6 +71,11 @@ def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "method": method.upper(),
                     "path": path,
                     "summary": operation.get("summary", ""),
+                    "query": {
+                        parameter["name"]
+                        for parameter in operation.get("parameters", [])
+                        if parameter.get("in") == "query"
+                    },
                     "body_fields": request_body_fields(document, operation),
                 }
     return found
@@ -113,17 +125,17 @@ def response_checks(step: Step) -> list[str]:
 def script(calls: list[str], functions: dict[str, str]) -> list[str]:
     """The calls, then the definition of every function they reach (Postman runs each request's
     script on its own, so it carries its functions)."""
-    needed: list[str] = []
-    pending = "\n".join(calls)
-    while pending:
-        first_calls = {
-            name: found.start()
+    needed: list[str] = []  # in the order they are first called
+    text = "\n".join(calls)
+    while text:  # the functions just added may call others in turn
+        called = sorted(
+            (found.start(), name)
             for name in functions
-            if name not in needed and (found := re.search(rf"\b{name}\(", pending))
-        }
-        reached = sorted(first_calls, key=first_calls.__getitem__)
-        needed += reached
-        pending = "\n".join(functions[name] for name in reached)
+            if name not in needed and (found := re.search(rf"\b{name}\(", text))
+        )
+        added = [name for _, name in called]
+        needed += added
+        text = "\n".join(functions[name] for name in added)
     missing = {call.split("(")[0] for call in calls} - set(needed)
     if missing:
         raise KeyError(f"no function {sorted(missing)} in scripts/postman/*.js")
@@ -140,8 +152,9 @@ def event(listen: str, lines: list[str]) -> dict[str, Any]:
 # -- requests --------------------------------------------------------------------------------
 
 
-def url(path: str, step: Step) -> dict[str, Any]:
+def url(operation: dict[str, Any], step: Step) -> dict[str, Any]:
     """The operation's path with the step's path parameters filled in, and its query."""
+    path = operation["path"]
     names = re.findall(r"{(\w+)}", path)
     if set(names) != set(step.params):
         raise ValueError(
@@ -153,6 +166,9 @@ def url(path: str, step: Step) -> dict[str, Any]:
         "host": ["{{baseUrl}}"],
         "path": [part for part in filled.split("/") if part],
     }
+    unknown = set(step.query) - operation["query"]
+    if unknown:
+        raise ValueError(f"{step.name}: {path} has no query parameter {sorted(unknown)}")
     if step.query:
         result["query"] = [{"key": key, "value": str(value)} for key, value in step.query.items()]
         result["raw"] += "?" + "&".join(f"{key}={value}" for key, value in step.query.items())
@@ -182,7 +198,7 @@ def request_item(
     request: dict[str, Any] = {
         "method": operation["method"],
         "header": headers,
-        "url": url(operation["path"], step),
+        "url": url(operation, step),
         "description": step.description or operation["summary"],
     }
     if step.body is not None:

@@ -92,6 +92,13 @@ def test_a_body_field_the_document_does_not_have_is_refused(document):
         builder.request_item(step, operation, builder.js_functions())
 
 
+def test_a_query_parameter_the_operation_does_not_have_is_refused(document):
+    step = scenarios.Step("Typo", "listEvents", 200, query={"page_size": 5})
+    operation = builder.operations(document)["listEvents"]
+    with pytest.raises(ValueError, match="page_size"):
+        builder.request_item(step, operation, builder.js_functions())
+
+
 def test_ids_and_amounts_go_into_bodies_unquoted_and_strings_quoted(document):
     step = scenarios.Step(
         "Buy", "addCartItem", 201, body={"ticketTypeId": "{{ticketTypeId}}", "quantity": 1}
