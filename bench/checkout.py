@@ -1,12 +1,20 @@
 """Checkout throughput under contention, through the HTTP API, beside the database's ceiling.
 
     python bench/checkout.py [--buyers 200] [--seats 50] [--spread-events 50] [--concurrency 16]
+        [--workers 4] [--servers wsgi,asgi] [--rate-limits]
 
-Two scenarios, each on gunicorn (sync workers) with a fresh crowd of signed-in buyers whose
-carts each hold one seat:
+Two scenarios, each on gunicorn with a fresh crowd of signed-in buyers whose carts each hold one
+seat:
   hot    --buyers compete for --seats seats of one event (most get a 409);
   spread the same buyers spread over --spread-events events with enough seats for all.
-For each: orders/second, p50/p99 latency, seats sold vs capacity and the count of each status.
+For each: orders/second (all buyers served; in brackets until the last sale, before the late
+buyers' 409s), p50/p99 latency, seats sold vs capacity, the count of each status and
+the CPU time per checkout of the app's processes and of PostgreSQL (the load generator runs on
+the same machine and takes the rest). `--servers` picks how gunicorn serves the app: `wsgi`
+(wsgi:app on sync workers, the figure issue 12 was measured with) and/or `asgi` (asgi:app on the
+asgi worker, as gunicorn.conf.py serves it in production). Rate limits are off unless
+`--rate-limits` (checkout itself is not limited; the figure shows what the limiter's per-request
+hook costs).
 Then pgbench runs the same write transaction (lock the tier, conditional `sold + 1`, insert
 cart, order, order line and ticket) on one hot tier and on many tiers: the database's ceiling.
 """
@@ -25,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench.buyers import BENCH_JWT_SECRET, bench_tiers, conservation, fire, make_crowd
-from bench.common import bench_database, gunicorn
+from bench.common import bench_database, cpu_seconds, gunicorn, postgres_processes, server_processes
 from shop.database import embedded_bin, libpq_url
 
 PGBENCH_TRANSACTION = """
@@ -41,18 +49,40 @@ COMMIT;
 """
 
 
-def scenario(name: str, url: str, buyers: int, seats: int, events: int, args) -> None:
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far per process of the bench's PostgreSQL: per pid, since backends start
+    with the workers' first connections, during the run."""
+    return {process.pid: cpu_seconds([process]) for process in postgres_processes()}
+
+
+def scenario(name: str, url: str, buyers: int, seats: int, events: int, server: str, args) -> None:
     crowd = make_crowd(url, buyers, seats, events)
+    limits = {"RATELIMIT_ENABLED": "true"} if args.rate_limits else {}
     with gunicorn(
-        "wsgi:app", args.port, url, workers=args.workers, JWT_SECRET_KEY=BENCH_JWT_SECRET
-    ):
+        f"{server}:app",
+        args.port,
+        url,
+        workers=args.workers,
+        JWT_SECRET_KEY=BENCH_JWT_SECRET,
+        **limits,
+    ) as master:
+        app_processes = server_processes(master)
+        app_before, db_before = cpu_seconds(app_processes), postgres_cpu()
         fired = fire(args.port, "/api/cart/checkout", crowd.headers, args.concurrency)
+        app_cpu = (cpu_seconds(app_processes) - app_before) / buyers * 1e6
+        db_after = postgres_cpu()
+        db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()) / buyers * 1e6
     db = conservation(url, crowd.tier_ids)
     created = fired.statuses.get(201, 0)
+    selling = created / fired.selling_seconds if fired.selling_seconds else 0.0
     print(
-        f"{name:<7} {created / fired.seconds:>8.1f} orders/s  {buyers / fired.seconds:>7.1f} checkouts/s"
-        f"  p50 {fired.p50:>6.1f} ms  p99 {fired.p99:>6.1f} ms  sold {db['sold']}/{db['capacity']}"
-        f"  tickets {db['tickets']}  statuses {dict(sorted(fired.statuses.items()))}"
+        f"{server} {name:<7} {created / fired.seconds:>7.1f} orders/s"
+        f" ({selling:>6.1f} while selling)"
+        f"  {buyers / fired.seconds:>6.1f} checkouts/s"
+        f"  p50 {fired.p50:>6.1f} ms  p99 {fired.p99:>6.1f} ms"
+        f"  CPU µs/checkout app {app_cpu:>5.0f} db {db_cpu:>5.0f}"
+        f"  sold {db['sold']}/{db['capacity']}  tickets {db['tickets']}"
+        f"  statuses {dict(sorted(fired.statuses.items()))}"
     )
 
 
@@ -102,17 +132,25 @@ def main() -> None:
     parser.add_argument("--spread-events", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--servers",
+        default="wsgi",
+        help="comma-separated: wsgi (sync workers), asgi (gunicorn.conf.py's asgi worker)",
+    )
+    parser.add_argument("--rate-limits", action="store_true", help="RATELIMIT_ENABLED=true")
     parser.add_argument("--seconds", type=int, default=5, help="pgbench duration")
     parser.add_argument("--port", type=int, default=5097)
     args = parser.parse_args()
     url = bench_database(10_000)
     print(
         f"checkout through HTTP: {args.buyers} buyers, {args.concurrency} at a time,"
-        f" gunicorn sync x{args.workers}"
+        f" gunicorn x{args.workers} ({args.servers}), rate limits"
+        f" {'on' if args.rate_limits else 'off'}"
     )
-    scenario("hot", url, args.buyers, args.seats, 1, args)
     per_event = -(-args.buyers // args.spread_events)
-    scenario("spread", url, args.buyers, per_event, args.spread_events, args)
+    for server in args.servers.split(","):
+        scenario("hot", url, args.buyers, args.seats, 1, server, args)
+        scenario("spread", url, args.buyers, per_event, args.spread_events, server, args)
     print(
         f"\nthe same write transaction in pgbench (-c {args.concurrency} -j 2 -T {args.seconds}):"
     )

@@ -168,7 +168,7 @@ def postgres_processes() -> list[psutil.Process]:
     ]
     if os.environ.get("BENCH_DATABASE_URL"):
         return everything
-    data_dir = str(ROOT / "instance" / "postgres")
+    data_dir = str((ROOT / "instance" / "postgres").resolve())
     for process in everything:
         with contextlib.suppress(psutil.Error):
             if data_dir in process.cmdline() and process.ppid() not in {p.pid for p in everything}:

@@ -293,8 +293,8 @@ def test_new_guest_carts_are_rate_limited_per_address(limited_client):
 def test_an_add_costs_the_same_statements_with_1_or_19_lines(
     client, make, auth, count_queries, sql
 ):
-    """No query per line: the line cap bounds the work, and the statements stay few (11 signed
-    in, two of them the token's revocation and user lookups)."""
+    """No query per line: the line cap bounds the work, and the statements stay few (10 signed
+    in, one of them the token's user and revocation)."""
     event = make.event()
     tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(21)]
     headers = auth.headers(make.user())
@@ -308,10 +308,10 @@ def test_an_add_costs_the_same_statements_with_1_or_19_lines(
         response = add(client, tiers[19], 1, headers)
     assert len(response.get_json()["data"]["items"]) == 20
     assert [s[:30] for s in long_cart] == [s[:30] for s in short_cart]
-    assert len(long_cart) <= 11
+    assert len(long_cart) <= 10
 
 
-def test_a_guest_add_into_a_new_cart_is_eight_statements(client, tier, count_queries):
+def test_a_guest_add_into_a_new_cart_is_seven_statements(client, tier, count_queries):
     with count_queries() as statements:
         assert add(client, tier, 2).status_code == 201
-    assert len(statements) <= 8
+    assert len(statements) <= 7

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -131,16 +131,16 @@ def purge_expired_revocations(session: Session, now: datetime) -> int:
     return revoked + refresh
 
 
-def _revoked(payload: dict):
-    """SQL truth value: whether a verified token must be refused (logged out, its family ended,
-    or, for refresh tokens, never recorded)."""
-    jti, family_id = payload["jti"], payload.get("fam")
+def _revoked(refresh: bool):
+    """SQL truth value: whether a verified token (`:jti`, of family `:family_id`) must be
+    refused: logged out, its family ended, or, for refresh tokens, never recorded."""
+    jti, family_id = bindparam("jti", type_=String), bindparam("family_id", type_=String)
     family_revoked = (
         select(RefreshToken.jti)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
         .exists()
     )
-    if payload.get("type") == "refresh":
+    if refresh:
         known = select(RefreshToken.jti).where(
             RefreshToken.jti == jti, RefreshToken.revoked_at.is_(None)
         )
@@ -149,14 +149,31 @@ def _revoked(payload: dict):
     return logged_out | family_revoked
 
 
+# Every authenticated request runs one of these: built once per token type (access, refresh),
+# so a request pays neither for building the statement nor for its cache key.
+_IS_REVOKED = {refresh: select(_revoked(refresh)) for refresh in (False, True)}
+_USER_AND_REVOCATION = {
+    refresh: select(User, _revoked(refresh)).where(User.id == bindparam("user_id"))
+    for refresh in (False, True)
+}
+
+
+def _revocation_parameters(payload: dict) -> dict:
+    return {"jti": payload["jti"], "family_id": payload.get("fam")}
+
+
 def is_revoked(session: Session, payload: dict) -> bool:
     """Whether a verified token must be refused. One query per authenticated request."""
-    return bool(session.scalar(select(_revoked(payload))))
+    statement = _IS_REVOKED[payload.get("type") == "refresh"]
+    return bool(session.scalar(statement, _revocation_parameters(payload)))
 
 
 def user_and_revocation(session: Session, user_id: int, payload: dict) -> tuple[User | None, bool]:
     """The token's user (None if gone) and whether the token must be refused, in one query."""
-    row = session.execute(select(User, _revoked(payload)).where(User.id == user_id)).first()
+    statement = _USER_AND_REVOCATION[payload.get("type") == "refresh"]
+    row = session.execute(
+        statement, {**_revocation_parameters(payload), "user_id": user_id}
+    ).first()
     if row is None:
         return None, is_revoked(session, payload)
     return row[0], bool(row[1])

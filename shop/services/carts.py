@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session, contains_eager
 
 from shop.errors import (
@@ -119,21 +119,26 @@ def _warning(code: str, detail: str, item_id: int | None = None, **extra) -> dic
 
 # --- finding carts ---------------------------------------------------------------------------
 
+# The statements every cart request runs are built once, at import, with named parameters:
+# building a statement and computing its cache key cost more CPU than PostgreSQL spends running
+# these small queries (the catalogue does the same: docs/decisions.md, "Statements compiled once").
+_GUEST_CART = select(Cart).where(Cart.guest_token_hash == bindparam("token_hash"))
+_GUEST_CART_LOCKED = _GUEST_CART.with_for_update()
+_USER_CART = select(Cart).where(Cart.user_id == bindparam("user_id"), Cart.status == "active")
+_USER_CART_LOCKED = _USER_CART.with_for_update()
+_CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
+
 
 def _guest_cart(session: Session, token: str | None, *, lock: bool) -> Cart | None:
     if not token or not GUEST_TOKEN_PATTERN.match(token):
         return None
-    statement = select(Cart).where(Cart.guest_token_hash == hash_token(token))
-    if lock:
-        statement = statement.with_for_update()
-    return session.scalar(statement)
+    statement = _GUEST_CART_LOCKED if lock else _GUEST_CART
+    return session.scalar(statement, {"token_hash": hash_token(token)})
 
 
 def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
-    statement = select(Cart).where(Cart.user_id == user_id, Cart.status == "active")
-    if lock:
-        statement = statement.with_for_update()
-    return session.scalar(statement)
+    statement = _USER_CART_LOCKED if lock else _USER_CART
+    return session.scalar(statement, {"user_id": user_id})
 
 
 def _is_open_guest_cart(cart: Cart | None) -> bool:
@@ -183,23 +188,55 @@ class _Change:
         )
 
 
+# Array parameters keep one SQL text for any number of carts and tiers.
+_LOCK_TIERS = (
+    select(TicketType)
+    .where(
+        or_(
+            TicketType.id.in_(
+                select(CartItem.ticket_type_id).where(
+                    CartItem.cart_id == func.any(bindparam("cart_ids", type_=ARRAY(Integer)))
+                )
+            ),
+            TicketType.id == func.any(bindparam("tier_ids", type_=ARRAY(Integer))),
+        )
+    )
+    .order_by(TicketType.id)
+    .with_for_update()
+)
+
+
 def _lock_tiers(
     session: Session, cart_ids: list[int], extra_tier_ids: set[int]
 ) -> dict[int, TicketType]:
     """Lock, by ascending id, every ticket type in these carts' lines plus `extra_tier_ids`:
     one statement (the lines' tiers are a subquery, not a round trip of their own)."""
-    conditions = []
-    if cart_ids:
-        in_lines = select(CartItem.ticket_type_id).where(CartItem.cart_id.in_(cart_ids))
-        conditions.append(TicketType.id.in_(in_lines))
-    if extra_tier_ids:
-        conditions.append(TicketType.id.in_(extra_tier_ids))
-    if not conditions:
+    if not cart_ids and not extra_tier_ids:
         return {}
     rows = session.scalars(
-        select(TicketType).where(or_(*conditions)).order_by(TicketType.id).with_for_update()
+        _LOCK_TIERS, {"cart_ids": list(cart_ids), "tier_ids": sorted(extra_tier_ids)}
     )
     return {tier.id: tier for tier in rows}
+
+
+# What starts a change (see start_change): bound lock waits, read the clock, and for an
+# anonymous add the client address's lock.
+_START_COLUMNS = (
+    func.set_config("lock_timeout", bindparam("lock_timeout"), True).label("lock_timeout"),
+    func.now().label("now"),
+)
+_ADDRESS_LOCK = func.pg_advisory_xact_lock(
+    ADDRESS_LOCK_CLASS, func.hashtext(bindparam("address"))
+).label("address_lock")
+_START = select(*_START_COLUMNS)
+_START_FOR_ADDRESS = select(*_START_COLUMNS, _ADDRESS_LOCK)
+
+
+def _start_parameters(policy: HoldPolicy, address: str | None) -> dict:
+    parameters = {"lock_timeout": f"{int(policy.lock_timeout_ms)}ms"}
+    if address is not None:
+        parameters["address"] = address
+    return parameters
 
 
 def start_change(session: Session, policy: HoldPolicy, address: str | None = None) -> datetime:
@@ -207,13 +244,8 @@ def start_change(session: Session, policy: HoldPolicy, address: str | None = Non
     transaction (`set_config(..., true)` is SET LOCAL), read the transaction's clock, and — for
     an anonymous change that may hold more seats — take its client address's lock, first in
     the lock order (before any cart or ticket type), so it cannot deadlock."""
-    columns = [
-        func.set_config("lock_timeout", f"{int(policy.lock_timeout_ms)}ms", True),
-        func.now(),
-    ]
-    if address is not None:
-        columns.append(func.pg_advisory_xact_lock(ADDRESS_LOCK_CLASS, func.hashtext(address)))
-    return session.execute(select(*columns)).one()[1]
+    statement = _START if address is None else _START_FOR_ADDRESS
+    return session.execute(statement, _start_parameters(policy, address)).one().now
 
 
 def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
@@ -223,9 +255,7 @@ def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
 
 
 def _lines(session: Session, cart_id: int) -> list[CartItem]:
-    return list(
-        session.scalars(select(CartItem).where(CartItem.cart_id == cart_id).order_by(CartItem.id))
-    )
+    return list(session.scalars(_CART_LINES, {"cart_id": cart_id}))
 
 
 def begin_change(
@@ -493,29 +523,47 @@ def merge_guest_cart(
 # --- the operations --------------------------------------------------------------------------
 
 
+# A tier by id with its event (so the on-sale check needs no query), with the columns that
+# start a change: add_item's first round trip does both.
+_START_WITH_TIER = (
+    select(TicketType, *_START_COLUMNS)
+    .join(TicketType.event)
+    .options(contains_eager(TicketType.event))
+    .where(TicketType.id == bindparam("tier_id"), Event.status != "draft")
+)
+_START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(_ADDRESS_LOCK)
+
+
 def resolve_ticket_type(
-    session: Session, *, event_id: int | None, ticket_type_id: int | None, now: datetime
-) -> TicketType:
-    """The tier a POST /api/cart/items means: by id, or an event's single on-sale tier."""
+    session: Session,
+    policy: HoldPolicy,
+    address: str | None,
+    *,
+    event_id: int | None,
+    ticket_type_id: int | None,
+) -> tuple[TicketType, datetime]:
+    """The tier a POST /api/cart/items means (by id, or an event's single on-sale tier) and the
+    time of the change, which this starts (`start_change`). A tier named by id is read in the
+    same round trip as the change starts: that read takes no lock, so the address lock is
+    still the first lock taken."""
     if ticket_type_id is not None:
-        # The event comes along (into the session), so the on-sale check needs no query.
-        tier = session.scalar(
-            select(TicketType)
-            .join(TicketType.event)
-            .options(contains_eager(TicketType.event))
-            .where(TicketType.id == ticket_type_id, Event.status != "draft")
-        )
-        if tier is None:
+        statement = _START_WITH_TIER if address is None else _START_FOR_ADDRESS_WITH_TIER
+        row = session.execute(
+            statement, {**_start_parameters(policy, address), "tier_id": ticket_type_id}
+        ).first()
+        if row is None:
             raise TicketTypeNotFound(
                 f"There is no ticket type {ticket_type_id}. GET /api/events/{{eventId}} lists them."
             )
+        tier = row.TicketType
         if event_id is not None and tier.event_id != event_id:
             raise ValidationFailed(
                 f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
                 " Send ticketTypeId alone, or with its own eventId.",
                 errors={"ticketTypeId": [f"Not a ticket type of event {event_id}."]},
             )
-        return tier
+        return tier, row.now
+    now = start_change(session, policy, address)
     event = session.scalar(select(Event).where(Event.id == event_id, Event.status != "draft"))
     if event is None:
         raise EventNotFound(f"There is no event {event_id}. GET /api/events lists them.")
@@ -536,7 +584,7 @@ def resolve_ticket_type(
             " say which with ticketTypeId.",
             errors={"ticketTypeId": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]},
         )
-    return on_sale[0]
+    return on_sale[0], now
 
 
 def _check_quantity(session: Session, change: _Change, tier: TicketType, quantity: int) -> None:
@@ -557,6 +605,19 @@ def _check_quantity(session: Session, change: _Change, tier: TicketType, quantit
         )
 
 
+# Seats in live holds of an address's other guest carts.
+_HELD_BY_ADDRESS_ELSEWHERE = (
+    select(func.coalesce(func.sum(CartItem.quantity), 0))
+    .join(Cart, Cart.id == CartItem.cart_id)
+    .where(
+        Cart.client_address == bindparam("address"),
+        Cart.user_id.is_(None),
+        Cart.id != bindparam("cart_id"),
+        live_hold(),
+    )
+)
+
+
 def _check_address_hold(
     session: Session, change: _Change, policy: HoldPolicy, cart_seats: int
 ) -> None:
@@ -568,14 +629,7 @@ def _check_address_hold(
     if cart.user_id is not None or cart.client_address is None:
         return
     elsewhere = session.scalar(
-        select(func.coalesce(func.sum(CartItem.quantity), 0))
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(
-            Cart.client_address == cart.client_address,
-            Cart.user_id.is_(None),
-            Cart.id != cart.id,
-            live_hold(),
-        )
+        _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
     )
     limit = policy.max_seats_per_address
     if elsewhere + cart_seats > limit:
@@ -614,8 +668,13 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    now = start_change(session, policy, change_address(owner, adds_seats=True))
-    tier = resolve_ticket_type(session, event_id=event_id, ticket_type_id=ticket_type_id, now=now)
+    tier, now = resolve_ticket_type(
+        session,
+        policy,
+        change_address(owner, adds_seats=True),
+        event_id=event_id,
+        ticket_type_id=ticket_type_id,
+    )
     change = begin_change(
         session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
     )
@@ -712,6 +771,36 @@ def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOu
 # --- what the client sees --------------------------------------------------------------------
 
 
+# Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects to
+# build. Each row carries what tier_on_sale needs (status, starts_at, sales window). Built once,
+# like the statements above.
+_CART_VIEW_LINES = (
+    select(
+        CartItem.id,
+        CartItem.quantity,
+        CartItem.unit_price.label("price_when_added"),
+        TicketType.id.label("ticket_type_id"),
+        TicketType.name.label("ticket_type_name"),
+        TicketType.price,
+        TicketType.currency,
+        TicketType.sales_start,
+        TicketType.sales_end,
+        TicketType.capacity,
+        TicketType.sold,
+        Event.id.label("event_id"),
+        Event.title,
+        Event.starts_at,
+        Event.status,
+        held_by_others_scalar(TicketType.id, bindparam("cart_id")).label("held"),
+        func.now().label("now"),
+    )
+    .join(TicketType, TicketType.id == CartItem.ticket_type_id)
+    .join(Event, Event.id == CartItem.event_id)
+    .where(CartItem.cart_id == bindparam("cart_id"))
+    .order_by(CartItem.id)
+)
+
+
 def cart_view(session: Session, outcome: CartOutcome) -> dict:
     """The cart as the API shows it: current prices, line totals, subtotal, per-line
     availability and every warning the client should act on (one query: the lines with their
@@ -730,33 +819,7 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict:
             "updated_at": None,
             "cart_token": outcome.guest_token,
         }
-    # Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects
-    # to build. Each row carries what tier_on_sale needs (status, starts_at, sales window).
-    rows = session.execute(
-        select(
-            CartItem.id,
-            CartItem.quantity,
-            CartItem.unit_price.label("price_when_added"),
-            TicketType.id.label("ticket_type_id"),
-            TicketType.name.label("ticket_type_name"),
-            TicketType.price,
-            TicketType.currency,
-            TicketType.sales_start,
-            TicketType.sales_end,
-            TicketType.capacity,
-            TicketType.sold,
-            Event.id.label("event_id"),
-            Event.title,
-            Event.starts_at,
-            Event.status,
-            held_by_others_scalar(TicketType.id, cart.id).label("held"),
-            func.now().label("now"),
-        )
-        .join(TicketType, TicketType.id == CartItem.ticket_type_id)
-        .join(Event, Event.id == CartItem.event_id)
-        .where(CartItem.cart_id == cart.id)
-        .order_by(CartItem.id)
-    ).all()
+    rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
     now = rows[0].now if rows else None
     hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
     if rows and not hold_live:

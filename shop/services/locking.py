@@ -41,7 +41,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shop.models import Event, TicketType
@@ -58,11 +59,16 @@ def lock_events(session: Session, event_ids: Iterable[int], *, to_change: bool) 
     session.execute(statement)
 
 
+# Built once (checkout runs it for every cart whose hold lapsed); an array parameter keeps the
+# SQL the same whatever the number of tiers.
+_LOCK_TICKET_TYPES = (
+    select(TicketType.id)
+    .where(TicketType.id == func.any(bindparam("tier_ids", type_=ARRAY(Integer))))
+    .order_by(TicketType.id)
+    .with_for_update()
+)
+
+
 def lock_ticket_types(session: Session, tier_ids: Iterable[int]) -> None:
     """Level 5: lock ticket types by ascending id."""
-    session.execute(
-        select(TicketType.id)
-        .where(TicketType.id.in_(sorted(set(tier_ids))))
-        .order_by(TicketType.id)
-        .with_for_update()
-    )
+    session.execute(_LOCK_TICKET_TYPES, {"tier_ids": sorted(set(tier_ids))})
