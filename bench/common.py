@@ -108,17 +108,23 @@ def wait_for(url: str, timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def gunicorn(
-    app: str, port: int, database_url: str | None = None, workers: int = 4, **extra_env: str
+    app: str,
+    port: int,
+    database_url: str | None = None,
+    workers: int = 4,
+    cwd: Path = ROOT,
+    **extra_env: str,
 ) -> Iterator[psutil.Process]:
     """Serve `app` with the project's gunicorn config on 127.0.0.1:port: `asgi:app` as
-    production serves it, or a WSGI app (wsgi:app, bench.hello_app:app) on sync workers."""
+    production serves it, or a WSGI app (wsgi:app, bench.hello_app:app) on sync workers.
+    `cwd`: the checkout whose code is served (another worktree, for a before/after run)."""
     env = python_env(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers), **extra_env)
     if database_url:
         env["DATABASE_URL"] = database_url
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *worker_args(app), app],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,

@@ -1,6 +1,7 @@
 """Every read-path figure of the catalogue beside a minimal Flask "hello", in one run.
 
-    python bench/run_all.py [--runs 3] [--seconds 5] [--port 5099] [--checkout] [--no-seed]
+    python bench/run_all.py [--runs 3] [--seconds 5] [--port 5099] [--baseline DIR] [--checkout]
+                            [--no-seed]
 
 Three gunicorn masters (the project's config, sync workers x4) serve at once: hello, the shop on
 10 000 events and the shop on 100 000 events. wrk -t2 -c16 (Debian's wrk) measures each workload
@@ -12,6 +13,10 @@ workers) and for PostgreSQL (the bench's own server).
 The workloads are URL mixes (bench/mixes.py): thousands of distinct listing, search and detail
 URLs, so no per-process cache can carry a figure. One URL asked for again and again
 (`GET /api/events`) is printed beside them for reference only.
+
+--baseline DIR serves another checkout's code too (e.g. `git worktree add /tmp/base main`), on the
+same bench databases (their schema must match), so before and after are measured in one run,
+interleaved, against the same hello.
 
 --checkout also runs bench/checkout.py (the on-sale rush with pgbench's ceiling) and prints its
 output; --no-seed skips timing a fresh `flask seed --events 100000`.
@@ -47,7 +52,10 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--port", type=int, default=5099, help="uses this port and the next two")
+    parser.add_argument(
+        "--port", type=int, default=5099, help="uses this port and the next two (four: --baseline)"
+    )
+    parser.add_argument("--baseline", type=Path, help="another checkout to measure beside this one")
     parser.add_argument("--checkout", action="store_true", help="also run bench/checkout.py")
     parser.add_argument("--checkout-args", default="--buyers 2000 --seats 500 --concurrency 64")
     parser.add_argument("--no-seed", action="store_true", help="skip timing a 100 000-event seed")
@@ -77,6 +85,14 @@ def main() -> None:
             {"url": f"http://127.0.0.1:{small_port}/api/events"},
         ),
     ]
+    if args.baseline:
+        base_small, base_big = args.port + 3, args.port + 4
+        moved = {small_port: base_small, big_port: base_big}
+        workloads += [
+            (f"{name} (baseline)", moved[port], target)
+            for name, port, target in workloads
+            if port in moved and "one URL" not in name
+        ]
     runs: dict[str, list] = {name: [] for name, _, _ in workloads}
     with contextlib.ExitStack() as servers:
         masters = {
@@ -84,6 +100,11 @@ def main() -> None:
             small_port: servers.enter_context(gunicorn("wsgi:app", small_port, small)),
             big_port: servers.enter_context(gunicorn("wsgi:app", big_port, big)),
         }
+        if args.baseline:
+            for port, url in ((base_small, small), (base_big, big)):
+                masters[port] = servers.enter_context(
+                    gunicorn("wsgi:app", port, url, cwd=args.baseline.resolve())
+                )
         for _name, port, target in workloads:  # warm up every worker and connection pool
             wrk_run(
                 target.get("url", f"http://127.0.0.1:{port}"),
@@ -110,7 +131,6 @@ def main() -> None:
         reference=hello,
     )
 
-    print("\ntargets (issue 12)")
     checks = []
     for mix, share in TARGETS.items():
         for size in ("10k", "100k"):
@@ -137,6 +157,19 @@ def main() -> None:
                 slower <= GROWTH_LIMIT,
             )
         )
+    if args.baseline:
+        print(f"\nbefore ({args.baseline}) -> after (this checkout), same run")
+        for name in figures:
+            before = figures.get(f"{name} (baseline)")
+            if before:
+                after = figures[name]
+                print(
+                    f"{name:<20} x hello {before['rps'] / hello:.3f} -> {after['rps'] / hello:.3f}"
+                    f" ({after['rps'] / before['rps']:.2f}x), p99 {before['p99_ms']:.0f} ->"
+                    f" {after['p99_ms']:.0f} ms, CPU us app+db {before['app_cpu_us']:.0f}+"
+                    f"{before['db_cpu_us']:.0f} -> {after['app_cpu_us']:.0f}+"
+                    f"{after['db_cpu_us']:.0f}"
+                )
     errors = sum(int(figure["errors"]) for figure in figures.values())
     checks.append(("errors and non-2xx answers", str(errors), "0", errors == 0))
     if not args.no_seed:
@@ -150,6 +183,7 @@ def main() -> None:
         )
         seconds = time.perf_counter() - seed_started
         checks.append(("flask seed --events 100000", f"{seconds:.1f} s", "< 60 s", seconds < 60))
+    print("\ntargets (issue 12)")
     for name, value, target, met in checks:
         print(f"{name:<36} {value:>12}  {target:<10} {'met' if met else 'NOT MET'}")
 

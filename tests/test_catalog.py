@@ -450,11 +450,12 @@ def test_one_shape_of_filters_binds_each_request_s_own_values(client, make, plac
 @pytest.fixture
 def small_caps(monkeypatch):
     """Caps of 3 matches (browsing) and 2 (search), instead of 10 000 and 1 000."""
+    from shop.catalog import json_bodies
     from shop.services import catalog
 
     monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 3)
     monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 2)
-    monkeypatch.setattr(catalog, "_listing_sql", {})  # compiled with the real caps otherwise
+    monkeypatch.setattr(json_bodies, "_listing_sql", {})  # compiled with the real caps otherwise
 
 
 def test_listing_counts_and_pages_up_to_the_cap(client, make, small_caps):
@@ -528,3 +529,34 @@ def test_public_reads_skip_begin_and_rollback_unless_a_transaction_is_open(app, 
             db.session.connection().exec_driver_sql("SELECT 1")
         assert driver.info.transaction_status == TransactionStatus.INTRANS
         db.session.rollback()
+
+
+@pytest.mark.parametrize("sort", ["startsAt", "-startsAt", "price", "-price", "title"])
+def test_search_pages_are_the_same_however_many_matches_it_collects_first(
+    client, make, monkeypatch, sort
+):
+    """A search sorts the matches it collected in memory, or walks the sort's index when there
+    are more than it collects (shop.services.catalog._search_page): both give the same pages."""
+    from shop.catalog import json_bodies
+    from shop.services import catalog
+
+    for n in range(7):
+        event = make.event(title=f"Harbour concert {n}", starts_at=now() + timedelta(days=7 - n))
+        make.ticket_type(event, price=Decimal(100 + 37 * (n % 3)))
+    make.event(title="Something else")
+    urls = [f"/api/events?q=harb&sort={sort}&pageSize=3&page={page}" for page in (1, 2, 3, 4)]
+    in_memory = [client.get(url).get_json() for url in urls]
+    assert [len(body["data"]) for body in in_memory] == [3, 3, 1, 0]
+    assert in_memory[0]["meta"] == {"page": 1, "pageSize": 3, "totalItems": 7, "totalPages": 3}
+    # Collect at most 6 (and count up to 6): 7 matches are too many, so the index is walked.
+    monkeypatch.setattr(catalog, "SEARCH_SORTED_IN_MEMORY", 6)
+    monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 6)
+    monkeypatch.setattr(json_bodies, "_listing_sql", {})
+    walked = [client.get(url).get_json() for url in urls]
+    assert [body["data"] for body in walked] == [
+        in_memory[0]["data"],
+        in_memory[1]["data"],
+        [],  # pages end at the cap
+        [],
+    ]
+    assert walked[0]["meta"] == {"page": 1, "pageSize": 3, "totalItems": 6, "totalPages": 2}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Response, request
 from flask.views import MethodView
 
+from shop.catalog import json_bodies
 from shop.catalog.schemas import (
     CategoryPageSchema,
     EventEnvelopeSchema,
@@ -32,19 +31,16 @@ venues_blp = Blueprint(
 
 
 def conditional_json(body: bytes) -> Response:
-    """200 with the body and its ETag, or 304 when the client already has this version.
+    """200 with the body and its ETag, or a bodiless 304 when the client already has this
+    version (werkzeug's `add_etag` and `make_conditional`).
 
     If-None-Match compares weakly (RFC 9110 13.1.2): `W/"x"` matches `"x"`, so a proxy or a
     browser that weakened our tag still gets its 304."""
-    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-    else:
-        response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
+    response = Response(body, mimetype="application/json")
+    response.add_etag()
     # Browsers and proxies may keep it but must ask again (a cheap 304) before reusing it.
     response.headers["Cache-Control"] = "no-cache"
-    return response
+    return response.make_conditional(request)
 
 
 IF_NONE_MATCH = {
@@ -80,7 +76,7 @@ class Events(MethodView):
         back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
         filters = catalog.EventFilters(**filters)
-        return conditional_json(catalog.listing_json(db.session, filters, page, page_size))
+        return conditional_json(json_bodies.listing_json(db.session, filters, page, page_size))
 
 
 @events_blp.route(f"/<{ID}:eventId>", parameters=[IF_NONE_MATCH])
@@ -100,7 +96,7 @@ class EventDetail(MethodView):
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         Answers carry an ETag; `If-None-Match` with it gets a 304 while nothing changed.
         """
-        return conditional_json(catalog.public_event_json(db.session, eventId))
+        return conditional_json(json_bodies.public_event_json(db.session, eventId))
 
 
 @categories_blp.route("")

@@ -1,5 +1,8 @@
-"""Reading the public catalogue: the event listing with its filters, sorts and search, one event
-with its tiers, categories and venues."""
+"""The public catalogue's rules: which events are listed (filters, sorts, search, the caps on
+counting), which tiers are on sale, seats left per event; categories and venues.
+
+The response bodies built on these rules (camelCase JSON written by PostgreSQL) are the HTTP
+layer's: `shop/catalog/json_bodies.py`."""
 
 from __future__ import annotations
 
@@ -13,34 +16,42 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    Text,
     and_,
     bindparam,
-    case,
     cast,
     func,
     literal_column,
-    null,
     or_,
     select,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from shop.database import single_statement_reads
-from shop.errors import EventNotFound
 from shop.models import Category, Event, TicketType, Venue
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
 
 MAX_SEARCH_TERMS = 8
+# Each sort: the column and whether it descends. Ties are broken by id in the same direction;
+# events without a price (no tiers yet) come last either way.
 SORTS = {
-    "startsAt": (Event.starts_at.asc(), Event.id.asc()),
-    "-startsAt": (Event.starts_at.desc(), Event.id.desc()),
-    "price": (Event.price_from.asc().nulls_last(), Event.id.asc()),
-    "-price": (Event.price_from.desc().nulls_last(), Event.id.desc()),
-    "title": (Event.title.asc(), Event.id.asc()),
+    "startsAt": ("starts_at", False),
+    "-startsAt": ("starts_at", True),
+    "price": ("price_from", False),
+    "-price": ("price_from", True),
+    "title": ("title", False),
 }
+
+
+def sort_keys(sort: str, columns: Any = Event) -> tuple[ColumnElement, ColumnElement]:
+    """ORDER BY for `sort` over `columns`: the Event model, or a subquery's `.c` with the same
+    column names."""
+    name, descending = SORTS[sort]
+    column, event_id = getattr(columns, name), columns.id
+    key = column.desc() if descending else column.asc()
+    if name == "price_from":
+        key = key.nulls_last()
+    return key, (event_id.desc() if descending else event_id.asc())
 
 
 @dataclass(frozen=True)
@@ -120,40 +131,7 @@ def event_listing(filters: EventFilters) -> Select:
             )
         )
         statement = statement.where(seats_left.exists())
-    return statement.order_by(*SORTS[filters.sort])
-
-
-# The columns a listing item shows: plain rows, no ORM objects to build for a hot page.
-PAGE_COLUMNS = (
-    Event.id,
-    Event.title,
-    Event.starts_at,
-    Event.ends_at,
-    Event.image_url,
-    Event.price_from,
-    Event.currency,
-    Venue.id.label("venue_id"),
-    Venue.name.label("venue_name"),
-    Venue.city.label("venue_city"),
-    Category.slug.label("category_slug"),
-    Category.name.label("category_name"),
-)
-
-
-def listing_page_statement(filters: EventFilters, limit: int, offset: int) -> Select:
-    """One page of `event_listing` with the item's columns.
-
-    A deferred join: the inner query finds the page's ids (walking only the sort index past
-    `offset` rows), the outer one fetches columns and joins venue and category for those 20
-    alone, so page 400 costs about what page 1 does instead of joining 8 000 skipped rows."""
-    page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
-    return (
-        select(*PAGE_COLUMNS)
-        .join_from(Event, Venue, Venue.id == Event.venue_id)
-        .join_from(Event, Category, Category.id == Event.category_id)
-        .where(Event.id.in_(page_ids.scalar_subquery()))
-        .order_by(*SORTS[filters.sort])
-    )
+    return statement.order_by(*sort_keys(filters.sort))
 
 
 # The listing counts matches up to a cap and serves pages within it. Counting is the part of a
@@ -171,188 +149,88 @@ def match_cap(filters: EventFilters) -> int:
     return MAX_SEARCH_MATCHES if filters.q else MAX_LISTED_MATCHES
 
 
-def json_key(name: str):
-    """A constant key for json_build_object, written into the SQL (a bound parameter would reach
-    PostgreSQL untyped, which json_build_object refuses)."""
-    return literal_column(f"'{name}'")
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of `event_listing`, as SQL for the presentation to build on.
+
+    `ids`: the page's event ids in listing order (bind parameters `page_limit`, `page_offset`);
+    `total`: one row, `total_items`: how many events match, counted up to the cap
+    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used."""
+
+    ids: Select
+    total: Select
 
 
-def iso_utc(column):
-    """A timestamptz as the API writes it (marshmallow's `isoformat()` of a UTC datetime):
-    `2026-12-01T19:30:00+00:00`, with `.ffffff` only when there are fractions of a second."""
-    utc = column.op("AT TIME ZONE")(literal_column("'UTC'"))
-    return (
-        func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
-        + case(
-            (func.date_trunc("second", column) == column, ""),
-            else_=func.to_char(utc, ".US"),
-        )
-        + literal_column("'+00:00'")
-    )
+def listing_page(filters: EventFilters) -> ListingPage:
+    """The ids of one page of the listing and its capped count, for one SQL statement.
 
-
-def money_json(amount, currency):
-    """Money as the API writes it, or JSON null: NUMERIC(10, 2) as text keeps its two places."""
-    return case(
-        (amount.is_(None), null()),
-        else_=func.json_build_object(
-            json_key("amount"), cast(amount, Text), json_key("currency"), currency
-        ),
-    )
-
-
-def seats_left_for_event(event_id) -> ColumnElement[int]:
-    """Correlated scalar: seats left over every tier of `event_id` (availability.py's rule)."""
-    return (
-        select(cast(func.coalesce(func.sum(available_expression()), 0), Integer))
-        .where(TicketType.event_id == event_id)
-        .scalar_subquery()
-    )
-
-
-def listing_json_statement(filters: EventFilters) -> Select:
-    """The whole listing answer (`{"data": [...], "meta": {...}}`) as JSON text, built by
-    PostgreSQL in one statement: count, page and availability in one round trip, and no Python
-    object per row. It produces exactly what EventPageSchema documents (a test compares).
-
-    The count stops at the cap (`match_cap`, see MAX_LISTED_MATCHES); pages end there too, so
-    `totalItems` always agrees with the pages. Page values are bind parameters (named as in
-    `page_values`), like the filters'."""
-    rows = (
-        listing_page_statement(
-            filters, bindparam("page_limit", type_=Integer), bindparam("page_offset", type_=Integer)
-        )
-        .add_columns(
-            seats_left_for_event(Event.id).label("tickets_available"),
-            func.row_number().over(order_by=SORTS[filters.sort]).label("position"),
-        )
-        .subquery("page_rows")
-    )
-    item = func.json_build_object(
-        json_key("id"), rows.c.id,
-        json_key("title"), rows.c.title,
-        json_key("startsAt"), iso_utc(rows.c.starts_at),
-        json_key("endsAt"), iso_utc(rows.c.ends_at),
-        json_key("venue"), func.json_build_object(
-            json_key("id"), rows.c.venue_id,
-            json_key("name"), rows.c.venue_name,
-            json_key("city"), rows.c.venue_city,
-        ),
-        json_key("category"), func.json_build_object(
-            json_key("slug"), rows.c.category_slug, json_key("name"), rows.c.category_name
-        ),
-        json_key("imageUrl"), rows.c.image_url,
-        json_key("priceFrom"), money_json(rows.c.price_from, rows.c.currency),
-        json_key("ticketsAvailable"), rows.c.tickets_available,
-        json_key("soldOut"), rows.c.tickets_available == 0,
-    )  # fmt: skip
-    items = (
-        select(
-            func.coalesce(
-                func.json_agg(aggregate_order_by(item, rows.c.position)),
-                literal_column("'[]'::json"),
-            )
-        )
-        .select_from(rows)
-        .scalar_subquery()
-    )
-    # min(matches, cap): a walk that stops at the cap instead of visiting every match.
+    Values are bind parameters (see `event_listing`), so the SQL depends only on which filters
+    are used and the sort."""
+    limit = bindparam("page_limit", type_=Integer)
+    offset = bindparam("page_offset", type_=Integer)
+    cap = match_cap(filters)
+    if filters.q:
+        return _search_page(filters, cap, limit, offset)
+    page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
+    # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
+    # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
         event_listing(filters)
         .with_only_columns(literal_column("1"))
         .order_by(None)
-        .limit(match_cap(filters))
+        .limit(cap)
         .subquery("matches")
     )
-    counted = (
-        select(cast(func.count(), Integer).label("total_items"))
-        .select_from(matches)
-        .subquery("counted")
+    total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
+    return ListingPage(ids=page_ids, total=total)
+
+
+# A search collects up to this many matches (id and sort key) before it decides how to sort.
+SEARCH_SORTED_IN_MEMORY = 2_000
+
+
+def _search_page(filters: EventFilters, cap: int, limit, offset) -> ListingPage:
+    """A search's page, planned for how many events match, which the planner cannot know.
+
+    The plain plan (walk the sort's index, checking each event against the words until the
+    page is full) suits common words and ruins rare ones: for a search matching nothing it
+    checks every upcoming event (120 ms on 100 000 events), and each check reads a row from
+    somewhere else in the table. So the matches are collected first, from the full-text index,
+    stopping after SEARCH_SORTED_IN_MEMORY (their count, up to the cap, is the total):
+    - all of them collected: sort those rows in memory and take the page;
+    - more: the words are common (over 2 % of 100 000 events), so walking the sort's index
+      finds a page's 20 matches within a few hundred rows.
+    PostgreSQL runs only the branch whose condition holds (a "One-Time Filter" in the plan)."""
+    sort_column = getattr(Event, SORTS[filters.sort][0])
+    collect = max(SEARCH_SORTED_IN_MEMORY, cap)  # at least the cap: the total is counted here
+    collected = (
+        event_listing(filters)
+        .with_only_columns(Event.id, sort_column)
+        .order_by(None)
+        .limit(collect + 1)
+        .cte("matches")
     )
-    total = counted.c.total_items
-    page_size = bindparam("page_size", type_=Integer)
-    meta = func.json_build_object(
-        json_key("page"), bindparam("page", type_=Integer),
-        json_key("pageSize"), page_size,
-        json_key("totalItems"), total,
-        json_key("totalPages"), (total + page_size - 1) // page_size,
-    )  # fmt: skip
-    body = func.json_build_object(json_key("data"), items, json_key("meta"), meta)
-    return select(cast(body, Text)).select_from(counted)
-
-
-def page_values(page: int, page_size: int, cap: int) -> dict[str, int]:
-    """The page's bind parameters for listing_json_statement; pages end at `cap` matches."""
-    offset = (page - 1) * page_size
-    return {
-        "page": page,
-        "page_size": page_size,
-        "page_offset": offset,
-        # Pages end at the cap, like the count.
-        "page_limit": max(0, min(page_size, cap - offset)),
-    }
-
-
-def compile_once(statement: Select, dialect, value_names) -> str:
-    """The statement's SQL with every constant written into it, and only `value_names` left as
-    parameters (`%(name)s`).
-
-    The text is compiled once and psycopg prepares what it sees repeatedly, so PostgreSQL may
-    plan it once for any values. A constant left as a parameter would then be unknown to that
-    plan: `status = $3` cannot use the indexes made for `status = 'published'` (or the live-hold
-    index for `status = 'active'`). Written in, the event detail measured 0.2 ms instead of
-    1.5 ms a statement."""
-    compiled = statement.compile(dialect=dialect)
-    sql = str(compiled)
-    for name, value in compiled.params.items():
-        if name in value_names:
-            continue
-        literal = compiled.render_literal_value(value, compiled.binds[name].type)
-        # psycopg reads `%` as the start of a placeholder: a literal one is written `%%`.
-        sql = sql.replace(f"%({name})s", literal.replace("%", "%%"))
-    return sql
-
-
-# SQL text of listing_json_statement per shape of filters (which ones are used, the sort).
-_listing_sql: dict[tuple, str] = {}
-
-
-def listing_json(session: Session, filters: EventFilters, page: int, page_size: int) -> bytes:
-    """One page of the public listing, as the response body (see listing_json_statement).
-
-    Building and compiling a statement of this size costs more Python time than PostgreSQL
-    spends running it, and its SQL depends only on which filters are used (every value is a
-    named bind parameter). So each shape is compiled once per process (`compile_once`) and
-    then only executed with the request's values."""
-    values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
-    shape = (
-        filters.sort,
-        bool(filters.available),
-        bool(filters.q),
-        *(name for name, value in values.items() if value is None),
+    found = select(cast(func.count(), Integer)).select_from(collected).scalar_subquery()
+    all_collected = found <= collect
+    sorted_in_memory = (
+        select(collected.c.id)
+        .where(all_collected)
+        .order_by(*sort_keys(filters.sort, collected.c))
+        .limit(limit)
+        .offset(offset)
+        .subquery("sorted_in_memory")
     )
-    sql = _listing_sql.get(shape)
-    if sql is None:
-        dialect = session.get_bind().dialect
-        sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
-    with single_statement_reads(session):
-        return _run_listing(session, sql, values, search=bool(filters.q))
-
-
-def _run_listing(session: Session, sql: str, params: dict[str, Any], *, search: bool) -> bytes:
-    connection = session.connection()
-    if not search:
-        return connection.exec_driver_sql(sql, params).scalar_one().encode()
-    # psycopg prepares a statement it has run five times on a connection, and PostgreSQL may
-    # then plan it once for any values. Good for browsing; but a search's best plan depends on
-    # how common its words are (a generic plan was 10x slower for some), so a search is not
-    # prepared: PostgreSQL plans it for its own words every time.
-    driver = connection.connection.driver_connection
-    threshold, driver.prepare_threshold = driver.prepare_threshold, None
-    try:
-        return connection.exec_driver_sql(sql, params).scalar_one().encode()
-    finally:
-        driver.prepare_threshold = threshold
+    walked = (
+        event_listing(filters)
+        .with_only_columns(Event.id)
+        .where(~all_collected)
+        .limit(limit)
+        .offset(offset)
+        .subquery("walked")
+    )
+    page_ids = union_all(select(sorted_in_memory.c.id), select(walked.c.id))
+    total = select(func.least(cast(func.count(), Integer), cap).label("total_items"))
+    return ListingPage(ids=page_ids, total=total.select_from(collected))
 
 
 def on_sale_expression(now=None) -> ColumnElement[bool]:
@@ -366,85 +244,13 @@ def on_sale_expression(now=None) -> ColumnElement[bool]:
     )
 
 
-def event_json_statement() -> Select:
-    """A published or cancelled event with its tiers (cheapest first, each with its availability
-    and whether it is on sale) as EventEnvelopeSchema's JSON, in one statement; no row for a
-    draft or an unknown id. The id is the bind parameter `event_id`."""
-    tier = func.json_build_object(
-        json_key("id"), TicketType.id,
-        json_key("name"), TicketType.name,
-        json_key("description"), TicketType.description,
-        json_key("price"), money_json(TicketType.price, TicketType.currency),
-        json_key("capacity"), TicketType.capacity,
-        json_key("available"), available_expression(),
-        json_key("salesStart"), case(
-            (TicketType.sales_start.is_(None), null()), else_=iso_utc(TicketType.sales_start)
-        ),
-        json_key("salesEnd"), case(
-            (TicketType.sales_end.is_(None), null()), else_=iso_utc(TicketType.sales_end)
-        ),
-        json_key("onSale"), on_sale_expression(),
-        json_key("maxPerOrder"), TicketType.max_per_order,
-        json_key("maxPerCustomer"), TicketType.max_per_customer,
-    )  # fmt: skip
-    tiers = (
-        select(
-            func.coalesce(
-                func.json_agg(aggregate_order_by(tier, TicketType.price, TicketType.id)),
-                literal_column("'[]'::json"),
-            )
-        )
-        .where(TicketType.event_id == Event.id)
+def seats_left_for_event(event_id) -> ColumnElement[int]:
+    """Correlated scalar: seats left over every tier of `event_id` (availability.py's rule)."""
+    return (
+        select(cast(func.coalesce(func.sum(available_expression()), 0), Integer))
+        .where(TicketType.event_id == event_id)
         .scalar_subquery()
     )
-    seats_left = seats_left_for_event(Event.id)
-    item = func.json_build_object(
-        json_key("id"), Event.id,
-        json_key("title"), Event.title,
-        json_key("startsAt"), iso_utc(Event.starts_at),
-        json_key("endsAt"), iso_utc(Event.ends_at),
-        json_key("venue"), func.json_build_object(
-            json_key("id"), Venue.id,
-            json_key("name"), Venue.name,
-            json_key("city"), Venue.city,
-            json_key("address"), Venue.address,
-        ),
-        json_key("category"), func.json_build_object(
-            json_key("slug"), Category.slug, json_key("name"), Category.name
-        ),
-        json_key("imageUrl"), Event.image_url,
-        json_key("priceFrom"), money_json(Event.price_from, Event.currency),
-        json_key("ticketsAvailable"), seats_left,
-        json_key("soldOut"), seats_left == 0,
-        json_key("description"), Event.description,
-        json_key("status"), Event.status,
-        json_key("ticketTypes"), tiers,
-    )  # fmt: skip
-    return (
-        select(cast(func.json_build_object(json_key("data"), item), Text))
-        .join_from(Event, Venue, Venue.id == Event.venue_id)
-        .join_from(Event, Category, Category.id == Event.category_id)
-        .where(Event.id == bindparam("event_id", type_=Integer), Event.status != "draft")
-    )
-
-
-_event_sql: list[str] = []
-
-
-def public_event_json(session: Session, event_id: int) -> bytes:
-    """A published or cancelled event with its tiers, as the response body. Drafts do not exist
-    for the public: 404. Compiled once per process, like the listing (see compile_once)."""
-    if not _event_sql:
-        dialect = session.get_bind().dialect
-        _event_sql.append(compile_once(event_json_statement(), dialect, {"event_id"}))
-    with single_statement_reads(session):
-        result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
-        body = result.scalar_one_or_none()
-    if body is None:
-        raise EventNotFound(
-            f"There is no event {event_id}. Check the id, or list events at /api/events."
-        )
-    return body.encode()
 
 
 def tier_on_sale(event, tier, now: datetime) -> bool:
