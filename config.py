@@ -77,6 +77,8 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
+    # `flask seed` and `flask provision` VACUUM ANALYZE the catalogue after loading it.
+    VACUUM_AFTER_SEED = True
     # None means "no DATABASE_URL": development and tests then run on the embedded PostgreSQL.
     DATABASE_URL = os.environ.get("DATABASE_URL") or None
     EMBEDDED_DATABASE_NAME = "shop"
@@ -221,6 +223,8 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024
     ARGON2_PARALLELISM = 1
+    # Every test runs inside one transaction on one connection, where VACUUM cannot run.
+    VACUUM_AFTER_SEED = False
 
 
 class ProductionConfig(Config):

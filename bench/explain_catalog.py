@@ -30,7 +30,7 @@ from shop.services.catalog import EventFilters, event_listing, match_cap
 NOW = datetime.now(UTC)
 CASES = {
     "default (startsAt)": EventFilters(),
-    "sort=-startsAt": EventFilters(sort="-startsAt"),
+    "sort=-startsAt": EventFilters(sort="-starts_at"),
     "sort=price": EventFilters(sort="price"),
     "sort=-price": EventFilters(sort="-price"),
     "sort=title": EventFilters(sort="title"),

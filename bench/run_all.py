@@ -18,6 +18,11 @@ URLs, so no per-process cache can carry a figure. One URL asked for again and ag
 same bench databases (their schema must match), so before and after are measured in one run,
 interleaved, against the same hello.
 
+--production-hooks serves the shop (both checkouts) with what the benches otherwise switch off
+and production has on: rate limits counted in PostgreSQL and the access log at INFO (written to
+a file), so the per-request cost a deployment pays is in the figures (bench/request_overhead.py
+breaks it down by layer).
+
 --checkout also runs bench/checkout.py (the on-sale rush with pgbench's ceiling) and prints its
 output; --no-seed skips timing a fresh `flask seed --events 100000`.
 """
@@ -59,6 +64,9 @@ def main() -> None:
     parser.add_argument("--checkout", action="store_true", help="also run bench/checkout.py")
     parser.add_argument("--checkout-args", default="--buyers 2000 --seats 500 --concurrency 64")
     parser.add_argument("--no-seed", action="store_true", help="skip timing a 100 000-event seed")
+    parser.add_argument(
+        "--production-hooks", action="store_true", help="rate limits on, access log at INFO"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     small, big = bench_database(10_000), bench_database(100_000)
@@ -94,16 +102,21 @@ def main() -> None:
             if port in moved and "one URL" not in name
         ]
     runs: dict[str, list] = {name: [] for name, _, _ in workloads}
+    hooks = (
+        {"RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": "database://", "LOG_LEVEL": "INFO"}
+        if args.production_hooks
+        else {}
+    )
     with contextlib.ExitStack() as servers:
         masters = {
             hello_port: servers.enter_context(gunicorn("bench.hello_app:app", hello_port)),
-            small_port: servers.enter_context(gunicorn("wsgi:app", small_port, small)),
-            big_port: servers.enter_context(gunicorn("wsgi:app", big_port, big)),
+            small_port: servers.enter_context(gunicorn("wsgi:app", small_port, small, **hooks)),
+            big_port: servers.enter_context(gunicorn("wsgi:app", big_port, big, **hooks)),
         }
         if args.baseline:
             for port, url in ((base_small, small), (base_big, big)):
                 masters[port] = servers.enter_context(
-                    gunicorn("wsgi:app", port, url, cwd=args.baseline.resolve())
+                    gunicorn("wsgi:app", port, url, cwd=args.baseline.resolve(), **hooks)
                 )
         for _name, port, target in workloads:  # warm up every worker and connection pool
             wrk_run(
@@ -126,7 +139,7 @@ def main() -> None:
     hello = figures["hello (reference)"]["rps"]
     print_table(
         f"read path, gunicorn sync x4, wrk -t2 -c16, median of {args.runs} x {args.seconds}s"
-        " (rounds interleaved)",
+        " (rounds interleaved)" + (", production hooks" if args.production_hooks else ""),
         list(figures.items()),
         reference=hello,
     )

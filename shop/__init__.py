@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
-from shop.errors import ValidationFailed
+from shop.services.errors import ValidationFailed
 
 __all__ = ["create_app"]
 
@@ -129,14 +129,16 @@ def register_request_guards(app: Flask) -> None:
         # Refuse an oversized body before routing or parsing looks at it. A chunked body has no
         # Content-Length: werkzeug stops reading it at the limit, so a body that fills the
         # limit is one that did not fit.
+        if not has_body():
+            return  # a GET or a DELETE: nothing to check (this runs on every request)
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length and request.content_length > limit:
             raise RequestEntityTooLarge()
-        chunked = has_body() and request.content_length is None
+        chunked = request.content_length is None
         if chunked and len(request.get_data(cache=True)) >= limit:
             raise RequestEntityTooLarge()
         # A body that is not JSON would otherwise read as "no fields" and answer a confusing 422.
-        if request.method in {"POST", "PUT", "PATCH"} and has_body() and not request.is_json:
+        if request.method in {"POST", "PUT", "PATCH"} and not request.is_json:
             raise UnsupportedMediaType()
 
     @app.before_request

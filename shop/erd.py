@@ -25,7 +25,8 @@ erDiagram
 
 
 def _column_type(column) -> str:
-    name = type(column.type).__name__.lower()
+    # A TypeDecorator (EnumString) is drawn as the column type it stores.
+    name = type(getattr(column.type, "impl", column.type)).__name__.lower()
     return {
         "string": "varchar",
         "integer": "int",

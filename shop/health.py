@@ -5,10 +5,10 @@ from marshmallow import fields
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shop.errors import DatabaseUnavailable
 from shop.extensions import db
 from shop.openapi import Blueprint
 from shop.schemas import ResponseSchema
+from shop.services.errors import DatabaseUnavailable
 
 blp = Blueprint(
     "health", __name__, url_prefix="/api/health", description="Liveness and database health"

@@ -1,4 +1,4 @@
-"""`@idempotent`: the `Idempotency-Key` policy (shop/services/idempotency.py) for any route.
+"""`@idempotent`: the `Idempotency-Key` policy (shop/idempotency_store.py) for any route.
 
 A decorated view does its work without committing; the decorator owns the transaction:
 
@@ -21,9 +21,10 @@ import re
 from flask import Response, request
 from flask_jwt_extended import current_user
 
-from shop.errors import ShopError, ValidationFailed, handle_shop_error
+from shop import idempotency_store
 from shop.extensions import db
-from shop.services import idempotency
+from shop.problems import problem_for, problem_row
+from shop.services.errors import DomainError, ValidationFailed
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -40,12 +41,12 @@ HEADER_DOC = {
 }
 
 
-def _stored(response: Response) -> idempotency.StoredResponse:
+def _stored(response: Response) -> idempotency_store.StoredResponse:
     headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_STORED}
-    return idempotency.StoredResponse(response.status_code, response.get_data(), headers)
+    return idempotency_store.StoredResponse(response.status_code, response.get_data(), headers)
 
 
-def _replay(stored: idempotency.StoredResponse) -> Response:
+def _replay(stored: idempotency_store.StoredResponse) -> Response:
     response = Response(stored.body, status=stored.status, headers=stored.headers)
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -65,25 +66,28 @@ def idempotent(view):
                 errors={HEADER: ["1 to 255 visible ASCII characters."]},
             )
         user_id = current_user.id
-        fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data())
-        claim = idempotency.claim(db.session, user_id, key, fingerprint)
+        fingerprint = idempotency_store.fingerprint(
+            request.method, request.path, request.get_data()
+        )
+        claim = idempotency_store.claim(db.session, user_id, key, fingerprint)
         if claim.replay is not None:
             db.session.rollback()
             return _replay(claim.replay)
         try:
             response = view(*args, **kwargs)
-        except ShopError as error:
+        except DomainError as error:
             db.session.rollback()
-            if error.status >= 500 or error.status == 429:
+            status = problem_row(type(error)).status
+            if status >= 500 or status == 429:
                 raise
-            refusal = handle_shop_error(error)
-            idempotency.store_refusal(db.session, user_id, key, fingerprint, _stored(refusal))
+            refusal = problem_for(error)
+            idempotency_store.store_refusal(db.session, user_id, key, fingerprint, _stored(refusal))
             db.session.commit()
             return refusal
         except Exception:
             db.session.rollback()
             raise
-        idempotency.complete(db.session, claim.record_id, _stored(response))
+        idempotency_store.complete(db.session, claim.record_id, _stored(response))
         db.session.commit()
         return response
 

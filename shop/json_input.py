@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shop.errors import MalformedJson
+from shop.services.errors import MalformedJson
 
 # Our deepest body is two levels ({"expectedTotal": {"amount": ...}}); 32 leaves room for any
 # honest client and keeps every later walk over the data (marshmallow, json.dumps) shallow.

@@ -18,15 +18,10 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import MultiDict
 
-from shop.errors import (
-    HTTP_PROBLEMS,
-    PROBLEM_MIMETYPE,
-    PROBLEM_TITLES,
-    ProblemSchema,
-    ValidationFailed,
-    handle_http_exception,
-)
+from shop.errors import handle_http_exception
 from shop.json_input import load_json_body
+from shop.problems import HTTP_PROBLEMS, PROBLEM_MIMETYPE, PROBLEM_TITLES, ProblemSchema
+from shop.services.errors import ValidationFailed
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 

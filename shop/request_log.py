@@ -68,27 +68,31 @@ def configure_logging(level: str) -> None:
 def register_request_logging(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
-        sent = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = sent if SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        sent = request.headers.get(REQUEST_ID_HEADER)
+        g.request_id = sent if sent and SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
     @app.after_request
     def log_request(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        # With LOG_LEVEL above INFO the line would be dropped: skip building it.
+        if not access_log.isEnabledFor(logging.INFO):
+            return response
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        method, path, status = request.method, request.path, response.status_code
         access_log.info(
             "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
+            method,
+            path,
+            status,
             extra={
                 "fields": {
                     "requestId": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
+                    "method": method,
+                    "path": path,
+                    "status": status,
                     "durationMs": duration_ms,
                 }
             },

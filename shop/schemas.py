@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -39,6 +41,20 @@ class ResponseSchema(Schema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         super().on_bind_field(field_name, field_obj)
         field_obj.required = field_name not in getattr(self.Meta, "optional", ())
+
+
+class Status(fields.Enum):
+    """One of a closed set of values (`shop/models/enums.py`), sent and read as its value. The
+    OpenAPI document shows it as a named enum schema of the enum's name (`EventStatus`), shared
+    by every schema that uses it. Dumps members and plain strings alike (rows read with SQL)."""
+
+    def __init__(self, enum: type[StrEnum], **kwargs: Any) -> None:
+        metadata = {"x-enum-name": enum.__name__, **kwargs.pop("metadata", {})}
+        super().__init__(enum, by_value=fields.String, metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        member = None if value is None else self.enum(value)
+        return super()._serialize(member, attr, obj, **kwargs)
 
 
 class MoneySchema(ResponseSchema):

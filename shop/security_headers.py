@@ -33,25 +33,42 @@ def csp_nonce() -> str:
 
 def register_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    # Every answer pays for this hook, so what does not change per request is worked out here,
+    # once: the constant headers with their values, and whether CORS needs `Vary: Origin`.
+    constant_headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    if app.config["HSTS_SECONDS"]:
+        hsts = f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains"
+        constant_headers.append(("Strict-Transport-Security", hsts))
+    # (lower-case name, name, value): header names compare case-insensitively.
+    defaults = [(name.lower(), name, value) for name, value in constant_headers]
+    vary_by_origin = bool(app.config["CORS_ORIGINS"])
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        headers = response.headers
+        # A view may have set one of these itself: it keeps its value (setdefault, in one pass
+        # over the headers instead of one per name).
+        present = {name.lower() for name, _value in headers}
+        for key, name, value in defaults:
+            if key not in present:
+                headers.add(name, value)
         if "csp_nonce" in g:
-            response.headers["Content-Security-Policy"] = DOCS_CSP.format(nonce=g.csp_nonce)
-        else:
-            response.headers.setdefault("Content-Security-Policy", API_CSP)
-        if app.config["HSTS_SECONDS"]:
-            response.headers.setdefault(
-                "Strict-Transport-Security",
-                f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains",
-            )
-        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        if app.config["CORS_ORIGINS"] and request.path.startswith("/api/"):
-            # CORS headers depend on the Origin sent: a shared cache must keep one copy per
-            # Origin, also of answers that carry no Access-Control-Allow-Origin.
-            response.vary.add("Origin")
+            headers["Content-Security-Policy"] = DOCS_CSP.format(nonce=g.csp_nonce)
+        elif "content-security-policy" not in present:
+            headers.add("Content-Security-Policy", API_CSP)
+        path = request.path
+        if path.startswith("/api/"):
+            if "cache-control" not in present and not path.startswith("/api/docs"):
+                headers.add("Cache-Control", "no-store")
+            if vary_by_origin:
+                # CORS headers depend on the Origin sent: a shared cache must keep one copy per
+                # Origin, also of answers that carry no Access-Control-Allow-Origin.
+                if "vary" in present:
+                    response.vary.add("Origin")
+                else:
+                    headers.add("Vary", "Origin")
         return response

@@ -25,7 +25,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from shop.models import Cart, Category, Event, User, Venue
+from shop.models import Cart, CartStatus, Category, Event, User, Venue
 from shop.services.passwords import hash_password
 
 DEMO_CUSTOMER = {
@@ -617,7 +617,9 @@ class _Sales:
 def _open_demo_cart(session: Session, user_id: int, cart_id: int) -> None:
     """The demo customer's open cart (cart 1 on an empty database), holding two upcoming tiers
     that are on sale. One they already have (the catalogue was emptied, carts were not) stays."""
-    if session.scalar(select(Cart.id).where(Cart.user_id == user_id, Cart.status == "active")):
+    if session.scalar(
+        select(Cart.id).where(Cart.user_id == user_id, Cart.status == CartStatus.ACTIVE)
+    ):
         return
     session.execute(
         text(

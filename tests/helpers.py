@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from shop import create_app
-from shop.errors import PROBLEM_TITLES
+from shop.problems import PROBLEM_TITLES
 
 
 def problem(response, status: int, code: str | None = None) -> dict:

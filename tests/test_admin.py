@@ -310,6 +310,9 @@ def test_cancelling_an_event_voids_its_tickets_and_cancels_orders_that_only_hold
     data = response.get_json()["data"]
     assert data["status"] == "cancelled"
     assert data["cancellation"] == {"ticketsVoided": 3, "ordersCancelled": 1}
+    # The rest is the event as every admin route shows it, ticket types included.
+    shown = client.get(f"/api/admin/events/{doomed.event_id}", headers=admin).get_json()["data"]
+    assert {key: value for key, value in data.items() if key != "cancellation"} == shown
     statuses = {row["id"]: row["status"] for row in sql("SELECT id, status FROM customer_order")}
     assert statuses == {only_doomed["id"]: "cancelled", mixed["id"]: "confirmed"}
     tickets = sql(

@@ -18,7 +18,7 @@ from tests.factories import now
 
 CASES = {
     "default": EventFilters(),
-    "sort -startsAt": EventFilters(sort="-startsAt"),
+    "sort -startsAt": EventFilters(sort="-starts_at"),
     "sort price": EventFilters(sort="price"),
     "sort -price": EventFilters(sort="-price"),
     "sort title": EventFilters(sort="title"),

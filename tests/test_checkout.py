@@ -251,7 +251,7 @@ def test_order_cancel_is_idempotent_too(client, buyer, tier, sql):
 
 
 def _fingerprint(body: bytes) -> str:
-    from shop.services.idempotency import fingerprint
+    from shop.idempotency_store import fingerprint
 
     return fingerprint("POST", "/api/cart/checkout", body)
 

@@ -78,7 +78,7 @@ def test_every_relative_link_in_tracked_markdown_resolves():
 
 
 def test_the_api_guide_names_every_problem_code():
-    from shop.errors import PROBLEM_CODES
+    from shop.problems import PROBLEM_CODES
 
     guide = (ROOT / "docs" / "api.md").read_text()
     assert [code for code in PROBLEM_CODES if f"`{code}`" not in guide] == []

@@ -105,8 +105,48 @@ def test_one_code_has_one_title_however_it_is_raised(client, make, auth):
 
 
 def test_every_documented_problem_code_has_its_registered_title():
-    from shop.errors import HTTP_PROBLEMS, PROBLEM_CODES, PROBLEM_TITLES
+    from shop.problems import HTTP_PROBLEMS, PROBLEM_CODES, PROBLEM_TITLES
 
     assert sorted(PROBLEM_TITLES) == PROBLEM_CODES
     for code, _detail in HTTP_PROBLEMS.values():
         assert code in PROBLEM_TITLES, f"{code} has no registered title"
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls] + [sub for direct in cls.__subclasses__() for sub in _subclasses(direct)]
+
+
+def test_every_domain_error_has_its_own_row_in_the_problem_table():
+    from shop.problems import PROBLEMS
+    from shop.services.errors import DomainError
+
+    public = [cls for cls in _subclasses(DomainError) if not cls.__name__.startswith("_")]
+    assert [cls.__name__ for cls in public if cls not in PROBLEMS] == []
+
+
+def test_a_domain_error_is_answered_as_its_row_says(app):
+    from decimal import Decimal
+
+    from shop.services.checkout import Money
+    from shop.services.errors import CartItemNotFound, PasswordHashingBusy, PriceChanged
+
+    with app.test_request_context():
+        from shop.problems import problem_for
+
+        missing = problem_for(CartItemNotFound()).get_json()
+        busy = problem_for(PasswordHashingBusy())
+        changed = problem_for(
+            PriceChanged(
+                "The total changed.",
+                expected_total=Money(Decimal("10.00"), "DKK"),
+                current_total=Money(Decimal("12.50"), "DKK"),
+            )
+        ).get_json()
+    # The message is the domain's; the next step (a route) is the HTTP layer's.
+    assert missing["detail"] == (
+        "Your cart has no line with this id. GET /api/cart lists your lines and their ids."
+    )
+    assert (busy.status_code, busy.headers["Retry-After"]) == (503, "1")
+    # Domain data becomes camelCase extension members with amounts as strings.
+    assert changed["expectedTotal"] == {"amount": "10.00", "currency": "DKK"}
+    assert changed["currentTotal"] == {"amount": "12.50", "currency": "DKK"}

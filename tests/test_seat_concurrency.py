@@ -7,7 +7,7 @@ import pytest
 from shop import create_app
 from shop.database import libpq_url
 from shop.extensions import db
-from shop.services.idempotency import fingerprint
+from shop.idempotency_store import fingerprint
 from tests.helpers import problem, run_together, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]

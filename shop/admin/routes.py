@@ -6,12 +6,10 @@ query is even parsed, so anonymous callers learn nothing from validation errors.
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 
+from shop.admin.sales_csv import sales_csv
 from shop.admin.schemas import (
     AdminEventCancelledEnvelopeSchema,
     AdminEventEnvelopeSchema,
@@ -22,6 +20,7 @@ from shop.admin.schemas import (
     CategoryEnvelopeSchema,
     CategoryUpdateSchema,
     CheckInEnvelopeSchema,
+    EventCancelled,
     EventCreateSchema,
     EventUpdateSchema,
     OverviewEnvelopeSchema,
@@ -298,13 +297,7 @@ class AdminEventCancel(MethodView):
         effects = admin_catalog.cancel_event(db.session, eventId, now)
         db.session.commit()
         event = admin_catalog.get_event(db.session, eventId)
-        return {
-            "data": {
-                **{c.key: getattr(event, c.key) for c in event.__table__.columns},
-                "ticket_types": event.ticket_types,
-                "cancellation": effects,
-            }
-        }
+        return {"data": EventCancelled(event, effects)}
 
 
 @blp.route(f"/events/<{ID}:eventId>/ticket-types")
@@ -391,21 +384,8 @@ class SalesReport(MethodView):
         """
         report = reports.sales_report(db.session, starts_from, starts_to, page, page_size)
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-            return csv_response(reports.sales_rows(report), "sales.csv")
+            return sales_csv(report)
         return report.envelope()
-
-
-def csv_response(rows: list[dict], filename: str) -> Response:
-    buffer = io.StringIO()
-    columns = list(rows[0]) if rows else list(reports.CSV_COLUMNS)
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @blp.route("/reports/overview")

@@ -1,9 +1,13 @@
 """Admin schemas: what admins send (create/update) and see (with sales figures)."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from shop.catalog.schemas import CategorySchema, VenueSchema
-from shop.orders.schemas import TICKET_STATUSES
+from shop.models import Event, EventStatus, TicketStatus
 from shop.schemas import (
     ID_RANGE,
     NOT_BLANK,
@@ -13,11 +17,11 @@ from shop.schemas import (
     PageMetaSchema,
     PageQuerySchema,
     ResponseSchema,
+    Status,
     WholeNumber,
     require_order,
 )
 
-EVENT_STATUSES = ["draft", "published", "cancelled"]
 # A list of validators, not validate.And: the OpenAPI document shows each one (maxLength,
 # pattern), so clients and fuzzers know the rules.
 NAME = [validate.Length(min=1, max=100), NOT_BLANK]
@@ -163,7 +167,7 @@ class AdminEventSchema(ResponseSchema):
     venue_id = fields.Integer(data_key="venueId")
     category_id = fields.Integer(data_key="categoryId")
     image_url = fields.String(data_key="imageUrl", allow_none=True)
-    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
+    status = Status(EventStatus)
     currency = fields.String()
     created_at = fields.DateTime(data_key="createdAt")
     updated_at = fields.DateTime(data_key="updatedAt")
@@ -175,12 +179,28 @@ class CancellationSchema(ResponseSchema):
     orders_cancelled = fields.Integer(data_key="ordersCancelled")
 
 
+@dataclass(frozen=True)
+class EventCancelled:
+    """An event just cancelled, and what cancelling it did (`cancel_event`'s counts)."""
+
+    event: Event
+    cancellation: Mapping[str, int]
+
+
 class AdminEventCancelledSchema(AdminEventSchema):
+    """The event as AdminEventSchema shows it, plus `cancellation`. Dumps an EventCancelled."""
+
     cancellation = fields.Nested(CancellationSchema)
+
+    def get_attribute(self, obj: EventCancelled, attr: str, default: Any) -> Any:
+        if attr == "cancellation":
+            return obj.cancellation
+        return super().get_attribute(obj.event, attr, default)
 
 
 class AdminEventQuerySchema(PageQuerySchema):
-    status = fields.String(validate=validate.OneOf(["draft", "published", "cancelled"]))
+    # A query parameter's schema is inlined, so not a named enum schema (Status) here.
+    status = fields.Enum(EventStatus, by_value=fields.String)
 
 
 def envelope(schema, name: str):
@@ -240,7 +260,7 @@ class EventSalesSchema(SalesFiguresSchema):
     event_id = fields.Integer(data_key="eventId")
     title = fields.String()
     starts_at = fields.DateTime(data_key="startsAt")
-    status = fields.String(metadata={"enum": EVENT_STATUSES, "x-enum-name": "EventStatus"})
+    status = Status(EventStatus)
     ticket_types = fields.List(fields.Nested(TicketTypeSalesSchema), data_key="ticketTypes")
 
 
@@ -283,7 +303,7 @@ OverviewEnvelopeSchema = envelope(OverviewSchema, "OverviewEnvelope")
 class CheckInSchema(ResponseSchema):
     ticket_id = fields.Integer(data_key="ticketId")
     code = fields.String()
-    status = fields.String(metadata={"enum": TICKET_STATUSES, "x-enum-name": "TicketStatus"})
+    status = Status(TicketStatus)
     checked_in_at = fields.DateTime(data_key="checkedInAt")
     event_id = fields.Integer(data_key="eventId")
     event_title = fields.String(data_key="eventTitle")

@@ -6,7 +6,7 @@ from functools import wraps
 
 from flask_jwt_extended import current_user, verify_jwt_in_request
 
-from shop.errors import Forbidden
+from shop.services.errors import Forbidden
 
 
 def admin_required(view):

@@ -19,18 +19,19 @@ from shop.auth.schemas import (
     SignupSchema,
     UserEnvelopeSchema,
 )
+from shop.cart.presenter import cart_view
 from shop.cart.routes import CART_TOKEN_HEADER, cart_token_parameter, hold_policy
-from shop.errors import (
+from shop.extensions import db, limiter
+from shop.openapi import Blueprint, problem_response
+from shop.ratelimit import failed_sign_in, login_account_key
+from shop.services import accounts, carts
+from shop.services.errors import (
     EmailTaken,
     InvalidCredentials,
     PasswordHashingBusy,
     RefreshTokenReused,
     ValidationFailed,
 )
-from shop.extensions import db, limiter
-from shop.openapi import Blueprint, problem_response
-from shop.ratelimit import failed_sign_in, login_account_key
-from shop.services import accounts, carts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, tokens")
 
@@ -63,7 +64,7 @@ def start_session(user, status: int):
     data = {"user": user, **accounts.issue_tokens(db.session, user)}
     db.session.commit()
     if merged is not None:
-        data["cart"] = carts.cart_view(db.session, merged)
+        data["cart"] = cart_view(db.session, merged)
     return {"data": data}, status
 
 
@@ -77,7 +78,7 @@ class Signup(MethodView):
     @blp.alt_response(
         409,
         **problem_response(
-            409, "email_taken", EmailTaken.detail, "The email is already registered"
+            409, "email_taken", EmailTaken.default_message, "The email is already registered"
         ),
     )
     @blp.alt_response(
@@ -88,7 +89,7 @@ class Signup(MethodView):
         **problem_response(
             503,
             "sign_in_busy",
-            PasswordHashingBusy.detail,
+            PasswordHashingBusy.default_message,
             "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
         ),
     )
@@ -123,7 +124,10 @@ class Login(MethodView):
     @blp.alt_response(
         401,
         **problem_response(
-            401, "invalid_credentials", InvalidCredentials.detail, "Wrong email or password"
+            401,
+            "invalid_credentials",
+            InvalidCredentials.default_message,
+            "Wrong email or password",
         ),
     )
     @blp.alt_response(
@@ -134,7 +138,7 @@ class Login(MethodView):
         **problem_response(
             503,
             "sign_in_busy",
-            PasswordHashingBusy.detail,
+            PasswordHashingBusy.default_message,
             "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
         ),
     )

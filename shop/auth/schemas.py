@@ -3,8 +3,8 @@
 from marshmallow import Schema, fields, pre_load, validate
 
 from shop.cart.schemas import CartSchema
-from shop.models.user import ROLES
-from shop.schemas import NOT_BLANK, ResponseSchema
+from shop.models import Role
+from shop.schemas import NOT_BLANK, ResponseSchema, Status
 from shop.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
@@ -64,7 +64,7 @@ class UserSchema(ResponseSchema):
     id = fields.Integer()
     email = fields.String(metadata={"example": "ann@example.com"})
     name = fields.String(metadata={"example": "Ann Jensen"})
-    role = fields.String(metadata={"enum": list(ROLES), "x-enum-name": "Role"})
+    role = Status(Role)
     created_at = fields.DateTime(data_key="createdAt")
 
 

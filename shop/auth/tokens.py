@@ -7,7 +7,7 @@ import re
 from flask import g
 from flask_jwt_extended import JWTManager
 
-from shop.errors import register_jwt_error_handlers
+from shop.auth.token_errors import register_jwt_error_handlers
 from shop.extensions import db
 from shop.models import User
 from shop.services.accounts import is_revoked, user_and_revocation

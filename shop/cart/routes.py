@@ -1,6 +1,7 @@
 """Cart routes. A request's cart is the signed-in user's (Authorization) or the guest's
 (X-Cart-Token); with both, the guest cart is merged into the user's first, on every cart route
-(checkout too), so every answer shows the one cart checkout buys."""
+(checkout too), so every answer shows the one cart checkout buys. Checkout itself,
+POST /api/cart/checkout, makes an order: it is week 5's, in `shop/orders/checkout_routes.py`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
+from shop.cart.presenter import cart_view
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
-from shop.errors import CartMerged
 from shop.extensions import db, limiter
 from shop.openapi import ID, Blueprint
-from shop.services import carts
+from shop.services import cart_items, carts
+from shop.services.errors import CartMerged
 
 blp = Blueprint(
     "cart", __name__, url_prefix="/api/cart", description="Your cart: its lines hold seats"
@@ -106,7 +108,7 @@ def respond(outcome: carts.CartOutcome, status: int = 200):
     """Answer with the cart, handing back a guest's token, and commit the change (if any).
     The view is read inside the change's transaction, under its locks, so it is what the
     commit makes true; reading it first spares re-reading the cart after the commit."""
-    view = carts.cart_view(db.session, outcome)
+    view = cart_view(db.session, outcome)
     db.session.commit()
     headers = {CART_TOKEN_HEADER: outcome.guest_token} if outcome.guest_token else {}
     return {"data": view}, status, headers
@@ -140,7 +142,7 @@ class CartResource(MethodView):
 
         Removes every line and releases the held seats. Emptying an empty cart is harmless.
         """
-        return respond(carts.empty_cart(db.session, current_owner(), hold_policy()))
+        return respond(cart_items.empty_cart(db.session, current_owner(), hold_policy()))
 
 
 @blp.route("/items")
@@ -179,7 +181,7 @@ class CartItems(MethodView):
         per client address (429). A cart holds its seats for at most 60 minutes in all (the
         limits are configurable; see the README).
         """
-        outcome = carts.add_item(
+        outcome = cart_items.add_item(
             db.session,
             current_owner(),
             hold_policy(),
@@ -203,7 +205,7 @@ class CartItem(MethodView):
         `itemId` is the cart line's id (from GET /api/cart), not the event's. A line of anyone
         else's cart is a 404, like one that does not exist.
         """
-        outcome = carts.set_quantity(
+        outcome = cart_items.set_quantity(
             db.session, current_owner(), hold_policy(), item_id=itemId, quantity=body["quantity"]
         )
         return respond(outcome)
@@ -217,5 +219,5 @@ class CartItem(MethodView):
         Its seats are released at once.
         """
         return respond(
-            carts.remove_item(db.session, current_owner(), hold_policy(), item_id=itemId)
+            cart_items.remove_item(db.session, current_owner(), hold_policy(), item_id=itemId)
         )

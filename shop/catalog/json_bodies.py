@@ -30,8 +30,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from shop.database import single_statement_reads
-from shop.errors import EventNotFound
-from shop.models import Category, Event, TicketType, Venue
+from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
     EventFilters,
@@ -42,6 +41,7 @@ from shop.services.catalog import (
     seats_left_for_event,
     sort_keys,
 )
+from shop.services.errors import EventNotFound
 
 
 def json_key(name: str):
@@ -291,7 +291,7 @@ def event_json_statement() -> Select:
         select(cast(func.json_build_object(json_key("data"), item), Text))
         .join_from(Event, Venue, Venue.id == Event.venue_id)
         .join_from(Event, Category, Category.id == Event.category_id)
-        .where(Event.id == bindparam("event_id", type_=Integer), Event.status != "draft")
+        .where(Event.id == bindparam("event_id", type_=Integer), Event.status != EventStatus.DRAFT)
     )
 
 
@@ -308,7 +308,5 @@ def public_event_json(session: Session, event_id: int) -> bytes:
         result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
         body = result.scalar_one_or_none()
     if body is None:
-        raise EventNotFound(
-            f"There is no event {event_id}. Check the id, or list events at /api/events."
-        )
+        raise EventNotFound(f"There is no event {event_id}.")
     return body.encode()

@@ -1,4 +1,6 @@
-"""Public catalogue routes. Thin: arguments in, a service call, a schema out."""
+"""Public catalogue routes: arguments in, then the listing and an event's detail as JSON written
+by PostgreSQL (`json_bodies.py`) with an ETag, categories and venues through a service and a
+schema."""
 
 from __future__ import annotations
 

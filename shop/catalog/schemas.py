@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
+from shop.models import EventStatus
 from shop.schemas import (
     Amount,
     DateOrDateTime,
@@ -13,9 +14,18 @@ from shop.schemas import (
     ResponseSchema,
     require_order,
 )
-from shop.services.catalog import SORTS
 
 MAX_QUERY_LENGTH = 200
+
+
+# The `sort` parameter's values, and the catalogue's names for them (shop.services.catalog.SORTS).
+SORT_PARAMETER = {
+    "startsAt": "starts_at",
+    "-startsAt": "-starts_at",
+    "price": "price",
+    "-price": "-price",
+    "title": "title",
+}
 
 
 class EventQuerySchema(PageQuerySchema):
@@ -64,9 +74,14 @@ class EventQuerySchema(PageQuerySchema):
     )
     sort = fields.String(
         load_default="startsAt",
-        validate=validate.OneOf(list(SORTS)),
+        validate=validate.OneOf(list(SORT_PARAMETER)),
         metadata={"description": "Sort order; ties are broken by id"},
     )
+
+    @post_load
+    def catalogue_sort(self, data, **kwargs):
+        data["sort"] = SORT_PARAMETER[data["sort"]]
+        return data
 
     @validates_schema
     def check_ranges(self, data, **kwargs):
@@ -164,7 +179,7 @@ class EventDetailSchema(EventSchema):
     status = fields.String(
         metadata={
             "description": "Cancelled events stay visible to their ticket holders",
-            "enum": ["published", "cancelled"],
+            "enum": [EventStatus.PUBLISHED.value, EventStatus.CANCELLED.value],
             "x-enum-name": "PublicEventStatus",
         }
     )

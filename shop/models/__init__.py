@@ -10,6 +10,7 @@ from shop.models.auth import (
 from shop.models.base import Base
 from shop.models.cart import Cart, CartItem
 from shop.models.catalog import Category, Event, TicketType, Venue
+from shop.models.enums import CartStatus, EventStatus, OrderStatus, Role, TicketStatus
 from shop.models.order import Order, OrderItem, Ticket
 from shop.models.user import User
 
@@ -21,16 +22,21 @@ __all__ = [
     "Base",
     "Cart",
     "CartItem",
+    "CartStatus",
     "Category",
     "Event",
+    "EventStatus",
     "IdempotencyKey",
     "Order",
     "OrderItem",
+    "OrderStatus",
     "RateLimitCounter",
     "RateLimitHit",
     "RefreshToken",
     "RevokedToken",
+    "Role",
     "Ticket",
+    "TicketStatus",
     "TicketType",
     "User",
     "Venue",

@@ -20,8 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.models.base import Base, TimestampMixin
 from shop.models.catalog import Event, TicketType
-
-CART_STATUSES = ("active", "merged", "checked_out", "abandoned")
+from shop.models.enums import CartStatus, EnumString, one_of
 
 
 class Cart(TimestampMixin, Base):
@@ -30,9 +29,7 @@ class Cart(TimestampMixin, Base):
 
     __tablename__ = "cart"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('active', 'merged', 'checked_out', 'abandoned')", name="status_valid"
-        ),
+        one_of("status", CartStatus, name="status_valid"),
         CheckConstraint("user_id IS NOT NULL OR guest_token_hash IS NOT NULL", name="has_owner"),
         CheckConstraint("hold_renewals >= 0", name="hold_renewals_not_negative"),
         # At most one active cart per user, enforced by the database.
@@ -54,7 +51,9 @@ class Cart(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     guest_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    status: Mapped[CartStatus] = mapped_column(
+        EnumString(CartStatus, 16), default=CartStatus.ACTIVE, server_default=CartStatus.ACTIVE
+    )
     hold_expires_at: Mapped[datetime | None]
     hold_renewals: Mapped[int] = mapped_column(default=0, server_default="0")
     # When the cart first held seats. Never reset while the cart lives, so a hold's whole life

@@ -19,9 +19,9 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.models.base import Base, TimestampMixin
+from shop.models.enums import EnumString, EventStatus, one_of
 
-EVENT_STATUSES = ("draft", "published", "cancelled")
-PUBLISHED = text("status = 'published'")
+PUBLISHED = text(f"status = '{EventStatus.PUBLISHED}'")
 
 
 class Category(TimestampMixin, Base):
@@ -67,7 +67,7 @@ class Event(TimestampMixin, Base):
     __tablename__ = "event"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
-        CheckConstraint("status IN ('draft', 'published', 'cancelled')", name="status_valid"),
+        one_of("status", EventStatus, name="status_valid"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
         CheckConstraint("length(btrim(title)) > 0", name="title_not_blank"),
         # Target of ticket_type's (event_id, currency) key: an event's tiers share its currency.
@@ -112,7 +112,9 @@ class Event(TimestampMixin, Base):
     venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="RESTRICT"))
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="RESTRICT"))
     image_url: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    status: Mapped[EventStatus] = mapped_column(
+        EnumString(EventStatus, 16), default=EventStatus.DRAFT, server_default=EventStatus.DRAFT
+    )
     currency: Mapped[str] = mapped_column(String(3), default="DKK", server_default="DKK")
     price_from: Mapped[Decimal | None]
     # Never needed in Python: deferred, so loading an event does not ship its search document.
@@ -128,8 +130,10 @@ class Event(TimestampMixin, Base):
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 
-    `sold` only ever changes through a conditional `UPDATE ... SET sold = sold + n` in checkout;
-    the CHECK makes selling past capacity impossible even if code gets it wrong.
+    `sold` only ever changes by an increment, never by writing a value read earlier: checkout
+    raises it with a conditional `UPDATE ... SET sold = sold + n`, cancelling an order or an
+    event lowers it by the seats of the tickets voided (`release_seats`). The CHECK makes
+    selling past capacity impossible even if code gets it wrong.
     """
 
     __tablename__ = "ticket_type"

@@ -10,9 +10,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.models.base import Base, TimestampMixin
-
-ORDER_STATUSES = ("confirmed", "cancelled")
-TICKET_STATUSES = ("valid", "used", "void")
+from shop.models.enums import EnumString, OrderStatus, TicketStatus, one_of
 
 
 class Order(TimestampMixin, Base):
@@ -20,7 +18,7 @@ class Order(TimestampMixin, Base):
 
     __tablename__ = "customer_order"
     __table_args__ = (
-        CheckConstraint("status IN ('confirmed', 'cancelled')", name="status_valid"),
+        one_of("status", OrderStatus, name="status_valid"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
         CheckConstraint(
@@ -34,7 +32,11 @@ class Order(TimestampMixin, Base):
     # RESTRICT: an account with orders is not deleted by accident; its sales history stays.
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
     cart_id: Mapped[int] = mapped_column(ForeignKey("cart.id", ondelete="RESTRICT"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="confirmed", server_default="confirmed")
+    status: Mapped[OrderStatus] = mapped_column(
+        EnumString(OrderStatus, 16),
+        default=OrderStatus.CONFIRMED,
+        server_default=OrderStatus.CONFIRMED,
+    )
     total: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
     confirmed_at: Mapped[datetime | None]
@@ -81,7 +83,7 @@ class Ticket(TimestampMixin, Base):
 
     __tablename__ = "ticket"
     __table_args__ = (
-        CheckConstraint("status IN ('valid', 'used', 'void')", name="status_valid"),
+        one_of("status", TicketStatus, name="status_valid"),
         CheckConstraint("code ~ '^[A-Z2-7]{32}$'", name="code_format"),
         CheckConstraint(
             "(status = 'used') = (checked_in_at IS NOT NULL)", name="checked_in_matches"
@@ -92,7 +94,9 @@ class Ticket(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_item_id: Mapped[int] = mapped_column(ForeignKey("order_item.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(8), default="valid", server_default="valid")
+    status: Mapped[TicketStatus] = mapped_column(
+        EnumString(TicketStatus, 8), default=TicketStatus.VALID, server_default=TicketStatus.VALID
+    )
     checked_in_at: Mapped[datetime | None]
     voided_at: Mapped[datetime | None]
 

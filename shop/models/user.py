@@ -8,8 +8,7 @@ from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.models.base import Base, TimestampMixin
-
-ROLES = ("customer", "admin")
+from shop.models.enums import EnumString, Role, one_of
 
 
 class User(TimestampMixin, Base):
@@ -19,7 +18,7 @@ class User(TimestampMixin, Base):
     __table_args__ = (
         # Case-insensitive uniqueness: "Ann@x.dk" and "ann@x.dk" are one account.
         Index("uq_app_user_email_lower", text("lower(email)"), unique=True),
-        CheckConstraint("role IN ('customer', 'admin')", name="role_valid"),
+        one_of("role", Role, name="role_valid"),
         CheckConstraint("email = btrim(email) AND position('@' in email) > 1", name="email_shape"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
     )
@@ -28,12 +27,14 @@ class User(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(16), default="customer", server_default="customer")
+    role: Mapped[Role] = mapped_column(
+        EnumString(Role, 16), default=Role.CUSTOMER, server_default=Role.CUSTOMER
+    )
     last_login_at: Mapped[datetime | None]
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

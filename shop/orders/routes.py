@@ -1,4 +1,4 @@
-"""Checkout, order and ticket routes (signed in).
+"""Order and ticket routes (signed in). Checkout is in `checkout_routes.py`.
 
 The auth decorator sits on top of each method: a request is authenticated before its body or
 query is even parsed, so anonymous callers learn nothing from validation errors.
@@ -9,114 +9,25 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
-from shop.cart.routes import cart_token_parameter, guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
-from shop.models import Order
 from shop.openapi import ID, Blueprint
+from shop.orders.presenter import order_view
 from shop.orders.schemas import (
-    CheckoutSchema,
     OrderEnvelopeSchema,
     OrderPageSchema,
     TicketPageSchema,
     TicketQuerySchema,
 )
-from shop.schemas import PageQuerySchema, money
-from shop.services import checkout, orders
+from shop.schemas import PageQuerySchema
+from shop.services import orders
 
-checkout_blp = Blueprint(
-    "checkout", __name__, url_prefix="/api/cart", description="Turn your cart into an order"
-)
 orders_blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Your orders")
 tickets_blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Your tickets")
 
 BEARER = {"security": [{"bearerAuth": []}]}
 IDEMPOTENT_DOC = {**BEARER, "parameters": [IDEMPOTENCY_HEADER_DOC]}
-CHECKOUT_DOC = {
-    **BEARER,
-    "parameters": [
-        IDEMPOTENCY_HEADER_DOC,
-        cart_token_parameter(
-            "A guest cart's token: it merges into your cart first; if that changed your cart,"
-            " the answer is 409 `cart_merged` and nothing is bought."
-        ),
-    ],
-}
-
-
-def order_view(order: Order, *, with_tickets: bool = False) -> dict:
-    items = []
-    for item in order.items:
-        line = {
-            "id": item.id,
-            "event_id": item.event_id,
-            "ticket_type_id": item.ticket_type_id,
-            "event_title": item.event_title,
-            "event_starts_at": item.event_starts_at,
-            "ticket_type_name": item.ticket_type_name,
-            "unit_price": money(item.unit_price, order.currency),
-            "quantity": item.quantity,
-            "line_total": money(item.line_total, order.currency),
-        }
-        if with_tickets:
-            line["tickets"] = item.tickets
-        items.append(line)
-    return {
-        "id": order.id,
-        "status": order.status,
-        "total": money(order.total, order.currency),
-        "ticket_count": sum(item.quantity for item in order.items),
-        "created_at": order.created_at,
-        "confirmed_at": order.confirmed_at,
-        "cancelled_at": order.cancelled_at,
-        "items": items,
-    }
-
-
-@checkout_blp.route("/checkout")
-class Checkout(MethodView):
-    @jwt_required()
-    @guest_cart_merged_first  # before the Idempotency-Key is claimed: see its docstring
-    @idempotent
-    @checkout_blp.doc(**CHECKOUT_DOC)
-    @checkout_blp.arguments(CheckoutSchema, required=False)
-    @checkout_blp.response(
-        201,
-        OrderEnvelopeSchema,
-        headers={"Location": "Location", "Idempotent-Replayed": "Idempotent-Replayed"},
-    )
-    @checkout_blp.alt_response(401, response="UNAUTHORIZED", description="Not signed in")
-    @checkout_blp.alt_response(
-        409, response="CONFLICT", description="Seats, sales or price changed"
-    )
-    @checkout_blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="Busy; retry")
-    def post(self, body):
-        """Check out: turn your cart into an order
-
-        In one transaction: re-checks every line's sales window and seats (your cart's holds
-        count for you, other carts' against you), creates the order with its lines and one
-        ticket per seat, and closes the cart. All or nothing. Empty cart: 422. Not enough
-        seats: 409 with `errors.lines` saying, per line, what is left. `expectedTotal`
-        different from the current total: 409 `price_changed` with both totals. Payment is
-        simulated: the order is `confirmed` at once. Send an `Idempotency-Key` to retry safely.
-        A guest cart sent as `X-Cart-Token` is merged into yours first; if that changed your
-        cart, nothing is bought (409 `cart_merged`): review the cart and check out again.
-        """
-        expected = (body or {}).get("expected_total")
-        order = checkout.place_order(
-            db.session,
-            current_user.id,
-            expected_total=checkout.Money(expected["amount"], expected["currency"])
-            if expected
-            else None,
-        )
-        # @idempotent commits, once, after storing this answer with the key.
-        return (
-            {"data": order_view(order, with_tickets=True)},
-            201,
-            {"Location": f"/api/orders/{order.id}"},
-        )
 
 
 @orders_blp.route("")

@@ -2,10 +2,15 @@
 
 from marshmallow import Schema, fields, validate
 
-from shop.schemas import Amount, MoneySchema, PageMetaSchema, PageQuerySchema, ResponseSchema
-
-TICKET_STATUSES = ["valid", "used", "void"]
-ORDER_STATUSES = ["confirmed", "cancelled"]
+from shop.models import OrderStatus, TicketStatus
+from shop.schemas import (
+    Amount,
+    MoneySchema,
+    PageMetaSchema,
+    PageQuerySchema,
+    ResponseSchema,
+    Status,
+)
 
 
 class MoneyInSchema(Schema):
@@ -24,12 +29,11 @@ class CheckoutSchema(Schema):
 class TicketSchema(ResponseSchema):
     id = fields.Integer()
     code = fields.String(metadata={"description": "Print it or show it as a QR code at the door"})
-    status = fields.String(
+    status = Status(
+        TicketStatus,
         metadata={
-            "description": "`used` once scanned, `void` once its order or event was cancelled",
-            "enum": TICKET_STATUSES,
-            "x-enum-name": "TicketStatus",
-        }
+            "description": "`used` once scanned, `void` once its order or event was cancelled"
+        },
     )
     checked_in_at = fields.DateTime(data_key="checkedInAt", allow_none=True)
 
@@ -54,7 +58,7 @@ class OrderItemWithTicketsSchema(OrderItemSchema):
 
 class OrderSchema(ResponseSchema):
     id = fields.Integer()
-    status = fields.String(metadata={"enum": ORDER_STATUSES, "x-enum-name": "OrderStatus"})
+    status = Status(OrderStatus)
     total = fields.Nested(MoneySchema)
     ticket_count = fields.Integer(data_key="ticketCount")
     created_at = fields.DateTime(data_key="createdAt")

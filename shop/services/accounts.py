@@ -11,14 +11,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.errors import (
+from shop.models import RefreshToken, RevokedToken, User
+from shop.services.errors import (
     EmailTaken,
     InvalidCredentials,
     RefreshTokenReused,
     RefreshTokenUnknown,
     ValidationFailed,
 )
-from shop.models import RefreshToken, RevokedToken, User
 from shop.services.passwords import hash_password, needs_rehash, verify_password
 from shop.services.users import PasswordPolicyError, check_password_policy, normalize_email
 
@@ -37,7 +37,8 @@ def register_user(session: Session, *, email: str, password: str, name: str) -> 
     try:
         session.flush()
     except IntegrityError as error:
-        session.rollback()
+        # The transaction is aborted now: the caller rolls it back (a request's session is
+        # rolled back at its end), as after any error.
         constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
         if constraint == "uq_app_user_email_lower":
             raise EmailTaken(

@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from shop.models import Cart, CartItem, TicketType
+from shop.models import Cart, CartItem, CartStatus, TicketType
 
 # --- the rule in SQL text (alias `c` is the cart) -------------------------------------------------
 
@@ -59,7 +59,7 @@ def seats_left(capacity: int, sold: int, held: int) -> int:
 
 def live_hold() -> ColumnElement[bool]:
     """The condition on `Cart` that makes its lines hold seats."""
-    return and_(Cart.status == "active", Cart.hold_expires_at > func.now())
+    return and_(Cart.status == CartStatus.ACTIVE, Cart.hold_expires_at > func.now())
 
 
 # Seats per tier held by live holds of carts other than `exclude_cart_ids` (pass `[]` for

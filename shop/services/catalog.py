@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shop.models import Category, Event, TicketType, Venue
+from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
 
@@ -35,8 +35,8 @@ MAX_SEARCH_TERMS = 8
 # Each sort: the column and whether it descends. Ties are broken by id in the same direction;
 # events without a price (no tiers yet) come last either way.
 SORTS = {
-    "startsAt": ("starts_at", False),
-    "-startsAt": ("starts_at", True),
+    "starts_at": ("starts_at", False),
+    "-starts_at": ("starts_at", True),
     "price": ("price_from", False),
     "-price": ("price_from", True),
     "title": ("title", False),
@@ -64,7 +64,7 @@ class EventFilters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     available: bool | None = None
-    sort: str = "startsAt"
+    sort: str = "starts_at"
 
 
 def search_query(text: str) -> str | None:
@@ -100,7 +100,7 @@ def event_listing(filters: EventFilters) -> Select:
     def value(name: str):
         return bindparam(name, values[name])
 
-    statement = select(Event).where(Event.status == "published")
+    statement = select(Event).where(Event.status == EventStatus.PUBLISHED)
     if values["starts_from"] is None:
         statement = statement.where(Event.starts_at >= func.now())
     else:
@@ -237,7 +237,7 @@ def on_sale_expression(now=None) -> ColumnElement[bool]:
     """tier_on_sale() in SQL, for the Event and TicketType of the surrounding query."""
     now = func.now() if now is None else now
     return and_(
-        Event.status == "published",
+        Event.status == EventStatus.PUBLISHED,
         Event.starts_at > now,
         or_(TicketType.sales_start.is_(None), TicketType.sales_start <= now),
         or_(TicketType.sales_end.is_(None), now < TicketType.sales_end),
@@ -257,7 +257,7 @@ def tier_on_sale(event, tier, now: datetime) -> bool:
     """Can this tier be bought right now (ignoring whether seats are left)? Takes models or
     rows: anything with the event's `status`/`starts_at` and the tier's sales window."""
     return (
-        event.status == "published"
+        event.status == EventStatus.PUBLISHED
         and event.starts_at > now
         and (tier.sales_start is None or tier.sales_start <= now)
         and (tier.sales_end is None or now < tier.sales_end)

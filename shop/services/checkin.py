@@ -7,31 +7,31 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop.errors import TicketAlreadyUsed, TicketNotFound, TicketVoid
-from shop.models import OrderItem, Ticket
+from shop.models import OrderItem, Ticket, TicketStatus
+from shop.services.errors import TicketAlreadyUsed, TicketNotFound, TicketVoid
 
 
 def check_in(session: Session, code: str, now: datetime) -> tuple[Ticket, OrderItem]:
     """Mark a ticket used. The row lock makes two scanners at two doors agree: the second scan
-    is a 409 saying when the first one happened."""
+    is refused (TicketAlreadyUsed) saying when the first one happened."""
     ticket = session.scalar(
         select(Ticket).where(Ticket.code == code.strip().upper()).with_for_update()
     )
     if ticket is None:
         raise TicketNotFound()
-    if ticket.status == "void":
+    if ticket.status == TicketStatus.VOID:
         raise TicketVoid(
             f"This ticket was voided at {ticket.voided_at.isoformat()} (its order or event was"
             " cancelled). Do not let it in.",
-            voidedAt=ticket.voided_at.isoformat(),
+            voided_at=ticket.voided_at,
         )
-    if ticket.status == "used":
+    if ticket.status == TicketStatus.USED:
         raise TicketAlreadyUsed(
             f"This ticket was already scanned at {ticket.checked_in_at.isoformat()}. Do not let it"
             " in again.",
-            firstCheckedInAt=ticket.checked_in_at.isoformat(),
+            first_checked_in_at=ticket.checked_in_at,
         )
-    ticket.status = "used"
+    ticket.status = TicketStatus.USED
     ticket.checked_in_at = now
     session.flush()
     return ticket, session.get(OrderItem, ticket.order_item_id)

@@ -39,14 +39,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from shop.errors import (
-    CartEmpty,
-    CustomerLimitExceeded,
-    InsufficientAvailability,
-    NotOnSale,
-    PriceChanged,
-)
-from shop.models import Order, OrderItem
+from shop.models import Order, OrderItem, OrderStatus, TicketStatus
 from shop.services.availability import (
     HELD_SQL,
     LIVE_HOLD_SQL,
@@ -54,6 +47,13 @@ from shop.services.availability import (
     seats_left,
 )
 from shop.services.catalog import tier_on_sale
+from shop.services.errors import (
+    CartEmpty,
+    CustomerLimitExceeded,
+    InsufficientAvailability,
+    NotOnSale,
+    PriceChanged,
+)
 from shop.services.locking import lock_ticket_types
 
 
@@ -72,7 +72,7 @@ class Money:
 class PlacedTicket:
     id: int
     code: str
-    status: str = "valid"
+    status: TicketStatus = TicketStatus.VALID
     checked_in_at: datetime | None = None
 
 
@@ -98,7 +98,7 @@ class PlacedOrder:
     answers from it without reading anything back."""
 
     id: int
-    status: str
+    status: OrderStatus
     total: Decimal
     currency: str
     created_at: datetime
@@ -239,12 +239,8 @@ def place_order(
         raise PriceChanged(
             f"The total is now {total} {currency}, not the {expected_total.amount}"
             f" {expected_total.currency} you expected. Review your cart and check out again.",
-            # Extra problem members are wire names: camelCase.
-            expectedTotal={
-                "amount": str(expected_total.amount),
-                "currency": expected_total.currency,
-            },
-            currentTotal={"amount": str(total), "currency": currency},
+            expected_total=expected_total,
+            current_total=Money(total, currency),
         )
 
     _sell(session, connection, cart, lines)
@@ -270,7 +266,7 @@ def check_customer_limits(session: Session, user_id: int, lines) -> None:
             .join(Order, Order.id == OrderItem.order_id)
             .where(
                 Order.user_id == user_id,
-                Order.status == "confirmed",
+                Order.status == OrderStatus.CONFIRMED,
                 OrderItem.ticket_type_id.in_(limits),
             )
             .group_by(OrderItem.ticket_type_id)
@@ -285,7 +281,7 @@ def check_customer_limits(session: Session, user_id: int, lines) -> None:
                 {
                     **_line_ref(line),
                     "requested": line.quantity,
-                    "alreadyBought": already,
+                    "already_bought": already,
                     "limit": limit,
                     "allowed": max(limit - already, 0),
                 }
@@ -300,7 +296,11 @@ def check_customer_limits(session: Session, user_id: int, lines) -> None:
 
 
 def _line_ref(line) -> dict:
-    return {"itemId": line.id, "ticketTypeId": line.ticket_type_id, "ticketTypeName": line.name}
+    return {
+        "item_id": line.id,
+        "ticket_type_id": line.ticket_type_id,
+        "ticket_type_name": line.name,
+    }
 
 
 def _refuse_short_lines(lines_with_seats_left: list[tuple]) -> None:
@@ -384,7 +384,7 @@ def _insert_order(
     created_at = rows[0].created_at
     return PlacedOrder(
         id=rows[0].order_id,
-        status="confirmed",
+        status=OrderStatus.CONFIRMED,
         total=total,
         currency=currency,
         created_at=created_at,

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shop.errors import OrderNotCancellable, OrderNotFound
-from shop.models import Event, Order, OrderItem, Ticket, TicketType
+from shop.models import Event, Order, OrderItem, OrderStatus, Ticket, TicketStatus, TicketType
 from shop.pagination import Page, paginate
+from shop.services.errors import OrderNotCancellable, OrderNotFound
 from shop.services.locking import lock_events, lock_ticket_types
 
 
@@ -61,7 +61,7 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
     # An admin cancelling one of these events waits for us, or we wait for it: never both.
     lock_events(session, event_ids, to_change=False)
     order = get_order(session, user_id, order_id, lock=True)
-    if order.status == "cancelled":
+    if order.status == OrderStatus.CANCELLED:
         raise OrderNotCancellable(
             f"Order {order.id} was already cancelled at {order.cancelled_at.isoformat()}: its"
             " tickets are void and its seats released, there is nothing more to do."
@@ -83,15 +83,15 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
         .order_by(Ticket.id)
         .with_for_update()
     ).all()
-    if "used" in ticket_statuses:
+    if TicketStatus.USED in ticket_statuses:
         raise OrderNotCancellable(
             "A ticket of this order was already scanned at the door, so it can no longer be"
             " cancelled."
         )
     voided = session.scalars(
         update(Ticket)
-        .where(Ticket.order_item_id.in_(item_tier), Ticket.status == "valid")
-        .values(status="void", voided_at=func.now(), updated_at=func.now())
+        .where(Ticket.order_item_id.in_(item_tier), Ticket.status == TicketStatus.VALID)
+        .values(status=TicketStatus.VOID, voided_at=func.now(), updated_at=func.now())
         .returning(Ticket.order_item_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -99,7 +99,7 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
     session.execute(
         update(Order)
         .where(Order.id == order.id)
-        .values(status="cancelled", cancelled_at=func.now(), updated_at=func.now())
+        .values(status=OrderStatus.CANCELLED, cancelled_at=func.now(), updated_at=func.now())
         .execution_options(synchronize_session=False)
     )
     return get_order(session, user_id, order_id, fresh=True)

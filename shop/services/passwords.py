@@ -14,7 +14,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from shop.errors import PasswordHashingBusy
+from shop.services.errors import PasswordHashingBusy
 
 _hasher = PasswordHasher()
 _dummy_hash = _hasher.hash("a password nobody has, used only to spend the same time")
@@ -40,7 +40,8 @@ def bound_concurrency(slots: int, lock_dir: str | os.PathLike | None) -> None:
     instance folder): one hash takes a worker for ~0.15-0.5 s of CPU, so with every worker
     hashing, a flood of logins from many addresses would stall every other request. Keeping
     `slots` below the worker count keeps a worker free for everyone else; a login that finds no
-    free slot is a 503 with Retry-After: 1 (it never waits, since waiting holds a worker too).
+    free slot raises PasswordHashingBusy, "retry in a second" (it never waits, since waiting
+    holds a worker too).
     `slots` <= 0 or no `lock_dir` means unbounded."""
     global _slot_files
     if slots <= 0 or lock_dir is None:

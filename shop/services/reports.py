@@ -130,50 +130,6 @@ def sales_report(
     return Page(items=items, page=page, page_size=page_size, total_items=total)
 
 
-CSV_COLUMNS = (
-    "event_id",
-    "event_title",
-    "starts_at",
-    "event_status",
-    "ticket_type_id",
-    "ticket_type",
-    "capacity",
-    "sold",
-    "held",
-    "remaining",
-    "revenue",
-    "currency",
-    "sell_through",
-    "orders",
-)
-
-
-def sales_rows(report: Page) -> list[dict]:
-    """The report flattened to one row per ticket type (for CSV)."""
-    rows = []
-    for event in report.items:
-        for tier in event["ticket_types"]:
-            rows.append(
-                {
-                    "event_id": event["event_id"],
-                    "event_title": event["title"],
-                    "starts_at": event["starts_at"].isoformat(),
-                    "event_status": event["status"],
-                    "ticket_type_id": tier["ticket_type_id"],
-                    "ticket_type": tier["name"],
-                    "capacity": tier["capacity"],
-                    "sold": tier["sold"],
-                    "held": tier["held"],
-                    "remaining": tier["remaining"],
-                    "revenue": str(tier["revenue"]["amount"]),
-                    "currency": tier["revenue"]["currency"],
-                    "sell_through": tier["sell_through"],
-                    "orders": tier["orders"],
-                }
-            )
-    return rows
-
-
 OVERVIEW_TOTALS = text(
     """
     SELECT

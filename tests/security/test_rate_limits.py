@@ -154,3 +154,28 @@ def test_password_hashing_never_takes_every_worker(client, make, tmp_path):
     finally:
         os.close(lock)
         passwords.bound_concurrency(0, None)
+
+
+def test_public_reads_touch_no_rate_limit_storage(limited_app, database_url):
+    client = limited_app().test_client()
+    statuses = [client.get("/api/events").status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        hits = conn.execute("SELECT count(*) FROM rate_limit_hit").fetchone()[0]
+        counters = conn.execute("SELECT count(*) FROM rate_limit_counter").fetchone()[0]
+    assert (hits, counters) == (0, 0)
+
+
+def test_a_limit_for_every_route_still_applies_to_every_route(database_url):
+    # RouteLimiter skips Flask-Limiter's per-request hook only while no route-wide limit
+    # exists; a default limit must bring it back.
+    from flask import Flask
+
+    from shop.ratelimit import RouteLimiter
+
+    app = Flask(__name__)
+    app.config.update(RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ENABLED=True)
+    RouteLimiter(key_func=lambda: "one client", default_limits=["2 per minute"], app=app)
+    app.add_url_rule("/ping", "ping", lambda: "pong")
+    client = app.test_client()
+    assert [client.get("/ping").status_code for _ in range(3)] == [200, 200, 429]

@@ -29,8 +29,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from shop.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from shop.models import IdempotencyKey
+from shop.services.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 
 KEEP_FOR = timedelta(hours=24)
 LOCK_NOT_AVAILABLE = "55P03"
@@ -93,8 +93,7 @@ def claim(session: Session, user_id: int, key: str, request_fingerprint: str) ->
     except OperationalError as error:
         if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
-        session.rollback()
-        raise IdempotencyKeyInProgress(headers={"Retry-After": "1"}) from error
+        raise IdempotencyKeyInProgress() from error
     if record_id is not None:
         return Claim(record_id=record_id)
     existing = session.scalar(

@@ -1,0 +1,141 @@
+"""The cart as the API shows it (`CartSchema`): current prices, line totals, the subtotal,
+seats left per line, and every warning the client should act on, those the change itself
+produced (`CartOutcome.warnings`) and those the cart's state calls for now (a lapsed hold, a new
+price, a tier no longer on sale or short of seats)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from shop.models import CartItem, Event, EventStatus, TicketType
+from shop.schemas import DEFAULT_CURRENCY
+from shop.services.availability import held_by_others_scalar, seats_left
+from shop.services.carts import CartOutcome, cart_warning
+from shop.services.catalog import tier_on_sale
+
+# Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects to
+# build. Each row carries what tier_on_sale needs (status, starts_at, sales window). Built once,
+# like the statements above.
+_CART_VIEW_LINES = (
+    select(
+        CartItem.id,
+        CartItem.quantity,
+        CartItem.unit_price.label("price_when_added"),
+        TicketType.id.label("ticket_type_id"),
+        TicketType.name.label("ticket_type_name"),
+        TicketType.price,
+        TicketType.currency,
+        TicketType.sales_start,
+        TicketType.sales_end,
+        TicketType.capacity,
+        TicketType.sold,
+        Event.id.label("event_id"),
+        Event.title,
+        Event.starts_at,
+        Event.status,
+        held_by_others_scalar(TicketType.id, bindparam("cart_id")).label("held"),
+        func.now().label("now"),
+    )
+    .join(TicketType, TicketType.id == CartItem.ticket_type_id)
+    .join(Event, Event.id == CartItem.event_id)
+    .where(CartItem.cart_id == bindparam("cart_id"))
+    .order_by(CartItem.id)
+)
+
+
+def cart_view(session: Session, outcome: CartOutcome) -> dict[str, Any]:
+    """The cart as the API shows it: current prices, line totals, subtotal, per-line
+    availability and every warning the client should act on (one query: the lines with their
+    tier, event, seats left and the clock)."""
+    cart = outcome.cart
+    warnings = list(outcome.warnings)
+    if cart is None:
+        return {
+            "id": None,
+            "items": [],
+            "total_quantity": 0,
+            # Exactly what an emptied cart shows: an empty cart is an empty cart.
+            "subtotal": {"amount": Decimal("0.00"), "currency": DEFAULT_CURRENCY},
+            "hold_expires_at": None,
+            "warnings": warnings,
+            "updated_at": None,
+            "cart_token": outcome.guest_token,
+        }
+    rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
+    now = rows[0].now if rows else None
+    hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
+    if rows and not hold_live:
+        warnings.append(
+            cart_warning(
+                "hold_expired",
+                "Your seats are no longer held. They are checked"
+                " again when you change the cart or check out.",
+            )
+        )
+    items = []
+    for row in rows:
+        available = seats_left(row.capacity, row.sold, row.held)
+        if row.price != row.price_when_added:
+            warnings.append(
+                cart_warning(
+                    "price_changed",
+                    f"{row.ticket_type_name} for {row.title} now costs"
+                    f" {row.price} {row.currency} (was {row.price_when_added}).",
+                    row.id,
+                    old_price={"amount": row.price_when_added, "currency": row.currency},
+                    new_price={"amount": row.price, "currency": row.currency},
+                )
+            )
+        if not tier_on_sale(row, row, now):
+            reason = (
+                "the event was cancelled"
+                if row.status == EventStatus.CANCELLED
+                else "sales have ended"
+            )
+            warnings.append(
+                cart_warning(
+                    "not_on_sale",
+                    f"{row.ticket_type_name} for {row.title} can no longer be"
+                    f" bought ({reason}). Remove the line to check out.",
+                    row.id,
+                )
+            )
+        elif row.quantity > available:
+            code = "sold_out" if available == 0 else "insufficient_availability"
+            warnings.append(
+                cart_warning(
+                    code,
+                    f"Only {available} {row.ticket_type_name} tickets are left;"
+                    f" your cart has {row.quantity}.",
+                    row.id,
+                )
+            )
+        items.append(
+            {
+                "id": row.id,
+                "event_id": row.event_id,
+                "ticket_type_id": row.ticket_type_id,
+                "ticket_type_name": row.ticket_type_name,
+                "event": {"id": row.event_id, "title": row.title, "starts_at": row.starts_at},
+                "quantity": row.quantity,
+                "unit_price": {"amount": row.price, "currency": row.currency},
+                "line_total": {"amount": row.price * row.quantity, "currency": row.currency},
+                "available": available,
+            }
+        )
+    currency = rows[0].currency if rows else None
+    subtotal = sum((row.price * row.quantity for row in rows), Decimal("0.00"))
+    return {
+        "id": cart.id,
+        "cart_token": outcome.guest_token,
+        "items": items,
+        "total_quantity": sum(row.quantity for row in rows),
+        "subtotal": {"amount": subtotal, "currency": currency or DEFAULT_CURRENCY},
+        "hold_expires_at": cart.hold_expires_at if rows else None,
+        "warnings": warnings,
+        "updated_at": cart.updated_at,
+    }

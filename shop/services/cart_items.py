@@ -1,0 +1,288 @@
+"""What a customer does to a cart's lines: add tickets (by tier, or an event's one tier on
+sale), set a line's quantity, remove a line, empty the cart.
+
+Each operation starts its change with `begin_change` (shop/services/carts.py: the locks in
+order, the hold renewed, a guest cart merged first) and then checks its own rules: the tier on
+sale, one currency per cart, `max_lines`, `max_per_order`, the seats left and the per-address
+cap. Functions take explicit arguments and never commit; the route commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session, contains_eager
+
+from shop.models import Cart, CartItem, Event, EventStatus, TicketType
+from shop.services.availability import live_hold
+from shop.services.carts import (
+    ADDRESS_LOCK,
+    MAX_LINE_QUANTITY,
+    START_COLUMNS,
+    CartChange,
+    CartOutcome,
+    CartOwner,
+    HoldPolicy,
+    available_for,
+    begin_change,
+    cart_currency,
+    change_address,
+    release_hold_if_empty,
+    start_change,
+    start_parameters,
+)
+from shop.services.catalog import tier_on_sale
+from shop.services.errors import (
+    AddressHoldLimit,
+    CartItemNotFound,
+    CartLineLimit,
+    CartNotFound,
+    CurrencyMismatch,
+    EventNotFound,
+    InsufficientAvailability,
+    NotOnSale,
+    QuantityOverLimit,
+    TicketTypeNotFound,
+    ValidationFailed,
+)
+
+# A tier by id with its event (so the on-sale check needs no query), with the columns that
+# start a change: add_item's first round trip does both.
+_START_WITH_TIER = (
+    select(TicketType, *START_COLUMNS)
+    .join(TicketType.event)
+    .options(contains_eager(TicketType.event))
+    .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
+)
+_START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(ADDRESS_LOCK)
+
+
+def resolve_ticket_type(
+    session: Session,
+    policy: HoldPolicy,
+    address: str | None,
+    *,
+    event_id: int | None,
+    ticket_type_id: int | None,
+) -> tuple[TicketType, datetime]:
+    """The tier a POST /api/cart/items means (by id, or an event's single on-sale tier) and the
+    time of the change, which this starts (`start_change`). A tier named by id is read in the
+    same round trip as the change starts: that read takes no lock, so the address lock is
+    still the first lock taken."""
+    if ticket_type_id is not None:
+        statement = _START_WITH_TIER if address is None else _START_FOR_ADDRESS_WITH_TIER
+        row = session.execute(
+            statement, {**start_parameters(policy, address), "tier_id": ticket_type_id}
+        ).first()
+        if row is None:
+            raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
+        tier = row.TicketType
+        if event_id is not None and tier.event_id != event_id:
+            raise ValidationFailed(
+                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
+                " Send the ticket type alone, or with the event it belongs to.",
+                errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
+            )
+        return tier, row.now
+    now = start_change(session, policy, address)
+    event = session.scalar(
+        select(Event).where(Event.id == event_id, Event.status != EventStatus.DRAFT)
+    )
+    if event is None:
+        raise EventNotFound(f"There is no event {event_id}.")
+    tiers = list(
+        session.scalars(
+            select(TicketType).where(TicketType.event_id == event_id).order_by(TicketType.id)
+        )
+    )
+    on_sale = [tier for tier in tiers if tier_on_sale(event, tier, now)]
+    if not on_sale:
+        raise NotOnSale(f"No tickets for event {event_id} are on sale now.", event_id=event_id)
+    if len(on_sale) > 1:
+        raise ValidationFailed(
+            f"Event {event_id} has {len(on_sale)} ticket types on sale; say which ticket type.",
+            errors={
+                "ticket_type_id": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]
+            },
+        )
+    return on_sale[0], now
+
+
+def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
+    """Refuse a line quantity over the per-order maximum (422) or over what is left (409)."""
+    if quantity > tier.max_per_order:
+        raise QuantityOverLimit(
+            f"You can buy at most {tier.max_per_order} {tier.name} tickets per order. Lower the"
+            f" quantity to at most {tier.max_per_order}.",
+            errors={"quantity": [f"At most {tier.max_per_order} per order."]},
+        )
+    available = available_for(session, change, [change.cart.id])[tier.id]
+    if quantity > available:
+        raise InsufficientAvailability(
+            f"Only {available} {tier.name} tickets are left; you asked for {quantity}. Lower the"
+            f" quantity to at most {available}.",
+            errors={"quantity": [f"At most {available} available."]},
+            available=available,
+        )
+
+
+# Seats in live holds of an address's other guest carts.
+_HELD_BY_ADDRESS_ELSEWHERE = (
+    select(func.coalesce(func.sum(CartItem.quantity), 0))
+    .join(Cart, Cart.id == CartItem.cart_id)
+    .where(
+        Cart.client_address == bindparam("address"),
+        Cart.user_id.is_(None),
+        Cart.id != bindparam("cart_id"),
+        live_hold(),
+    )
+)
+
+
+def _check_address_hold(
+    session: Session, change: CartChange, policy: HoldPolicy, cart_seats: int
+) -> None:
+    """Refuse a guest change that would make its client address hold more than
+    `policy.max_seats_per_address` seats across all its guest carts with a live hold.
+    `cart_seats`: what this cart would hold after the change. Runs under the address's
+    advisory lock (taken by begin_change), so concurrent adds are counted one after another."""
+    cart = change.cart
+    if cart.user_id is not None or cart.client_address is None:
+        return
+    elsewhere = session.scalar(
+        _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
+    )
+    limit = policy.max_seats_per_address
+    if elsewhere + cart_seats > limit:
+        raise AddressHoldLimit(
+            f"Guest carts from your address may hold at most {limit} seats in all and hold"
+            f" {elsewhere + _cart_seats(change)} now. Sign in (a signed-in cart is not limited"
+            " by address), check out, or wait until those holds lapse.",
+            limit=limit,
+        )
+
+
+def _cart_seats(change: CartChange) -> int:
+    return sum(line.quantity for line in change.lines)
+
+
+def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
+    event = session.get(Event, tier.event_id)
+    if not tier_on_sale(event, tier, now):
+        if event.status == EventStatus.CANCELLED:
+            raise NotOnSale(
+                f"{tier.name} for {event.title} is not on sale now (the event is cancelled)."
+                " Choose another event."
+            )
+        raise NotOnSale(f"{tier.name} for {event.title} is not on sale now.", event_id=event.id)
+
+
+def add_item(
+    session: Session,
+    owner: CartOwner,
+    policy: HoldPolicy,
+    *,
+    event_id: int | None,
+    ticket_type_id: int | None,
+    quantity: int,
+) -> CartOutcome:
+    """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
+    tier, now = resolve_ticket_type(
+        session,
+        policy,
+        change_address(owner, adds_seats=True),
+        event_id=event_id,
+        ticket_type_id=ticket_type_id,
+    )
+    change = begin_change(
+        session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
+    )
+    tier = change.tiers[tier.id]
+    _ensure_on_sale(session, tier, change.now)
+    lines = {line.ticket_type_id: line for line in change.lines}
+    currency = cart_currency(change, lines.values())
+    if currency is not None and tier.currency != currency:
+        raise CurrencyMismatch(
+            f"Your cart is in {currency} and {tier.name} is priced in {tier.currency}."
+            " Check out first, then buy it in a separate order."
+        )
+    line = lines.get(tier.id)
+    if line is None and len(lines) >= policy.max_lines:
+        raise CartLineLimit(
+            f"A cart has at most {policy.max_lines} lines. Check out, then buy"
+            f" {tier.name} in a second order (or remove a line first).",
+            limit=policy.max_lines,
+        )
+    wanted = quantity + (line.quantity if line else 0)
+    if wanted > MAX_LINE_QUANTITY:
+        raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
+    _check_quantity(session, change, tier, wanted)
+    _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
+    if line is None:
+        session.add(
+            CartItem(
+                cart_id=change.cart.id,
+                event_id=tier.event_id,
+                ticket_type_id=tier.id,
+                quantity=wanted,
+                unit_price=tier.price,
+            )
+        )
+    else:
+        line.quantity = wanted
+        line.unit_price = tier.price  # the customer has just seen the current price
+    session.flush()
+    return change.outcome()
+
+
+def _owned_line(session: Session, change: CartChange, item_id: int) -> CartItem:
+    item_id = change.moved.get(item_id, item_id)  # a guest line merged just now
+    line = next((line for line in change.lines if line.id == item_id), None)
+    if line is None:
+        raise CartItemNotFound()
+    return line
+
+
+def set_quantity(
+    session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int, quantity: int
+) -> CartOutcome:
+    """Set a line's quantity. Another cart's line is a 404, like a line that does not exist."""
+    change = begin_change(
+        session, owner, policy, create=False, missing=CartItemNotFound, adds_seats=True
+    )
+    line = _owned_line(session, change, item_id)
+    tier = change.tiers[line.ticket_type_id]
+    if quantity > line.quantity:
+        _ensure_on_sale(session, tier, change.now)
+        _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
+    _check_quantity(session, change, tier, quantity)
+    line.quantity = quantity
+    line.unit_price = tier.price
+    session.flush()
+    return change.outcome()
+
+
+def remove_item(
+    session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int
+) -> CartOutcome:
+    change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
+    session.delete(_owned_line(session, change, item_id))
+    session.flush()
+    release_hold_if_empty(session, change.cart)
+    return change.outcome()
+
+
+def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:
+    """Remove every line and release the hold (the cart itself stays, empty). A signed-in user
+    without a cart gets an empty cart: emptying twice is harmless."""
+    try:
+        change = begin_change(session, owner, policy, create=False)
+    except CartNotFound:
+        if owner.user_id is not None:
+            return CartOutcome(cart=None)
+        raise
+    session.execute(delete(CartItem).where(CartItem.cart_id == change.cart.id))
+    session.execute(update(Cart).where(Cart.id == change.cart.id).values(hold_expires_at=None))
+    session.expire(change.cart)
+    return change.outcome()
