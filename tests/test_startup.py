@@ -14,6 +14,7 @@ import pytest
 from shop import commands
 from shop.seed import DEMO_ADMIN, DEMO_CUSTOMER
 from shop.services.passwords import verify_password
+from tests.helpers import EMBEDDED_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +143,7 @@ def test_psql_without_any_psql_is_one_clear_error(runner, monkeypatch, tmp_path)
     assert "postgresql-client" in result.output
 
 
-@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="embedded server only")
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason=EMBEDDED_ONLY)
 def test_psql_cut_short_by_head_is_not_an_error(sql):
     """`flask psql -f … | head` stops reading early; psql's SIGPIPE must not fail the pipe."""
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
