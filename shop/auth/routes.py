@@ -47,6 +47,22 @@ GUEST_CART_DOC = {
     ]
 }
 
+# Signup and login both hash a password under the same limits, so they document the same 429/503.
+TOO_MANY_ATTEMPTS: dict[str, Any] = {
+    "response": "TOO_MANY_REQUESTS",
+    "description": "Too many attempts; see Retry-After",
+}
+
+
+def sign_in_busy_response() -> dict[str, Any]:
+    """The 503 of a request that found every password-hashing slot busy (a fresh dict per use)."""
+    return problem_response(
+        503,
+        "sign_in_busy",
+        PasswordHashingBusy.default_message,
+        "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
+    )
+
 
 def auth_limit() -> str:
     return current_app.config["RATELIMIT_AUTH"]
@@ -83,18 +99,8 @@ class Signup(MethodView):
             409, "email_taken", EmailTaken.default_message, "The email is already registered"
         ),
     )
-    @blp.alt_response(
-        429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
-    )
-    @blp.alt_response(
-        503,
-        **problem_response(
-            503,
-            "sign_in_busy",
-            PasswordHashingBusy.default_message,
-            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
-        ),
-    )
+    @blp.alt_response(429, **TOO_MANY_ATTEMPTS)
+    @blp.alt_response(503, **sign_in_busy_response())
     def post(self, body):
         """Create an account
 
@@ -132,18 +138,8 @@ class Login(MethodView):
             "Wrong email or password",
         ),
     )
-    @blp.alt_response(
-        429, response="TOO_MANY_REQUESTS", description="Too many attempts; see Retry-After"
-    )
-    @blp.alt_response(
-        503,
-        **problem_response(
-            503,
-            "sign_in_busy",
-            PasswordHashingBusy.default_message,
-            "Every password-hashing slot is busy (PASSWORD_HASH_SLOTS); see Retry-After",
-        ),
-    )
+    @blp.alt_response(429, **TOO_MANY_ATTEMPTS)
+    @blp.alt_response(503, **sign_in_busy_response())
     def post(self, body):
         """Sign in
 
