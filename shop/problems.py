@@ -174,6 +174,7 @@ PROBLEMS: dict[type[DomainError], Problem] = {
     domain.IdempotencyKeyInProgress: Problem(
         409, "idempotency_key_in_progress", "Request still running", headers=_retry_after
     ),
+    domain.CheckoutContention: Problem(503, "contention", "Busy, retry", headers=_retry_after),
     domain.InUse: Problem(409, "in_use", "Still in use"),
     domain.HasSales: Problem(409, "has_sales", "Has sales"),
     domain.CapacityBelowSold: Problem(409, "capacity_below_sold", "Capacity below tickets sold"),

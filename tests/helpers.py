@@ -115,3 +115,34 @@ def scratch_database(database_url: str, purpose: str) -> Iterator[str]:
             conn.execute(
                 pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
             )
+
+
+@contextmanager
+def meanwhile(app, after_statement: str, change) -> Iterator[list]:
+    """Run `change()` in another thread (its own connection and transaction, committed) right
+    after the first SQL statement that contains `after_statement`, while the request that sent
+    it waits: a concurrent change landing at exactly that moment. Yields a list that holds
+    `change()`'s result once it ran."""
+    from sqlalchemy import event
+
+    from shop.extensions import db
+
+    outcome: list = []
+    fired: list = []
+
+    def run_change(conn, cursor, statement, parameters, context, executemany):
+        if fired or after_statement not in statement:
+            return
+        fired.append(True)  # once, and never for the change's own statements
+        worker = threading.Thread(target=lambda: outcome.append(change()))
+        worker.start()
+        worker.join(timeout=10)
+        assert outcome, "the concurrent change did not finish"
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", run_change)
+    try:
+        yield outcome
+    finally:
+        event.remove(engine, "after_cursor_execute", run_change)

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers import violations
+from tests.helpers import meanwhile, problem, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
@@ -75,4 +75,32 @@ def test_concurrent_adds_from_one_address_never_pass_its_seat_cap(app, make, sql
     statuses = run_together(12, new_cart_takes_three)
     assert sorted(statuses) == [201] * 6 + [409] * 6  # 6 x 3 = 18 seats; a 7th would be 21
     assert sql("SELECT sum(quantity) AS held FROM cart_item") == [{"held": 18}]
+    assert violations(app) == []
+
+
+def test_an_add_checks_seats_against_the_tier_as_locked_not_as_first_read(app, make, auth, sql):
+    # The add reads its tier in its first statement, before any lock; a checkout that commits
+    # right then sells a seat. The check under the tier lock must count that sale.
+    tier = make.ticket_type(make.event(), capacity=2)
+    buyer = make.user()
+    make.cart([(tier, 1)], user=buyer)
+
+    def buyer_checks_out():
+        response = app.test_client().post("/api/cart/checkout", headers=auth.headers(buyer))
+        assert response.status_code == 201, response.get_json()
+        return True
+
+    # The add's first statement reads the tier and sets the lock timeout (start_change).
+    with meanwhile(app, "set_config(", buyer_checks_out) as sold_meanwhile:
+        response = app.test_client().post(
+            "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2}
+        )
+
+    assert sold_meanwhile
+    assert problem(response, 409, "insufficient_availability")["available"] == 1
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 1}]
+    assert sql(
+        "SELECT count(*) AS n FROM cart_item ci JOIN cart c ON c.id = ci.cart_id"
+        " WHERE c.status = 'active'"
+    ) == [{"n": 0}]
     assert violations(app) == []

@@ -102,14 +102,14 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(app, client, make, auth, 
         client.post(
             "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2}, headers=headers
         )
-    real_insert = checkout._insert_order
+    real_insert = checkout._sell_and_place
 
     def insert_then_crash(*args, **kwargs):
         # The sale, the order, its lines and tickets and the closed cart are all written.
         real_insert(*args, **kwargs)
         raise RuntimeError("the process died here")
 
-    monkeypatch.setattr(checkout, "_insert_order", insert_then_crash)
+    monkeypatch.setattr(checkout, "_sell_and_place", insert_then_crash)
     response = client.post("/api/cart/checkout", headers=headers)
     assert response.status_code == 500
     assert response.content_type == "application/problem+json"
@@ -121,7 +121,7 @@ def test_a_checkout_that_dies_half_way_leaves_no_trace(app, client, make, auth, 
     assert sql("SELECT status FROM cart") == [{"status": "active"}]
     assert sql("SELECT sum(quantity) AS n FROM cart_item") == [{"n": 4}]
     assert violations(app) == []
-    monkeypatch.setattr(checkout, "_insert_order", real_insert)
+    monkeypatch.setattr(checkout, "_sell_and_place", real_insert)
     assert client.post("/api/cart/checkout", headers=headers).status_code == 201
     assert violations(app) == []
 

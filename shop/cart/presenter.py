@@ -5,8 +5,10 @@ price, a tier no longer on sale or short of seats)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from shop.models import CartItem, Event, EventStatus, TicketType
 from shop.schemas import DEFAULT_CURRENCY
 from shop.services.availability import held_by_others_scalar, seats_left
-from shop.services.carts import CartOutcome, cart_warning
+from shop.services.carts import CartLines, CartOutcome, cart_warning
 from shop.services.catalog import tier_on_sale
 
 # Plain columns, not ORM objects: a 20-line cart is 20 small rows to read, not 60 objects to
@@ -47,6 +49,60 @@ _CART_VIEW_LINES = (
 )
 
 
+class _Line(NamedTuple):
+    """One line of `_CART_VIEW_LINES`, built from what a change read under its locks."""
+
+    id: int
+    quantity: int
+    price_when_added: Decimal
+    ticket_type_id: int
+    ticket_type_name: str
+    price: Decimal
+    currency: str
+    sales_start: datetime | None
+    sales_end: datetime | None
+    capacity: int
+    sold: int
+    event_id: int
+    title: str
+    starts_at: datetime
+    status: str
+    held: int
+    now: datetime
+
+
+def _lines_as_changed(read: CartLines) -> list[_Line]:
+    """The view's rows from the lines a change just wrote: the same figures the query would
+    return inside that transaction (the tiers are locked and were read under the lock; other
+    carts' holds cannot change while the lock is held), without the round trip."""
+    rows = []
+    for line in sorted(read.lines, key=lambda line: line.id):
+        tier = read.tiers[line.ticket_type_id]
+        event = tier.event
+        rows.append(
+            _Line(
+                line.id,
+                line.quantity,
+                line.unit_price,
+                tier.id,
+                tier.name,
+                tier.price,
+                tier.currency,
+                tier.sales_start,
+                tier.sales_end,
+                tier.capacity,
+                tier.sold,
+                event.id,
+                event.title,
+                event.starts_at,
+                event.status,
+                read.held.get(tier.id, 0),
+                read.now,
+            )
+        )
+    return rows
+
+
 def cart_view(session: Session, outcome: CartOutcome) -> dict[str, Any]:
     """The cart as the API shows it: current prices, line totals, subtotal, per-line
     availability and every warning the client should act on (one query: the lines with their
@@ -65,7 +121,11 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict[str, Any]:
             "updated_at": None,
             "cart_token": outcome.guest_token,
         }
-    rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
+    rows: Sequence[Any]
+    if outcome.read is not None:
+        rows = _lines_as_changed(outcome.read)
+    else:
+        rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
     now = rows[0].now if rows else None
     hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
     if rows and not hold_live:

@@ -220,20 +220,20 @@ def add_item(
     _check_quantity(session, change, tier, wanted)
     _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
     if line is None:
-        session.add(
-            CartItem(
-                cart_id=change.cart.id,
-                event_id=tier.event_id,
-                ticket_type_id=tier.id,
-                quantity=wanted,
-                unit_price=tier.price,
-            )
+        line = CartItem(
+            cart_id=change.cart.id,
+            event_id=tier.event_id,
+            ticket_type_id=tier.id,
+            quantity=wanted,
+            unit_price=tier.price,
         )
+        session.add(line)
+        change.lines.append(line)
     else:
         line.quantity = wanted
         line.unit_price = tier.price  # the customer has just seen the current price
     session.flush()
-    return change.outcome()
+    return change.outcome(lines_known=True)
 
 
 def _owned_line(session: Session, change: CartChange, item_id: int) -> CartItem:
@@ -260,17 +260,19 @@ def set_quantity(
     line.quantity = quantity
     line.unit_price = tier.price
     session.flush()
-    return change.outcome()
+    return change.outcome(lines_known=True)
 
 
 def remove_item(
     session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int
 ) -> CartOutcome:
     change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
-    session.delete(_owned_line(session, change, item_id))
+    line = _owned_line(session, change, item_id)
+    session.delete(line)
+    change.lines.remove(line)
     session.flush()
     release_hold_if_empty(session, change.cart)
-    return change.outcome()
+    return change.outcome(lines_known=True)
 
 
 def empty_cart(session: Session, owner: CartOwner, policy: HoldPolicy) -> CartOutcome:

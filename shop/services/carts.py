@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, func, or_, select, text
+from sqlalchemy import Integer, bindparam, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from shop.models import Cart, CartItem, CartStatus, TicketType
 from shop.services.availability import (
+    HELD_BY_OTHERS,
     held_by_others,
     seats_left,
 )
@@ -80,15 +81,29 @@ class CartOwner:
 
 
 @dataclass
+class CartLines:
+    """What a change read under its locks and wrote: the cart's lines as they are now, their
+    tiers (with their events), the seats other carts' live holds take on those tiers, and the
+    transaction's clock. Enough to answer with the cart without reading it again."""
+
+    lines: list[CartItem]
+    tiers: dict[int, TicketType]
+    held: dict[int, int]
+    now: datetime
+
+
+@dataclass
 class CartOutcome:
     """The cart after a request, what the request changed that the client should know about,
-    and the guest token to hand back (None for signed-in carts)."""
+    and the guest token to hand back (None for signed-in carts). `read`: the lines as the
+    change left them, when it knows them all (None: the answer reads the cart)."""
 
     cart: Cart | None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     guest_token: str | None = None
     created: bool = False
     merged_lines: int = 0  # lines a guest cart sent along brought into this cart
+    read: CartLines | None = None
 
 
 def new_guest_token() -> str:
@@ -115,13 +130,33 @@ def cart_warning(
 # The statements every cart request runs are built once, at import, with named parameters:
 # building a statement and computing its cache key cost more CPU than PostgreSQL spends running
 # these small queries (the catalogue does the same: docs/decisions.md, "Statements compiled once").
+# A locking read must refresh what an earlier, unlocked read of the same row put in the session
+# (`populate_existing`): the ORM otherwise keeps the first values of an object it already has,
+# and a check made under the lock would use figures read before it (a `sold` that a checkout
+# has raised since, say).
 _GUEST_CART = select(Cart).where(Cart.guest_token_hash == bindparam("token_hash"))
-_GUEST_CART_LOCKED = _GUEST_CART.with_for_update()
+_GUEST_CART_LOCKED = _GUEST_CART.with_for_update().execution_options(populate_existing=True)
 _USER_CART = select(Cart).where(
     Cart.user_id == bindparam("user_id"), Cart.status == CartStatus.ACTIVE
 )
-_USER_CART_LOCKED = _USER_CART.with_for_update()
+_USER_CART_LOCKED = _USER_CART.with_for_update().execution_options(populate_existing=True)
 _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
+# A changing cart's lines, and on every row the seats other carts' live holds take on the locked
+# tiers (`{tier id: seats}` as JSON, computed once): one round trip instead of two. Read after
+# the tier locks, so those holds cannot change before the commit. The outer join from a one-row
+# FROM gives one row (with no line) for a cart without lines.
+_HELD = HELD_BY_OTHERS.subquery("held")
+_LINES_AND_HELD = (
+    select(
+        select(func.json_object_agg(_HELD.c.ticket_type_id, _HELD.c.sum))
+        .scalar_subquery()
+        .label("held"),
+        CartItem,
+    )
+    .select_from(select(literal(1).label("one")).subquery("one_row"))
+    .outerjoin(CartItem, CartItem.cart_id == bindparam("cart_id"))
+    .order_by(CartItem.id)
+)
 
 
 def _guest_cart(session: Session, token: str | None, *, lock: bool) -> Cart | None:
@@ -178,10 +213,22 @@ class CartChange:
     moved: dict[int, int] = field(default_factory=dict)
     # The cart's lines once merged and re-checked (loaded once; the operations reuse them).
     lines: list[CartItem] = field(default_factory=list)
+    # Seats other carts' live holds take per locked tier, read with the lines (None: not read).
+    held: dict[int, int] | None = None
 
-    def outcome(self) -> CartOutcome:
+    def outcome(self, *, lines_known: bool = False) -> CartOutcome:
+        """`lines_known`: the caller kept `lines` up to date with what it wrote (and flushed),
+        so the answer can be built from them without reading the cart again."""
+        read = None
+        if lines_known and self.held is not None:
+            read = CartLines(self.lines, self.tiers, self.held, self.now)
         return CartOutcome(
-            self.cart, self.warnings, self.guest_token, self.created, merged_lines=len(self.moved)
+            self.cart,
+            self.warnings,
+            self.guest_token,
+            self.created,
+            merged_lines=len(self.moved),
+            read=read,
         )
 
 
@@ -198,8 +245,13 @@ _LOCK_TIERS = (
             TicketType.id == func.any(bindparam("tier_ids", type_=ARRAY(Integer))),
         )
     )
+    # The tiers' events come along (the on-sale checks and the cart's answer need them); only
+    # the tiers are locked.
+    .join(TicketType.event)
+    .options(contains_eager(TicketType.event))
     .order_by(TicketType.id)
-    .with_for_update()
+    .with_for_update(of=TicketType)
+    .execution_options(populate_existing=True)  # add_item read its tier before the lock
 )
 
 
@@ -255,6 +307,18 @@ def change_address(owner: CartOwner, adds_seats: bool) -> str | None:
 
 def _lines(session: Session, cart_id: int) -> list[CartItem]:
     return list(session.scalars(_CART_LINES, {"cart_id": cart_id}))
+
+
+def _lines_and_held(
+    session: Session, cart_id: int, tier_ids: Iterable[int]
+) -> tuple[list[CartItem], dict[int, int]]:
+    """The cart's lines, and the seats other carts' live holds take per tier of `tier_ids`."""
+    rows = session.execute(
+        _LINES_AND_HELD,
+        {"cart_id": cart_id, "tier_ids": list(tier_ids), "exclude_cart_ids": [cart_id]},
+    ).all()
+    held = {int(tier_id): int(seats) for tier_id, seats in (rows[0].held or {}).items()}
+    return [row.CartItem for row in rows if row.CartItem is not None], held
 
 
 def begin_change(
@@ -335,7 +399,7 @@ def begin_change(
     if guest is not None:
         _merge(session, change, guest, policy)
     if cart.id is not None:  # (a new guest cart has no lines yet)
-        change.lines = _lines(session, cart.id)
+        change.lines, change.held = _lines_and_held(session, cart.id, tiers)
     _renew_hold(session, change, policy)
     if cart.id is None:
         session.add(cart)
@@ -344,10 +408,14 @@ def begin_change(
 
 
 def available_for(session: Session, change: CartChange, exclude: list[int]) -> dict[int, int]:
-    """Seats per locked tier that no other cart holds (`exclude`: carts whose holds are ours)."""
+    """Seats per locked tier that no other cart holds (`exclude`: carts whose holds are ours).
+    For the changing cart alone, the holds read with its lines serve (no query)."""
     if not change.tiers:
         return {}
-    held = held_by_others(session, change.tiers, exclude)
+    if change.held is not None and exclude == [change.cart.id]:
+        held = change.held
+    else:
+        held = held_by_others(session, change.tiers, exclude)
     return {
         tier_id: seats_left(tier.capacity, tier.sold, held.get(tier_id, 0))
         for tier_id, tier in change.tiers.items()

@@ -1,26 +1,43 @@
 """Checkout: a cart becomes an immutable order, in one transaction that cannot oversell.
 
-The plain version of a checkout locks every ticket type first, then reads, checks and writes
-under those locks. With many buyers on one tier that lock is the queue everybody waits in, so
-this one holds it as briefly as possible (shop/services/locking.py has the lock order):
+The plain version of a checkout locks the cart and every ticket type first, then reads, checks
+and writes under those locks. With many buyers on one tier that lock is the queue everybody
+waits in, so this one reads and checks first, and locks last (shop/services/locking.py has the
+lock order):
 
-1. close the user's cart (`UPDATE ... RETURNING`): locks it, so a double-click or a cart change
-   waits, and tells whether its hold is still live;
-2. read the lines with their tiers, events (`FOR SHARE`: an admin cancelling the event waits for
-   us, or we see it cancelled) and the seats other carts hold — no tier lock yet;
-3. check sales windows, availability (the cart's own holds count for it, other carts' live holds
-   against it) and the expected total. A tier that is sold out is refused here, without queuing
-   behind the buyers who hold its lock (the sold-out fast path);
-4. raise `sold` with a conditional `UPDATE ... SET sold = sold + n WHERE sold + n <= capacity`
-   per tier, ascending id — this takes the tier lock, late;
-5. insert the order, its lines and one ticket per seat in one statement, and let the caller
-   commit. The lock is held for two round trips and the commit.
+1. **read** the user's open cart with its lines, their tiers and events and the seats other
+   carts hold on them, taking no lock and writing nothing;
+2. **check** sales windows, availability (the cart's own live holds count for it, other carts'
+   live holds against it), the per-customer limits and the expected total. Every refusal
+   happens here, before any lock or write: a buyer of a sold-out tier gets the 409 at once,
+   without queuing behind the buyers who hold its lock (the sold-out fast path);
+3. **close** the cart, if it is still exactly what step 1 read (see below), and lock its events
+   `FOR SHARE` (an admin cancelling one waits for us, or we see it cancelled); a cart whose
+   hold lapsed also locks its tiers here;
+4. **sell and place**: one statement locks the tiers (ascending id), raises `sold` with a
+   conditional `UPDATE ... SET sold = sold + n WHERE sold + n <= capacity`, and inserts the
+   order, its lines and one ticket per seat. The caller commits: a tier is locked for this one
+   round trip and the commit.
 
-Why step 4 can trust step 3: cart changes keep `sold + live holds <= capacity` under the tier
-lock, so a cart whose own hold is live owns its seats, and the UPDATE's condition (re-checked by
-PostgreSQL on the newest row after any wait) is only the last line of defence, with the CHECK
-constraint behind it. A cart whose hold lapsed owns nothing: it locks its tiers first and
-counts other carts' live holds again under the lock (one statement more).
+**Why step 3 compares the cart with what step 1 read.** Step 1 takes no lock, so the cart can
+change before step 3 locks it: the owner changes it in another tab, or an admin deletes a tier
+or an event, which deletes its cart lines by `ON DELETE CASCADE` without touching the cart
+row. Step 3 closes the cart only if its `updated_at` (every cart change sets it) and its lines
+(id, tier, quantity) are still the ones read. The first catches a change that commits while we
+wait for the cart's lock (PostgreSQL re-checks an UPDATE's condition on the newest row
+version, but a subquery in it still sees the statement's starting snapshot); the second
+catches a cascade, which changes lines without touching the cart. If either differs, the
+checkout reads again (a few times at most). We do not make the cascade touch the cart (a
+trigger): the admin's delete holds the tier's lock when it cascades, and locking carts after
+tiers would invert the lock order. Whatever an admin does after step 3 waits for our event
+lock, or is seen by step 4 (a deleted tier locks and sells nothing: refused).
+
+**Why step 4 can trust step 2.** Cart changes keep `sold + live holds <= capacity` under the
+tier lock, so a cart whose own hold is live owns its seats, and the UPDATE's condition
+(re-checked by PostgreSQL on the newest row after any wait) is only the last line of defence,
+with the CHECK constraint behind it. A cart whose hold lapsed owns nothing: it locks its tiers
+in step 3, and step 4, a new statement that sees everything committed before those locks were
+granted, counts other carts' live holds again.
 
 Any refusal raises before the caller commits, so a failed checkout leaves no trace. Every
 timestamp comes from the database clock (`now()`, the transaction's start), so `createdAt` and
@@ -36,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Row, func, select, text
 from sqlalchemy.orm import Session
@@ -51,12 +68,12 @@ from shop.services.availability import (
 from shop.services.catalog import tier_on_sale
 from shop.services.errors import (
     CartEmpty,
+    CheckoutContention,
     CustomerLimitExceeded,
     InsufficientAvailability,
     NotOnSale,
     PriceChanged,
 )
-from shop.services.locking import lock_ticket_types
 
 
 def new_ticket_code() -> str:
@@ -109,69 +126,97 @@ class PlacedOrder:
     items: list[PlacedLine]
 
 
-# Step 1. The sub-select locks the open cart; the outer UPDATE closes it and reports whether its
-# hold was still live (`hold_expires_at` is cleared, so it is read before the update).
-CLOSE_CART = text(
-    """
-    UPDATE cart SET status = 'checked_out', hold_expires_at = NULL, updated_at = now()
-    FROM (SELECT id, hold_expires_at FROM cart
-          WHERE user_id = :user_id AND status = 'active' FOR UPDATE) AS open_cart
-    WHERE cart.id = open_cart.id
-    RETURNING cart.id, coalesce(open_cart.hold_expires_at > now(), false) AS hold_live
-    """
-)
-
-# Step 2. Lines, tiers, events and other carts' live holds on those tiers, in tier id order.
+# Step 1. The open cart, its lines with their tiers and events, and the seats other carts' live
+# holds take on those tiers, in tier id order: no lock, no write. Also the cart's version
+# (`updated_at`) and whether its own hold is live, for step 3.
 CART_LINES = text(
     f"""
-    WITH lines AS (
-        SELECT id, event_id, ticket_type_id, quantity FROM cart_item WHERE cart_id = :cart_id
+    WITH open_cart AS (
+        SELECT id, updated_at, coalesce(hold_expires_at > now(), false) AS hold_live
+        FROM cart WHERE user_id = :user_id AND status = 'active'
+    ),
+    lines AS (
+        SELECT ci.id, ci.cart_id, ci.event_id, ci.ticket_type_id, ci.quantity
+        FROM cart_item ci JOIN open_cart ON open_cart.id = ci.cart_id
     ),
     held AS ({
         HELD_SQL.format(
             tier_filter="ci.ticket_type_id IN (SELECT ticket_type_id FROM lines)"
-            " AND ci.cart_id <> :cart_id"
+            " AND ci.cart_id NOT IN (SELECT id FROM open_cart)"
         )
     })
-    SELECT l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
+    SELECT o.id AS cart_id, o.updated_at AS cart_updated_at, o.hold_live,
+           l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
            t.sales_start, t.sales_end, t.max_per_customer, l.event_id, e.title, e.starts_at,
            e.status,
            coalesce(h.held, 0)::int AS held_by_others, now() AS now
     FROM lines l
+    JOIN open_cart o ON o.id = l.cart_id
     JOIN ticket_type t ON t.id = l.ticket_type_id
     JOIN event e ON e.id = l.event_id
     LEFT JOIN held h ON h.ticket_type_id = l.ticket_type_id
     ORDER BY l.ticket_type_id
-    FOR SHARE OF e
     """
 )
 
-# Step 4, own hold live: the seats are ours already; the condition only guards against bugs.
-SELL = text(
-    "UPDATE ticket_type SET sold = sold + :quantity"
-    " WHERE id = :tier_id AND sold + :quantity <= capacity RETURNING sold"
-)
-# Step 4, hold lapsed: run after the tier is locked, so other carts' holds are counted afresh.
-SELL_AGAINST_HOLDS = text(
-    f"""
-    UPDATE ticket_type t SET sold = t.sold + :quantity
-    WHERE t.id = :tier_id AND t.sold + :quantity + coalesce((
-        SELECT sum(ci.quantity) FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
-        WHERE ci.ticket_type_id = :tier_id AND ci.cart_id <> :cart_id AND {LIVE_HOLD_SQL}
-    ), 0) <= t.capacity
-    RETURNING t.sold
+# Step 3, one round trip, locks in the order of shop/services/locking.py: the cart (closed only
+# if it is still what step 1 read), then its events `FOR SHARE` (still published and upcoming),
+# then, for a cart whose hold lapsed, its tiers. Each step is gated on the one before
+# (`EXISTS (SELECT FROM closed)`, the count of `events`): a condition that does not depend on
+# the row is checked once before the scan starts, so nothing is locked when the cart changed or
+# an event was cancelled, and the locks are taken in this order.
+CLOSE_CART = text(
+    """
+    WITH closed AS (
+        UPDATE cart SET status = 'checked_out', hold_expires_at = NULL, updated_at = now()
+        WHERE id = :cart_id AND status = 'active' AND updated_at = :seen_updated_at
+          AND ARRAY(SELECT ARRAY[ci.id, ci.ticket_type_id, ci.quantity] FROM cart_item ci
+                    WHERE ci.cart_id = :cart_id ORDER BY ci.id) = CAST(:seen_lines AS int[])
+        RETURNING id
+    ),
+    events AS MATERIALIZED (
+        SELECT e.id FROM event e
+        WHERE e.id = ANY(CAST(:event_ids AS int[])) AND e.status = 'published'
+          AND e.starts_at > now() AND EXISTS (SELECT FROM closed)
+        ORDER BY e.id
+        FOR SHARE
+    ),
+    tiers AS MATERIALIZED (
+        SELECT t.id FROM ticket_type t
+        WHERE CAST(:lock_tiers AS boolean) AND t.id = ANY(CAST(:tier_ids AS int[]))
+          AND (SELECT count(*) FROM events) = cardinality(CAST(:event_ids AS int[]))
+        ORDER BY t.id
+        FOR UPDATE
+    )
+    SELECT EXISTS (SELECT FROM closed) AS closed,
+           ARRAY(SELECT id FROM events) AS event_ids,
+           (SELECT count(*) FROM tiers) AS tiers_locked
     """
 )
 
-# Step 5. The order, its lines and its tickets in one round trip. Lines and tickets come in as
-# arrays (one element per line, one per ticket); each ticket finds its line by ticket type
-# (an order has one line per ticket type).
-INSERT_ORDER = text(
-    """
-    WITH new_order AS (
+# Step 4: lock the tiers (ascending id; already ours when the hold lapsed), sell, and insert the
+# order, its lines and its tickets, in one round trip. `sold` is incremented, never written from
+# a value read earlier, and only where the seats fit; the order is inserted only when every
+# line sold (`(SELECT count(*) FROM sold) = :line_count`), so a line that no longer fits makes
+# the statement return nothing. Lines and tickets come in as arrays (one element per line, one
+# per ticket); each ticket finds its line by ticket type (an order has one line per ticket type).
+_SELL_AND_PLACE = """
+    WITH locked AS MATERIALIZED (
+        SELECT id FROM ticket_type WHERE id = ANY(CAST(:tier_ids AS int[])) ORDER BY id FOR UPDATE
+    ),
+    sold AS (
+        UPDATE ticket_type t SET sold = t.sold + line.quantity
+        FROM locked
+        JOIN unnest(CAST(:tier_ids AS int[]), CAST(:quantities AS int[]))
+            AS line(ticket_type_id, quantity) ON line.ticket_type_id = locked.id
+        WHERE t.id = locked.id AND t.sold + line.quantity {holds} <= t.capacity
+        RETURNING t.id
+    ),
+    new_order AS (
         INSERT INTO customer_order
             (user_id, cart_id, status, total, currency, confirmed_at, created_at, updated_at)
-        VALUES (:user_id, :cart_id, 'confirmed', :total, :currency, now(), now(), now())
+        SELECT :user_id, :cart_id, 'confirmed', :total, :currency, now(), now(), now()
+        WHERE (SELECT count(*) FROM sold) = cardinality(CAST(:tier_ids AS int[]))
         RETURNING id, created_at
     ),
     new_lines AS (
@@ -202,7 +247,22 @@ INSERT_ORDER = text(
     FROM new_order, new_lines JOIN new_tickets ON new_tickets.order_item_id = new_lines.id
     ORDER BY new_tickets.id
     """
+# Own hold live: the seats are ours already; the condition only guards against bugs.
+SELL_AND_PLACE = text(_SELL_AND_PLACE.format(holds=""))
+# Hold lapsed: the tiers were locked by step 3, so this statement's snapshot holds every hold
+# committed before that, and no new one can appear (holds change under the tier lock).
+SELL_AND_PLACE_AGAINST_HOLDS = text(
+    _SELL_AND_PLACE.format(
+        holds=f"""+ coalesce((
+            SELECT sum(ci.quantity) FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
+            WHERE ci.ticket_type_id = t.id AND ci.cart_id <> :cart_id AND {LIVE_HOLD_SQL}
+        ), 0)"""
+    )
 )
+
+# Step 3 reads the cart again when it changed since step 1; a cart that keeps changing under a
+# checkout (its owner changing it again and again in another tab) gets a retryable 503.
+READ_ATTEMPTS = 3
 
 
 def place_order(
@@ -211,28 +271,34 @@ def place_order(
     """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
     Raises CartEmpty (422), NotOnSale (409), CustomerLimitExceeded (409, a tier's
     maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
-    line that cannot be filled) or PriceChanged (409); the caller commits on success and rolls
-    back on any error."""
+    line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart kept
+    changing); the caller commits on success and rolls back on any error."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
-    cart = connection.execute(CLOSE_CART, {"user_id": user_id}).first()
-    lines = connection.execute(CART_LINES, {"cart_id": cart.id}).all() if cart else []
-    if cart is None or not lines:
-        raise CartEmpty()
+    for _attempt in range(READ_ATTEMPTS):
+        lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
+        if not lines:
+            raise CartEmpty()
+        total, currency = _check(session, user_id, lines, expected_total)
+        if _close_cart(connection, lines):
+            break
+    else:
+        raise CheckoutContention()
+    return _sell_and_place(session, connection, user_id, lines, total, currency)
 
+
+def _check(
+    session: Session, user_id: int, lines: Sequence[Row[Any]], expected_total: Money | None
+) -> tuple[Decimal, str]:
+    """Step 2: every refusal, before any lock. Returns the total and its currency."""
     now = lines[0].now
     not_on_sale = [line for line in lines if not tier_on_sale(line, line, now)]
     if not_on_sale:
-        raise NotOnSale(
-            "Some tickets in your cart can no longer be bought. Remove those lines and check out"
-            " again.",
-            errors={"lines": [_line_ref(line) for line in not_on_sale]},
-        )
+        _refuse_not_on_sale(not_on_sale)
     check_customer_limits(session, user_id, lines)
     _refuse_short_lines(
         [(line, seats_left(line.capacity, line.sold, line.held_by_others)) for line in lines]
     )
-
     currency = lines[0].currency
     total = sum((line.price * line.quantity for line in lines), Decimal("0.00"))
     if expected_total is not None and (
@@ -244,17 +310,47 @@ def place_order(
             expected_total=expected_total,
             current_total=Money(total, currency),
         )
+    return total, currency
 
-    _sell(session, connection, cart, lines)
-    return _insert_order(connection, user_id, cart.id, lines, total, currency)
+
+def _refuse_not_on_sale(lines: Sequence[Row[Any]]) -> NoReturn:
+    raise NotOnSale(
+        "Some tickets in your cart can no longer be bought. Remove those lines and check out"
+        " again.",
+        errors={"lines": [_line_ref(line) for line in lines]},
+    )
+
+
+def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> bool:
+    """Step 3. False when the cart is no longer what step 1 read (read it again)."""
+    cart = lines[0]
+    event_ids = sorted({line.event_id for line in lines})
+    result = connection.execute(
+        CLOSE_CART,
+        {
+            "cart_id": cart.cart_id,
+            "seen_updated_at": cart.cart_updated_at,
+            "seen_lines": sorted([line.id, line.ticket_type_id, line.quantity] for line in lines),
+            "event_ids": event_ids,
+            "lock_tiers": not cart.hold_live,
+            "tier_ids": [line.ticket_type_id for line in lines],
+        },
+    ).one()
+    if not result.closed:
+        return False
+    if len(result.event_ids) < len(event_ids):
+        # Cancelled (or moved into the past) since step 1: an admin's change committed first.
+        locked = set(result.event_ids)
+        _refuse_not_on_sale([line for line in lines if line.event_id not in locked])
+    return True
 
 
 def check_customer_limits(session: Session, user_id: int, lines: Sequence[Row[Any]]) -> None:
     """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
     tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
-    listing every line over it. Checkout holds the user's one open cart locked (step 1), so two
-    checkouts of one customer cannot both pass this check. Costs a query only when a tier in
-    the cart sets a limit."""
+    listing every line over it. No lock is needed: a user has one open cart, and the next one
+    can only be created once the checkout that closed it has committed, so this read sees every
+    earlier order of the customer. Costs a query only when a tier in the cart sets a limit."""
     limits = {
         line.ticket_type_id: line.max_per_customer
         for line in lines
@@ -319,46 +415,24 @@ def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> No
         )
 
 
-def _sell(
-    session: Session, connection: Connection, cart: Row[Any], lines: Sequence[Row[Any]]
-) -> None:
-    """Raise `sold` per line (ascending tier id, the lock order). `sold` is incremented, never
-    written from a value read earlier; a row that no longer fits returns nothing."""
-    if not cart.hold_live:
-        lock_ticket_types(session, [line.ticket_type_id for line in lines])
-    for line in lines:
-        params = {"quantity": line.quantity, "tier_id": line.ticket_type_id, "cart_id": cart.id}
-        sold = connection.execute(SELL if cart.hold_live else SELL_AGAINST_HOLDS, params).first()
-        if sold is None:
-            # Someone was faster between our read and the lock: say what is left now.
-            left = available_by_ticket_type(
-                session, [line.ticket_type_id], exclude_cart_id=cart.id
-            )[line.ticket_type_id]
-            raise InsufficientAvailability(
-                f"{line.name} sold out while you were checking out. Lower the quantity (see"
-                " `errors.lines`) and check out again.",
-                errors={
-                    "lines": [{**_line_ref(line), "requested": line.quantity, "available": left}]
-                },
-            )
-
-
-def _insert_order(
+def _sell_and_place(
+    session: Session,
     connection: Connection,
     user_id: int,
-    cart_id: int,
     lines: Sequence[Row[Any]],
     total: Decimal,
     currency: str,
 ) -> PlacedOrder:
+    """Step 4: sell every line and insert the order graph, or refuse what no longer fits."""
+    cart = lines[0]
     codes = [
         (line.ticket_type_id, new_ticket_code()) for line in lines for _ in range(line.quantity)
     ]
     rows = connection.execute(
-        INSERT_ORDER,
+        SELL_AND_PLACE if cart.hold_live else SELL_AND_PLACE_AGAINST_HOLDS,
         {
             "user_id": user_id,
-            "cart_id": cart_id,
+            "cart_id": cart.cart_id,
             "total": total,
             "currency": currency,
             "event_ids": [line.event_id for line in lines],
@@ -372,6 +446,8 @@ def _insert_order(
             "codes": [code for _, code in codes],
         },
     ).all()
+    if not rows:
+        _refuse_unsold(session, cart.cart_id, lines)
     placed = {
         line.ticket_type_id: PlacedLine(
             id=0,
@@ -401,3 +477,17 @@ def _insert_order(
         cancelled_at=None,
         items=sorted(placed.values(), key=lambda line: line.id),
     )
+
+
+def _refuse_unsold(session: Session, cart_id: int, lines: Sequence[Row[Any]]) -> NoReturn:
+    """Step 4 sold nothing: someone was faster between step 2 and the tier lock, or an admin
+    deleted a tier meanwhile. Say what is left now (the caller rolls back)."""
+    left = available_by_ticket_type(
+        session, [line.ticket_type_id for line in lines], exclude_cart_id=cart_id
+    )
+    gone = [line for line in lines if line.ticket_type_id not in left]
+    if gone:
+        _refuse_not_on_sale(gone)
+    _refuse_short_lines([(line, left[line.ticket_type_id]) for line in lines])
+    # Nothing is short any more (an order was cancelled meanwhile): trying again will work.
+    raise CheckoutContention()

@@ -216,6 +216,16 @@ class IdempotencyKeyInProgress(_RetryLater, Conflict):
     retry_after_seconds = 1
 
 
+class CheckoutContention(_RetryLater):
+    """The cart changed again and again while a checkout read it, or the seats it found short
+    under the lock came back meanwhile: the same checkout will most likely work in a moment."""
+
+    default_message = (
+        "Your cart or its tickets changed while you were checking out. Retry in a moment."
+    )
+    retry_after_seconds = 1
+
+
 class InUse(Conflict):
     pass
 

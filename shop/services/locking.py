@@ -11,8 +11,9 @@ takes its locks in one global order, no such cycle can form. Ours, top to bottom
    edit, publish, tier edits), `FOR SHARE` by the paths that sell or unsell its seats
    (checkout, order cancel), so an event cancel and a sale of that event never overlap;
 4. **orders**, ascending id;
-5. **ticket types**, ascending id (checkout takes these last of all: its conditional
-   `UPDATE ... SET sold = sold + n` is the lock, held for one round trip and the commit);
+5. **ticket types**, ascending id (checkout takes these last of all, in the statement that
+   sells and inserts the order, so they are held for that one round trip and the commit; a
+   cart whose hold lapsed takes them one statement earlier, with the cart and event locks);
 6. **tickets**, ascending id.
 
 A path may skip levels but never goes back up. Who takes what:
@@ -59,7 +60,7 @@ def lock_events(session: Session, event_ids: Iterable[int], *, to_change: bool) 
     session.execute(statement)
 
 
-# Built once (checkout runs it for every cart whose hold lapsed); an array parameter keeps the
+# Built once (order and event cancels run it); an array parameter keeps the
 # SQL the same whatever the number of tiers.
 _LOCK_TICKET_TYPES = (
     select(TicketType.id)
