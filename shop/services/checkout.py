@@ -129,6 +129,10 @@ class PlacedOrder:
 # Step 1. The open cart, its lines with their tiers and events, and the seats other carts' live
 # holds take on those tiers, in tier id order: no lock, no write. Also the cart's version
 # (`updated_at`) and whether its own hold is live, for step 3.
+# `set_config(..., true)` is SET LOCAL for the rest of this transaction: steps 3 and 4 (prepared
+# statements after a connection's fifth checkout) then run on their generic plan. Their plans do
+# not depend on the values (primary keys and arrays of ids), but PostgreSQL's estimate kept it
+# planning them afresh on every execution, which cost more than running them (docs/decisions.md).
 CART_LINES = text(
     f"""
     WITH open_cart AS (
@@ -149,7 +153,8 @@ CART_LINES = text(
            l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
            t.sales_start, t.sales_end, t.max_per_customer, l.event_id, e.title, e.starts_at,
            e.status,
-           coalesce(h.held, 0)::int AS held_by_others, now() AS now
+           coalesce(h.held, 0)::int AS held_by_others, now() AS now,
+           set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode
     FROM lines l
     JOIN open_cart o ON o.id = l.cart_id
     JOIN ticket_type t ON t.id = l.ticket_type_id
