@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from shop.schemas import SHOP_TIMEZONE
 from tests.factories import now
 
 
@@ -470,7 +471,9 @@ def test_listing_counts_and_pages_up_to_the_cap(client, make, small_caps):
     search = client.get("/api/events?q=show").get_json()
     assert [item["id"] for item in search["data"]] == [events[0].id, events[1].id]
     assert search["meta"]["totalItems"] == 2
-    narrowed = client.get("/api/events?q=show&to=" + events[0].starts_at.date().isoformat())
+    # `to` is a day in shop time (between 23:00 and 24:00 UTC the UTC date is the day before).
+    first_day = events[0].starts_at.astimezone(SHOP_TIMEZONE).date().isoformat()
+    narrowed = client.get("/api/events?q=show&to=" + first_day)
     assert narrowed.get_json()["meta"]["totalItems"] == 1  # under the cap: exact
 
 
