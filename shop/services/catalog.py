@@ -203,7 +203,7 @@ def _search_page(
       number, up to the cap, is the total (counted once, in `found`);
     - all of them collected (at most the cap): sort those rows in memory and take the page;
     - more: the words are common (over 1 % of 100 000 events), so walking the sort's index finds
-      a page's 20 matches within a few hundred rows.
+      page 1's 20 matches within 20 × events / matches rows (under 2 000 on 100 000 events).
     Both branches are in the statement; PostgreSQL runs only the one whose condition holds (a
     "One-Time Filter" in the plan).
 
@@ -214,8 +214,8 @@ def _search_page(
     it does not guess how common the words are (it guessed badly for prefixes, and then chose
     reading the whole table), and a plan made for this search costs no less than one made
     for any search. So once psycopg prepares the statement (after 5 runs on a connection),
-    PostgreSQL keeps one generic plan for it: no planning per search (two thirds of
-    PostgreSQL's time per search on 10 000 events), and no settings changed around it. The
+    PostgreSQL keeps one generic plan for it: no parsing or planning per search and no settings
+    changed around it (PostgreSQL's CPU per search on 10 000 events: 1 630 → 380 µs). The
     walk checks the words with `ts_match_vq`, the function behind `@@`: written as a function
     it cannot be served by the full-text index, so PostgreSQL walks the sort's index there,
     as meant."""
