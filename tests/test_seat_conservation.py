@@ -132,7 +132,7 @@ def test_an_order_is_created_and_confirmed_at_the_same_instant(client, make, aut
     assert cancelled["data"]["cancelledAt"] >= order["createdAt"]
 
 
-def test_checkout_is_at_most_8_statements_and_one_commit(app, client, make, auth, count_queries):
+def test_checkout_is_at_most_6_statements_and_one_commit(app, client, make, auth, count_queries):
     from sqlalchemy import event
     from sqlalchemy.engine import Connection
 
@@ -146,13 +146,15 @@ def test_checkout_is_at_most_8_statements_and_one_commit(app, client, make, auth
 
     event.listen(Connection, "release_savepoint", record)
     try:
-        for hold_minutes in (15, -1):  # own hold live, and lapsed (one statement more)
+        for hold_minutes in (15, -1):  # own hold live, and lapsed
             make.cart([(tier, 2)], user=user, hold_minutes=hold_minutes)
             commits.clear()
             with count_queries() as statements:
                 response = client.post("/api/cart/checkout", headers=headers)
             assert response.status_code == 201, response.get_json()
-            assert len(statements) <= 8, "\n\n".join(statements)
+            # The token's user, the key's claim, the cart read, its close, the sale with the
+            # order, the key's answer (issue 12's bound is 8).
+            assert len(statements) <= 6, "\n\n".join(statements)
             assert len(commits) == 1
             headers["Idempotency-Key"] = "count-me-too"
     finally:
