@@ -11,9 +11,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
 from shop.extensions import db
+from shop.models import Event
 from shop.services.catalog import EventFilters, event_listing
 from tests.factories import now
 
@@ -126,9 +128,11 @@ def test_a_listing_counts_its_matches_once(app, make, monkeypatch, q):
     monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 3)
     monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 3)
     monkeypatch.setattr(catalog, "SEARCH_SORTED_IN_MEMORY", 3)
+    category = make.category(slug="shows")
     for n in range(5):
-        make.event(title=f"Show {n}")
-    filters = EventFilters(q=q)
+        make.event(title=f"Show {n}", category_id=category.id)
+    # A filter, so the browse count walks its matches (the unfiltered one reads day counts).
+    filters = EventFilters(q=q, category="shows")
     values = {**filter_values(filters), **page_values(1, 2, match_cap(filters))}
     with app.app_context():
         connection = db.session.connection()
@@ -145,3 +149,53 @@ def test_a_listing_counts_its_matches_once(app, make, monkeypatch, q):
         if n["Node Type"] == "Limit" and n["Actual Rows"] * n["Actual Loops"] == stop
     ]
     assert len(counting) == 1, [(n["Node Type"], n.get("Actual Rows")) for n in nodes]
+
+
+def test_the_unfiltered_listing_counts_from_the_day_counts_not_the_events(app, make):
+    """Half the visitors page through every upcoming event: their total is summed from
+    `published_event_day` (a row per day) plus today's rest from the index, never a walk over
+    up to 10 000 index entries (shop.services.catalog._upcoming_total)."""
+    from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+    from shop.services.catalog import filter_values, match_cap
+
+    for days in (1, 2, 3):
+        make.event(starts_at=now() + timedelta(days=days))
+    filters = EventFilters(sort="title")
+    values = {**filter_values(filters), **page_values(1, 20, match_cap(filters))}
+    with app.app_context():
+        connection = db.session.connection()
+        sql = compile_once(listing_json_statement(filters), connection.dialect, values)
+        plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", values).scalar()
+        db.session.rollback()
+    nodes = list(plan_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+    assert any(n.get("Relation Name") == "published_event_day" for n in nodes)
+    # Only the page (20) is walked; nothing stops at the cap of 10 000.
+    assert not [n for n in nodes if n["Node Type"] == "Limit" and n.get("Plan Rows") == 10_000]
+    assert "LIMIT 10000" not in sql.replace("::INTEGER", "")
+
+
+def test_a_category_in_a_city_is_counted_from_one_index(app, make):
+    """A category in a city reads one range of `ix_event_published_category_venue` per venue
+    of the city, instead of checking every event of the category for its venue."""
+    from shop.services.catalog import match_cap
+
+    category = make.category(slug="jazz-club")
+    for city in ("Aarhus", "Odense"):
+        venue = make.venue(city=city)
+        for _ in range(3):
+            make.event(category_id=category.id, venue_id=venue.id)
+    filters = EventFilters(category="jazz-club", city="aarhus")
+    counted = event_listing(filters).with_only_columns(Event.id).order_by(None)
+    statement = select(func.count()).select_from(counted.limit(match_cap(filters)).subquery())
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    with app.app_context():
+        connection = db.session.connection()
+        # As on a big catalogue, where reading rows and bitmaps costs more than the index.
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        explain = f"EXPLAIN (FORMAT JSON) {compiled}"
+        plan = connection.exec_driver_sql(explain, compiled.params).scalar()
+        db.session.rollback()
+    nodes = list(plan_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+    event_scans = [n for n in nodes if n.get("Relation Name") == "event"]
+    assert [n.get("Index Name") for n in event_scans] == ["ix_event_published_category_venue"]

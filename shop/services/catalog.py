@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Date,
+    DateTime,
     Integer,
     Select,
     SelectBase,
@@ -31,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shop.models import Category, Event, EventStatus, TicketType, Venue
+from shop.models import Category, Event, EventStatus, PublishedEventDay, TicketType, Venue
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
 
@@ -176,6 +178,8 @@ def listing_page(filters: EventFilters) -> ListingPage:
     if filters.q:
         return _search_page(filters, cap, limit, offset)
     page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
+    if is_unfiltered(filters):
+        return ListingPage(ids=page_ids, total=_upcoming_total(cap))
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
@@ -187,6 +191,41 @@ def listing_page(filters: EventFilters) -> ListingPage:
     )
     total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
+
+
+def is_unfiltered(filters: EventFilters) -> bool:
+    """Every upcoming published event, in any sort: the listing most visitors page through."""
+    return filters == EventFilters(sort=filters.sort)
+
+
+def _upcoming_total(cap: int) -> Select[int]:
+    """How many published events have not started yet, up to `cap`, without visiting them.
+
+    The `published_event_day` table counts the published events starting on each day (UTC),
+    kept exact by triggers in the same transaction as every change to `event` (migration
+    0007). The events that have not started are those of the days after today, summed from
+    that table (a few hundred rows), plus today's that start from now on, counted from the
+    start-time index (a day's worth). Time passing needs no upkeep: as days go by, fewer of
+    the table's rows are after today. Walking up to 10 000 index entries instead costs ~15
+    times as much, and this is half of what visitors ask for."""
+    today = func.timezone("UTC", func.now()).cast(Date)
+    tomorrow_starts = func.timezone("UTC", (today + 1).cast(DateTime))
+    later_days = (
+        select(func.coalesce(func.sum(PublishedEventDay.events), 0))
+        .where(PublishedEventDay.starts_on > today)
+        .scalar_subquery()
+    )
+    rest_of_today = (
+        select(func.count())
+        .where(
+            Event.status == EventStatus.PUBLISHED,
+            Event.starts_at >= func.now(),
+            Event.starts_at < tomorrow_starts,
+        )
+        .scalar_subquery()
+    )
+    total = func.least(later_days + rest_of_today, cap)
+    return select(cast(total, Integer).label("total_items"))
 
 
 # A search collects up to this many matches (id and sort key) before it decides how to sort.

@@ -1,0 +1,141 @@
+"""The unfiltered listing's total comes from `published_event_day`, which database triggers keep
+equal to the published events per day (UTC) through every change to `event` (migration 0007).
+
+Each test changes events the way the app or an operator can (admin routes, the ORM, bulk SQL,
+TRUNCATE) and compares the table with a count of the events themselves."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from shop.extensions import db
+from tests.factories import now
+
+COUNTS_FROM_EVENTS = text(
+    "SELECT (starts_at AT TIME ZONE 'UTC')::date, count(*) FROM event"
+    " WHERE status = 'published' GROUP BY 1"
+)
+DAY_COUNTS = text("SELECT starts_on, events FROM published_event_day WHERE events <> 0")
+
+
+def assert_day_counts_match_events(app):
+    with app.app_context():
+        counted = dict(db.session.execute(COUNTS_FROM_EVENTS).all())
+        kept = dict(db.session.execute(DAY_COUNTS).all())
+        db.session.rollback()
+    assert kept == counted
+    return kept
+
+
+def run_sql(app, sql, **values):
+    with app.app_context():
+        db.session.execute(text(sql), values)
+        db.session.commit()
+
+
+@pytest.fixture
+def admin(make, auth):
+    return auth.headers(make.user(role="admin"))
+
+
+def test_admin_changes_move_events_in_and_out_of_the_day_counts(app, client, make, admin):
+    venue, category = make.venue(), make.category()
+    starts = now() + timedelta(days=20)
+    body = {
+        "title": "New Year Gala",
+        "startsAt": starts.isoformat(),
+        "endsAt": (starts + timedelta(hours=4)).isoformat(),
+        "venueId": venue.id,
+        "categoryId": category.id,
+    }
+    event_id = client.post("/api/admin/events", json=body, headers=admin).get_json()["data"]["id"]
+    assert assert_day_counts_match_events(app) == {}  # a draft is not listed
+    tiers = f"/api/admin/events/{event_id}/ticket-types"
+    tier = {"name": "Standard", "price": "450.00", "capacity": 100}
+    assert client.post(tiers, json=tier, headers=admin).status_code == 201
+    assert client.post(f"/api/admin/events/{event_id}/publish", headers=admin).status_code == 200
+    assert assert_day_counts_match_events(app) == {starts.date(): 1}
+
+    later = starts + timedelta(days=3)
+    moved = client.patch(
+        f"/api/admin/events/{event_id}",
+        json={"startsAt": later.isoformat(), "endsAt": (later + timedelta(hours=2)).isoformat()},
+        headers=admin,
+    )
+    assert moved.status_code == 200
+    assert assert_day_counts_match_events(app) == {later.date(): 1}
+
+    assert client.post(f"/api/admin/events/{event_id}/cancel", headers=admin).status_code == 200
+    assert assert_day_counts_match_events(app) == {}
+
+
+def test_inserts_updates_and_deletes_of_many_rows_keep_the_day_counts(app, make):
+    venue, category = make.venue(), make.category()
+    run_sql(
+        app,
+        "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
+        " SELECT 'Bulk ' || n, now() + n * interval '7 hours',"
+        "  now() + n * interval '7 hours' + interval '1 hour', :venue, :category,"
+        "  CASE WHEN n % 5 = 0 THEN 'draft' ELSE 'published' END"
+        " FROM generate_series(1, 200) AS n",
+        venue=venue.id,
+        category=category.id,
+    )
+    assert sum(assert_day_counts_match_events(app).values()) == 160
+    # Drafts published, some events moved a day later, an unrelated column changed: one
+    # statement, rows both entering and leaving days.
+    run_sql(
+        app,
+        "UPDATE event SET status = 'published',"
+        " starts_at = starts_at + CASE WHEN id % 3 = 0 THEN interval '1 day' ELSE interval '0' END,"
+        " ends_at = ends_at + CASE WHEN id % 3 = 0 THEN interval '1 day' ELSE interval '0' END,"
+        " title = title || '!'",
+    )
+    assert sum(assert_day_counts_match_events(app).values()) == 200
+    run_sql(app, "UPDATE event SET status = 'cancelled' WHERE id % 4 = 0")
+    run_sql(app, "DELETE FROM event WHERE id % 7 = 0")
+    assert_day_counts_match_events(app)
+    # Adding and repricing tiers changes price_from (a trigger UPDATEs the event): the day
+    # counts stay as they are.
+    priced = make.event()
+    tier = make.ticket_type(event=priced)
+    run_sql(app, "UPDATE ticket_type SET price = price + 1 WHERE id = :tier", tier=tier.id)
+    assert_day_counts_match_events(app)
+
+
+def test_truncating_events_empties_the_day_counts(app, make):
+    make.event()
+    make.event(starts_at=now() + timedelta(days=2))
+    assert sum(assert_day_counts_match_events(app).values()) == 2
+    run_sql(app, "TRUNCATE event CASCADE")
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM published_event_day")).scalar() == 0
+        db.session.rollback()
+
+
+def test_the_unfiltered_total_counts_what_has_not_started_yet(app, client, make, monkeypatch):
+    """Whatever the time of day: an event that started a minute ago is no longer counted, one in
+    a minute is (both are usually today, counted from the index), and tomorrow's and later
+    days' come from the day counts. Drafts and cancelled events never count."""
+    tomorrow = datetime.combine(now().date() + timedelta(days=1), time(), tzinfo=UTC)
+    make.event(starts_at=now() - timedelta(minutes=1))
+    upcoming = [
+        make.event(starts_at=now() + timedelta(minutes=1)),
+        make.event(starts_at=tomorrow),
+        make.event(starts_at=tomorrow + timedelta(days=3)),
+    ]
+    make.event(starts_at=tomorrow, status="draft")
+    make.event(starts_at=tomorrow, status="cancelled")
+
+    listed = client.get("/api/events?sort=title").get_json()
+    assert listed["meta"]["totalItems"] == 3
+    assert {event["id"] for event in listed["data"]} == {event.id for event in upcoming}
+    # The same count as a filtered listing walks, for the same events.
+    assert client.get("/api/events?city=Copenhagen").get_json()["meta"]["totalItems"] == 3
+
+    from shop.services import catalog
+
+    monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 2)  # the cap still applies
+    capped = client.get("/api/events?pageSize=1").get_json()["meta"]
+    assert (capped["totalItems"], capped["totalPages"]) == (2, 2)
