@@ -215,17 +215,14 @@ def _upcoming_total(cap: int) -> Select[int]:
         .where(PublishedEventDay.starts_on > today)
         .scalar_subquery()
     )
-    rest_of_today = (
-        select(func.count())
-        .where(
-            Event.status == EventStatus.PUBLISHED,
-            Event.starts_at >= func.now(),
-            Event.starts_at < tomorrow_starts,
-        )
-        .scalar_subquery()
+    # An aggregate over today's events (not a bare expression), so PostgreSQL computes it once
+    # even though totalItems and totalPages both use it.
+    total = func.least(func.count() + later_days, cap)
+    return select(cast(total, Integer).label("total_items")).where(
+        Event.status == EventStatus.PUBLISHED,
+        Event.starts_at >= func.now(),
+        Event.starts_at < tomorrow_starts,
     )
-    total = func.least(later_days + rest_of_today, cap)
-    return select(cast(total, Integer).label("total_items"))
 
 
 # A search collects up to this many matches (id and sort key) before it decides how to sort.
