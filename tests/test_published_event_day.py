@@ -4,11 +4,14 @@ equal to the published events per day (UTC) through every change to `event` (mig
 Each test changes events the way the app or an operator can (admin routes, the ORM, bulk SQL,
 TRUNCATE) and compares the table with a count of the events themselves."""
 
+import threading
 from datetime import UTC, datetime, time, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
+from shop.database import libpq_url
 from shop.extensions import db
 from tests.factories import now
 
@@ -139,3 +142,43 @@ def test_the_unfiltered_total_counts_what_has_not_started_yet(app, client, make,
     monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 2)  # the cap still applies
     capped = client.get("/api/events?pageSize=1").get_json()["meta"]
     assert (capped["totalItems"], capped["totalPages"]) == (2, 2)
+
+
+def test_seeding_and_reseeding_keep_the_day_counts(app, runner, make):
+    """`flask seed` bulk-loads events with COPY after a TRUNCATE; both fire the triggers."""
+    make.event(title="Left over from before")
+    result = runner.invoke(args=["seed", "--reset", "--events", "60"])
+    assert result.exit_code == 0, result.output
+    assert sum(assert_day_counts_match_events(app).values()) > 0
+
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_two_writers_of_the_same_day_both_count(app, make, database_url):
+    """The second writer of a day waits for the first one's transaction to end, then adds to
+    the count the first one committed (no lost update)."""
+    venue, category = make.venue(), make.category()
+    starts = now() + timedelta(days=9)
+    insert = (
+        "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
+        " VALUES (%s, %s, %s, %s, %s, 'published')"
+    )
+
+    def add(connection, title):
+        connection.execute(
+            insert, (title, starts, starts + timedelta(hours=2), venue.id, category.id)
+        )
+
+    with (
+        psycopg.connect(libpq_url(database_url)) as first,
+        psycopg.connect(libpq_url(database_url)) as second,
+    ):
+        add(first, "First")
+        writer = threading.Thread(target=lambda: (add(second, "Second"), second.commit()))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive()  # waiting for the first writer's day
+        first.commit()
+        writer.join(10)
+        assert not writer.is_alive()
+    assert assert_day_counts_match_events(app) == {starts.date(): 2}
