@@ -16,19 +16,27 @@ from shop.extensions import db
 from tests.factories import now
 
 COUNTS_FROM_EVENTS = text(
-    "SELECT (starts_at AT TIME ZONE 'UTC')::date, count(*) FROM event"
-    " WHERE status = 'published' GROUP BY 1"
+    "SELECT coalesce(category_id, 0), coalesce(venue_id, 0), starts_on, count(*) FROM ("
+    "  SELECT category_id, venue_id, (starts_at AT TIME ZONE 'UTC')::date AS starts_on"
+    "  FROM event WHERE status = 'published') AS published"
+    " GROUP BY GROUPING SETS ((starts_on), (category_id, starts_on), (venue_id, starts_on))"
 )
-DAY_COUNTS = text("SELECT starts_on, events FROM published_event_day WHERE events <> 0")
+DAY_COUNTS = text(
+    "SELECT category_id, venue_id, starts_on, events FROM published_event_day WHERE events <> 0"
+)
 
 
 def assert_day_counts_match_events(app):
+    """The table equals a count of the events, in all, per category and per venue; returns
+    the counts in all ({day: events})."""
     with app.app_context():
-        counted = dict(db.session.execute(COUNTS_FROM_EVENTS).all())
-        kept = dict(db.session.execute(DAY_COUNTS).all())
+        counted = {tuple(row[:3]): row[3] for row in db.session.execute(COUNTS_FROM_EVENTS)}
+        kept = {tuple(row[:3]): row[3] for row in db.session.execute(DAY_COUNTS)}
         db.session.rollback()
     assert kept == counted
-    return kept
+    return {
+        day: events for (category, venue, day), events in kept.items() if category == venue == 0
+    }
 
 
 def run_sql(app, sql, **values):
@@ -68,6 +76,12 @@ def test_admin_changes_move_events_in_and_out_of_the_day_counts(app, client, mak
     )
     assert moved.status_code == 200
     assert assert_day_counts_match_events(app) == {later.date(): 1}
+    elsewhere = {"venueId": make.venue(city="Odense").id, "categoryId": make.category().id}
+    assert (
+        client.patch(f"/api/admin/events/{event_id}", json=elsewhere, headers=admin).status_code
+        == 200
+    )
+    assert assert_day_counts_match_events(app) == {later.date(): 1}
 
     assert client.post(f"/api/admin/events/{event_id}/cancel", headers=admin).status_code == 200
     assert assert_day_counts_match_events(app) == {}
@@ -96,6 +110,10 @@ def test_inserts_updates_and_deletes_of_many_rows_keep_the_day_counts(app, make)
         " title = title || '!'",
     )
     assert sum(assert_day_counts_match_events(app).values()) == 200
+    other_venue, other_category = make.venue(), make.category()
+    run_sql(app, "UPDATE event SET venue_id = :venue WHERE id % 2 = 0", venue=other_venue.id)
+    run_sql(app, "UPDATE event SET category_id = :id WHERE id % 3 = 1", id=other_category.id)
+    assert_day_counts_match_events(app)
     run_sql(app, "UPDATE event SET status = 'cancelled' WHERE id % 4 = 0")
     run_sql(app, "DELETE FROM event WHERE id % 7 = 0")
     assert_day_counts_match_events(app)
@@ -117,30 +135,43 @@ def test_truncating_events_empties_the_day_counts(app, make):
         db.session.rollback()
 
 
-def test_the_unfiltered_total_counts_what_has_not_started_yet(app, client, make, monkeypatch):
+@pytest.mark.parametrize(
+    "scope", ["", "category=day-counted", "city=aarhus"], ids=["all", "category", "city"]
+)
+def test_a_day_counted_total_counts_what_has_not_started_yet(app, client, make, monkeypatch, scope):
     """Whatever the time of day: an event that started a minute ago is no longer counted, one in
     a minute is (both are usually today, counted from the index), and tomorrow's and later
-    days' come from the day counts. Drafts and cancelled events never count."""
-    tomorrow = datetime.combine(now().date() + timedelta(days=1), time(), tzinfo=UTC)
-    make.event(starts_at=now() - timedelta(minutes=1))
-    upcoming = [
-        make.event(starts_at=now() + timedelta(minutes=1)),
-        make.event(starts_at=tomorrow),
-        make.event(starts_at=tomorrow + timedelta(days=3)),
-    ]
-    make.event(starts_at=tomorrow, status="draft")
-    make.event(starts_at=tomorrow, status="cancelled")
+    days' come from the day counts. Drafts, cancelled events and other categories or cities
+    never count."""
+    category = make.category(slug="day-counted")
+    venue = make.venue(city="Aarhus")
 
-    listed = client.get("/api/events?sort=title").get_json()
-    assert listed["meta"]["totalItems"] == 3
-    assert {event["id"] for event in listed["data"]} == {event.id for event in upcoming}
-    # The same count as a filtered listing walks, for the same events.
-    assert client.get("/api/events?city=Copenhagen").get_json()["meta"]["totalItems"] == 3
+    def event(**fields):
+        return make.event(category_id=category.id, venue_id=venue.id, **fields)
+
+    tomorrow = datetime.combine(now().date() + timedelta(days=1), time(), tzinfo=UTC)
+    event(starts_at=now() - timedelta(minutes=1))
+    upcoming = [
+        event(starts_at=now() + timedelta(minutes=1)),
+        event(starts_at=tomorrow),
+        event(starts_at=tomorrow + timedelta(days=3)),
+    ]
+    event(starts_at=tomorrow, status="draft")
+    event(starts_at=tomorrow, status="cancelled")
+    elsewhere = make.event(starts_at=tomorrow, venue_id=make.venue(city="Odense").id)
+    expected = {e.id for e in upcoming} | ({elsewhere.id} if not scope else set())
+
+    listed = client.get(f"/api/events?sort=title&{scope}").get_json()
+    assert listed["meta"]["totalItems"] == len(expected)
+    assert {e["id"] for e in listed["data"]} == expected
+    # The same count as a listing that walks its matches (`to` is not day-counted).
+    walked = client.get(f"/api/events?to=2099-12-31&{scope}").get_json()["meta"]
+    assert walked["totalItems"] == len(expected)
 
     from shop.services import catalog
 
     monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 2)  # the cap still applies
-    capped = client.get("/api/events?pageSize=1").get_json()["meta"]
+    capped = client.get(f"/api/events?pageSize=1&{scope}").get_json()["meta"]
     assert (capped["totalItems"], capped["totalPages"]) == (2, 2)
 
 

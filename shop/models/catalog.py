@@ -145,15 +145,18 @@ class Event(TimestampMixin, Base):
 
 
 class PublishedEventDay(Base):
-    """How many published events start on each day (UTC): the unfiltered listing's count.
+    """How many published events start on each day (UTC): in all (`category_id` and `venue_id`
+    0), per category (`venue_id` 0) and per venue (`category_id` 0). What the listing counts
+    every event, a category or a city from (see `shop.services.catalog.day_counted_total`).
 
     Kept exact by database triggers in the same transaction as every insert, update, delete or
-    truncate of `event` (migration 0007); the application never writes it. The listing counts
-    the upcoming events as the days after today from here, plus today's remaining events from
-    the start-time index, so time passing needs no upkeep (see `listing_page`)."""
+    truncate of `event` (migration 0007); the application never writes it. 0 stands for "any"
+    (a primary key column cannot be NULL), so the keys are not foreign keys."""
 
     __tablename__ = "published_event_day"
 
+    category_id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(primary_key=True)
     starts_on: Mapped[date] = mapped_column(primary_key=True)
     events: Mapped[int]
 

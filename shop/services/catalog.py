@@ -178,8 +178,8 @@ def listing_page(filters: EventFilters) -> ListingPage:
     if filters.q:
         return _search_page(filters, cap, limit, offset)
     page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
-    if is_unfiltered(filters):
-        return ListingPage(ids=page_ids, total=_upcoming_total(cap))
+    if counted_by_day(filters):
+        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
@@ -193,35 +193,47 @@ def listing_page(filters: EventFilters) -> ListingPage:
     return ListingPage(ids=page_ids, total=total)
 
 
-def is_unfiltered(filters: EventFilters) -> bool:
-    """Every upcoming published event, in any sort: the listing most visitors page through."""
-    return filters == EventFilters(sort=filters.sort)
+def counted_by_day(filters: EventFilters) -> bool:
+    """Every upcoming event, a category's or a city's, in any sort: what most visitors page
+    through, and what `published_event_day` counts."""
+    scope = EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
+    return filters == scope and not (filters.category and filters.city)
 
 
-def _upcoming_total(cap: int) -> Select[int]:
-    """How many published events have not started yet, up to `cap`, without visiting them.
+def day_counted_total(filters: EventFilters, cap: int) -> Select[int]:
+    """How many events `event_listing(filters)` lists, up to `cap`, without visiting them:
+    for every upcoming event, a category's or a city's (`counted_by_day`).
 
-    The `published_event_day` table counts the published events starting on each day (UTC),
-    kept exact by triggers in the same transaction as every change to `event` (migration
-    0007). The events that have not started are those of the days after today, summed from
-    that table (a few hundred rows), plus today's that start from now on, counted from the
-    start-time index (a day's worth). Time passing needs no upkeep: as days go by, fewer of
-    the table's rows are after today. Walking up to 10 000 index entries instead costs ~15
-    times as much, and this is half of what visitors ask for."""
+    The `published_event_day` table counts the published events starting on each day (UTC), in
+    all, per category and per venue, kept exact by triggers in the same transaction as every
+    change to `event` (migration 0007). The events that have not started are those of the days
+    after today, summed from that table (a few hundred rows), plus today's that start from now
+    on, counted from an index (a day's worth). Time passing needs no upkeep: as days go by,
+    fewer of the table's rows are after today. Walking up to 10 000 index entries instead
+    costs ~15 times as much, and these listings are most of what visitors ask for."""
+    values = filter_values(filters)
     today = func.timezone("UTC", func.now()).cast(Date)
     tomorrow_starts = func.timezone("UTC", (today + 1).cast(DateTime))
-    later_days = (
-        select(func.coalesce(func.sum(PublishedEventDay.events), 0))
-        .where(PublishedEventDay.starts_on > today)
-        .scalar_subquery()
-    )
-    # An aggregate over today's events (not a bare expression), so PostgreSQL computes it once
+    day = PublishedEventDay
+    later_days = select(func.coalesce(func.sum(day.events), 0)).where(day.starts_on > today)
+    if values["category"] is not None:
+        category_id = select(Category.id).where(Category.slug == bindparam("category"))
+        later_days = later_days.where(day.category_id == category_id.scalar_subquery())
+    else:
+        later_days = later_days.where(day.category_id == 0)
+    if values["city"] is not None:
+        venue_ids = select(Venue.id).where(func.lower(Venue.city) == bindparam("city"))
+        later_days = later_days.where(day.venue_id.in_(venue_ids.scalar_subquery()))
+    else:
+        later_days = later_days.where(day.venue_id == 0)
+    # An aggregate over today's matches (not a bare expression), so PostgreSQL computes it once
     # even though totalItems and totalPages both use it.
-    total = func.least(func.count() + later_days, cap)
-    return select(cast(total, Integer).label("total_items")).where(
-        Event.status == EventStatus.PUBLISHED,
-        Event.starts_at >= func.now(),
-        Event.starts_at < tomorrow_starts,
+    total = func.least(func.count() + later_days.scalar_subquery(), cap)
+    return (
+        event_listing(filters)
+        .with_only_columns(cast(total, Integer).label("total_items"))
+        .where(Event.starts_at < tomorrow_starts)
+        .order_by(None)
     )
 
 
