@@ -3,8 +3,8 @@
     python bench/explain_catalog.py [--events 100000]
 
 Prints, per case, the scans used and the execution time of the page query and of its count (the
-listing's own count statement: up to the cap, or from `published_event_day` for the unfiltered
-listing), the shared buffers the count touched, and flags any sequential scan on `event` or
+listing's own count statement: up to the cap, or from `published_event_day` for every event,
+a category or a city), the shared buffers the count touched, and flags any sequential scan on `event` or
 `ticket_type` (a missing index).
 """
 
@@ -115,8 +115,8 @@ def main() -> None:
     print(
         f"\n{len(CASES)} cases on {args.events} events, median of 5 EXPLAIN ANALYZE runs;"
         f" {missing} page queries with a sequential scan on event/ticket_type.\n"
-        "Counts stop at the cap (10 000 matches browsing, 1 000 for a search); the unfiltered"
-        " listing sums published_event_day ('days') plus today's rest."
+        "Counts stop at the cap (10 000 matches browsing, 1 000 for a search); every event, a"
+        " category and a city sum published_event_day ('days') plus today's rest."
     )
 
 
