@@ -57,6 +57,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_auth.py": (4,),
     "test_cart.py": (4,),
     "test_cart_concurrency.py": (4,),
+    "test_lapsed_hold_concurrency.py": (4,),
     "security/test_api2_authentication.py": (4,),
     "security/test_api3_property_level_authorization.py": (4,),
     "security/test_api4_resource_consumption.py": (4,),

@@ -226,6 +226,40 @@ def test_line_of_a_sold_out_tier_is_removed_after_the_hold_lapsed(client, tier, 
     assert "sold_out" in [w["code"] for w in changed["warnings"]]
 
 
+def test_every_line_is_rechecked_after_the_hold_lapsed_also_after_a_removed_one(client, make, sql):
+    # Three lines; while the hold is lapsed another cart holds every seat of the first two
+    # tiers and all but two of the third. Each line is re-checked on its own: removing the
+    # first must not skip the second (which would stay held over capacity).
+    event = make.event()
+    first, second, third = (make.ticket_type(event, capacity=4, max_per_order=4) for _ in range(3))
+    mine = add(client, first, 2)
+    headers = guest_headers(mine)
+    add(client, second, 2, headers)
+    add(client, third, 3, headers)
+    sql("UPDATE cart SET hold_expires_at = now() - interval '1 minute'")
+    make.cart([(first, 4), (second, 4), (third, 2)])
+    other_tier = make.ticket_type(event)
+
+    changed = add(client, other_tier, 1, headers).get_json()["data"]
+
+    assert {line["ticketTypeId"]: line["quantity"] for line in changed["items"]} == {
+        third.id: 2,
+        other_tier.id: 1,
+    }
+    assert [w["code"] for w in changed["warnings"]] == ["sold_out", "sold_out", "quantity_capped"]
+    held = sql(
+        "SELECT i.ticket_type_id, sum(i.quantity) AS held FROM cart_item i"
+        " JOIN cart c ON c.id = i.cart_id WHERE c.hold_expires_at > now()"
+        " GROUP BY i.ticket_type_id ORDER BY i.ticket_type_id"
+    )
+    assert held == [
+        {"ticket_type_id": first.id, "held": 4},
+        {"ticket_type_id": second.id, "held": 4},
+        {"ticket_type_id": third.id, "held": 4},
+        {"ticket_type_id": other_tier.id, "held": 1},
+    ]
+
+
 def test_changes_renew_the_hold_at_most_the_configured_times(app, client, tier, monkeypatch, sql):
     monkeypatch.setitem(app.config, "CART_HOLD_MAX_RENEWALS", 2)
     first = add(client, tier, 1)

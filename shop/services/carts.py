@@ -537,12 +537,19 @@ def _renew_hold(session: Session, change: CartChange, policy: HoldPolicy) -> Non
 
 
 def _recheck_lines(session: Session, change: CartChange) -> None:
-    """After a hold lapsed, others may have bought or held the seats: cap or drop lines."""
-    lines = change.lines
-    if not lines:
+    """After a hold lapsed, others may have bought or held the seats: cap or drop lines.
+
+    Every line is checked, each against what is left of its own tier. The loop builds the list
+    of lines it keeps instead of removing dropped lines from the list it walks: removing an item
+    from a Python list during a `for` over it skips the item after it, and a skipped line would
+    be held again at its old quantity, over what is left (`flask check`: sold + held >
+    capacity; its holder's checkout is then refused). tests/test_cart.py and
+    tests/test_lapsed_hold_concurrency.py hold this down."""
+    if not change.lines:
         return
     available = available_for(session, change, [change.cart.id])
-    for line in lines:
+    kept: list[CartItem] = []
+    for line in change.lines:
         tier = change.tiers[line.ticket_type_id]
         left = available[tier.id]
         if left == 0:
@@ -554,8 +561,8 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
                 )
             )
             session.delete(line)
-            change.lines.remove(line)
-        elif line.quantity > left:
+            continue
+        if line.quantity > left:
             change.warnings.append(
                 cart_warning(
                     "quantity_capped",
@@ -567,6 +574,8 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
                 )
             )
             line.quantity = left
+        kept.append(line)
+    change.lines = kept
     session.flush()
 
 
