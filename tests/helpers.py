@@ -146,3 +146,18 @@ def meanwhile(app, after_statement: str, change) -> Iterator[list]:
         yield outcome
     finally:
         event.remove(engine, "after_cursor_execute", run_change)
+
+
+def lapsed_carts(make, auth, rng, scarce, roomy, count):
+    """`count` signed-in buyers, each with a lapsed cart of two lines (one or two seats each)
+    on two of the `scarce` tiers, and the tier each will add one ticket of: every other buyer
+    the `roomy` one (so the add itself succeeds and the re-check decides what is held), the
+    others a scarce one. Together the lapsed lines ask for about twice the scarce seats, so
+    most re-checks must cap or drop lines, often both of a cart's lines."""
+    buyers = []
+    for i in range(count):
+        user = make.user()
+        lines = rng.sample(scarce, 2)
+        make.cart([(tier, rng.randint(1, 2)) for tier in lines], user=user, hold_minutes=-1)
+        buyers.append((auth.headers(user), roomy.id if i % 2 else rng.choice(scarce).id))
+    return buyers
