@@ -142,9 +142,15 @@ _USER_CART = select(Cart).where(
 _USER_CART_LOCKED = _USER_CART.with_for_update().execution_options(populate_existing=True)
 _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
 # A changing cart's lines, and on every row the seats other carts' live holds take on the locked
-# tiers (`{tier id: seats}` as JSON, computed once): one round trip instead of two. Read after
-# the tier locks, so those holds cannot change before the commit. The outer join from a one-row
-# FROM gives one row (with no line) for a cart without lines.
+# tiers (`{tier id: seats}` as JSON, computed once): one round trip instead of two. The outer
+# join from a one-row FROM gives one row (with no line) for a cart without lines.
+# Rule: count holds in a NEW statement after the one that locked the tiers, never inside it.
+# Holds change only under the tier lock, so once every tier of the change (the lines' tiers and
+# the added one) is ours, no hold can appear before our commit. But in READ COMMITTED a statement
+# takes its snapshot when it starts: a `FOR UPDATE` that waits for a lock re-reads the locked
+# row afterwards, while any subquery or CTE of that same statement (a sum of holds, say) still
+# sees the snapshot from before the wait and misses the hold the lock's previous owner just
+# committed. A statement started after the lock was granted sees it.
 _HELD = HELD_BY_OTHERS.subquery("held")
 _LINES_AND_HELD = (
     select(
