@@ -1,6 +1,7 @@
 """Assertions and helpers shared by the test modules."""
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -161,3 +162,51 @@ def lapsed_carts(make, auth, rng, scarce, roomy, count):
         make.cart([(tier, rng.randint(1, 2)) for tier in lines], user=user, hold_minutes=-1)
         buyers.append((auth.headers(user), roomy.id if i % 2 else rng.choice(scarce).id))
     return buyers
+
+
+@contextmanager
+def lock_taken_meanwhile(app, after_statement: str, lock_sql: str, change_sql: str, **params):
+    """Right after the first SQL statement that contains `after_statement`, another transaction
+    (its own connection) takes a row lock with `lock_sql`, and the request goes on to wait for
+    that lock; once it waits, the other transaction runs `change_sql` and commits, releasing the
+    lock. A change committed by the lock's previous owner while the request waited for it. Yields
+    a list that holds True once the change committed."""
+    from sqlalchemy import event, text
+
+    from shop.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    locked = threading.Event()
+    committed: list = []
+
+    def lock_then_change():
+        with engine.connect() as owner, engine.connect() as watcher:
+            owner.execute(text(lock_sql), params)
+            locked.set()
+            deadline = time.monotonic() + 10
+            while not watcher.execute(
+                text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
+            ).scalar():
+                watcher.rollback()
+                assert time.monotonic() < deadline, "the request never waited for the lock"
+                time.sleep(0.005)
+            owner.execute(text(change_sql), params)
+            owner.commit()
+            committed.append(True)
+
+    worker = threading.Thread(target=lock_then_change)
+
+    def start_owner(conn, cursor, statement, parameters, context, executemany):
+        if locked.is_set() or after_statement not in statement:
+            return  # once, and never for the other transaction's own statements
+        worker.start()
+        assert locked.wait(timeout=10), "the other transaction did not take its lock"
+
+    event.listen(engine, "after_cursor_execute", start_owner)
+    try:
+        yield committed
+    finally:
+        event.remove(engine, "after_cursor_execute", start_owner)
+        if worker.is_alive():
+            worker.join(timeout=15)

@@ -1,12 +1,13 @@
 """Carts whose holds lapsed, changed at once on separate connections: each change re-checks
 and re-holds every line of its cart under the tier locks, so together the live holds still fit
-in the seats (`flask check`: sold + live holds <= capacity)."""
+in the seats (`flask check`: sold + live holds <= capacity). And a hold committed while an add
+waits for its tier lock is counted by that add."""
 
 import random
 
 import pytest
 
-from tests.helpers import lapsed_carts, run_together, violations
+from tests.helpers import lapsed_carts, lock_taken_meanwhile, problem, run_together, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
@@ -47,3 +48,32 @@ def test_adds_to_lapsed_carts_at_once_never_hold_more_seats_than_exist(app, make
                 {"ticket_type_id": line["ticketTypeId"], "quantity": line["quantity"]}
                 for line in cart["items"]
             ]
+
+
+def test_a_hold_committed_while_an_add_waits_for_the_tier_lock_is_counted(app, make, auth, sql):
+    # The other cart's transaction locks the tier before the add reaches its tier lock, holds
+    # every seat while the add waits, and commits. The add counts holds in a statement started
+    # after its lock was granted (carts.py, "count holds in a NEW statement"), so it sees that
+    # hold: counted inside the locking statement, the sum would come from the snapshot taken
+    # before the wait and the add would hold a seat that is not there.
+    tier = make.ticket_type(capacity=2, max_per_order=2)
+    other = make.cart([], hold_minutes=15)
+    buyer = make.user()
+    with lock_taken_meanwhile(
+        app,
+        "set_config(",  # the add's first statement, before it locks anything
+        "SELECT id FROM ticket_type WHERE id = :tier_id FOR UPDATE",
+        "INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)"
+        " SELECT :cart_id, event_id, id, 2, price FROM ticket_type WHERE id = :tier_id",
+        tier_id=tier.id,
+        cart_id=other.id,
+    ) as committed:
+        added = app.test_client().post(
+            "/api/cart/items",
+            json={"ticketTypeId": tier.id, "quantity": 1},
+            headers=auth.headers(buyer),
+        )
+    assert committed == [True]
+    assert problem(added, 409, "insufficient_availability")["available"] == 0
+    assert violations(app) == []
+    assert sql("SELECT cart_id, quantity FROM cart_item") == [{"cart_id": other.id, "quantity": 2}]
