@@ -531,6 +531,48 @@ def test_public_reads_skip_begin_and_rollback_unless_a_transaction_is_open(app, 
         db.session.rollback()
 
 
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_event_detail_is_one_statement_on_a_pooled_connection_without_a_session(
+    app, client, make, count_queries
+):
+    """The detail runs its statement on a connection of the engine's pool in autocommit: no ORM
+    session begins, one statement is sent, and the connection goes back to the pool as it came
+    (autocommit off, no transaction open), after a 404 too."""
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy import event as sqlalchemy_event
+    from sqlalchemy.orm import Session
+
+    from shop.extensions import db
+
+    shown = make.event(title="Committed show")
+    make.ticket_type(shown)
+    draft = make.event(status="draft")
+    sessions_begun = []
+
+    def record(session, transaction, connection) -> None:
+        sessions_begun.append(connection)
+
+    sqlalchemy_event.listen(Session, "after_begin", record)
+    try:
+        with count_queries() as statements:
+            response = client.get(f"/api/events/{shown.id}")
+            missing = client.get(f"/api/events/{draft.id}")
+    finally:
+        sqlalchemy_event.remove(Session, "after_begin", record)
+    assert response.status_code == 200
+    assert response.get_json()["data"]["title"] == "Committed show"
+    assert missing.status_code == 404
+    assert missing.content_type == "application/problem+json"
+    assert len(statements) == 2 and sessions_begun == []
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+        with db.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert not driver.autocommit
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+
+
 @pytest.mark.parametrize("sort", ["startsAt", "-startsAt", "price", "-price", "title"])
 def test_search_pages_are_the_same_however_many_matches_it_collects_first(
     client, make, monkeypatch, sort

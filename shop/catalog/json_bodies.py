@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shop.database import driver_connection, single_statement_reads
@@ -298,15 +299,17 @@ def event_json_statement() -> Select:
 _event_sql: list[str] = []
 
 
-def public_event_json(session: Session, event_id: int) -> bytes:
+def public_event_json(connection: Connection, event_id: int) -> bytes:
     """A published or cancelled event with its tiers, as the response body. Drafts do not exist
-    for the public: 404. Compiled once per process, like the listing (see compile_once)."""
+    for the public: 404. Compiled once per process, like the listing (see compile_once).
+
+    Runs on `connection` (`shop.database.public_read`), not on the request's session: the
+    statement is the whole request, so the session's own bookkeeping would cost more than the
+    statement does."""
     if not _event_sql:
-        dialect = session.get_bind().dialect
-        _event_sql.append(compile_once(event_json_statement(), dialect, {"event_id"}))
-    with single_statement_reads(session):
-        result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
-        body = result.scalar_one_or_none()
+        _event_sql.append(compile_once(event_json_statement(), connection.dialect, {"event_id"}))
+    result = connection.exec_driver_sql(_event_sql[0], {"event_id": event_id})
+    body = result.scalar_one_or_none()
     if body is None:
         raise EventNotFound(f"There is no event {event_id}.")
     return body.encode()
