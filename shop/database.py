@@ -201,6 +201,9 @@ def public_read(bind: Engine | Connection) -> Iterator[Connection]:
     connection when the block ends. SQLAlchemy still executes the statement, so errors are
     wrapped the same way (a dead database is a 503) and a dead connection is discarded.
 
+    Use it only in a request that has no other database work: one that also uses the session
+    would hold two pooled connections at once.
+
     `bind` is `db.engine`. A connection handed in its place (the tests run every request of a
     test on one connection, inside a transaction rolled back at the end) is used as it is."""
     if isinstance(bind, Connection):
