@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from shop.schemas import SHOP_TIMEZONE
 from tests.factories import now
 
 
@@ -470,7 +471,9 @@ def test_listing_counts_and_pages_up_to_the_cap(client, make, small_caps):
     search = client.get("/api/events?q=show").get_json()
     assert [item["id"] for item in search["data"]] == [events[0].id, events[1].id]
     assert search["meta"]["totalItems"] == 2
-    narrowed = client.get("/api/events?q=show&to=" + events[0].starts_at.date().isoformat())
+    # `to` is a day in shop time (between 23:00 and 24:00 UTC the UTC date is the day before).
+    first_day = events[0].starts_at.astimezone(SHOP_TIMEZONE).date().isoformat()
+    narrowed = client.get("/api/events?q=show&to=" + first_day)
     assert narrowed.get_json()["meta"]["totalItems"] == 1  # under the cap: exact
 
 
@@ -578,7 +581,7 @@ def test_search_pages_are_the_same_however_many_matches_it_collects_first(
     client, make, monkeypatch, sort
 ):
     """A search sorts the matches it collected in memory, or walks the sort's index when there
-    are more than it collects (shop.services.catalog._search_page): both give the same pages."""
+    are more than the cap (shop.services.catalog._search_page): both give the same pages."""
     from shop.catalog import json_bodies
     from shop.services import catalog
 
@@ -590,8 +593,7 @@ def test_search_pages_are_the_same_however_many_matches_it_collects_first(
     in_memory = [client.get(url).get_json() for url in urls]
     assert [len(body["data"]) for body in in_memory] == [3, 3, 1, 0]
     assert in_memory[0]["meta"] == {"page": 1, "pageSize": 3, "totalItems": 7, "totalPages": 3}
-    # Collect at most 6 (and count up to 6): 7 matches are too many, so the index is walked.
-    monkeypatch.setattr(catalog, "SEARCH_SORTED_IN_MEMORY", 6)
+    # Count up to 6: 7 matches are more than the cap, so the index is walked.
     monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 6)
     monkeypatch.setattr(json_bodies, "_listing_sql", {})
     walked = [client.get(url).get_json() for url in urls]
@@ -602,3 +604,28 @@ def test_search_pages_are_the_same_however_many_matches_it_collects_first(
         [],
     ]
     assert walked[0]["meta"] == {"page": 1, "pageSize": 3, "totalItems": 6, "totalPages": 2}
+
+
+def test_a_search_is_one_statement_and_keeps_one_plan(app, client, make, count_queries):
+    """A search is one SQL statement (no settings changed around it), and PostgreSQL plans it
+    once: after psycopg prepares it and PostgreSQL's five trial plans, the connection runs one
+    generic plan whatever the words and page (shop.services.catalog._search_page)."""
+    from shop.catalog.json_bodies import listing_json
+    from shop.extensions import db
+    from shop.services.catalog import EventFilters
+
+    make.event(title="Harbour jazz")
+    with count_queries() as statements:
+        assert ids(client.get("/api/events?q=harbour"))
+    assert len(statements) == 1, statements
+    words = ["harbour", "jazz", "harb", "ja", "nothing", "harbour jazz", "zz"]
+    with app.app_context():
+        for n in range(20):
+            listing_json(db.session, EventFilters(q=words[n % len(words)]), 1 + n % 3, 20)
+        plans = db.session.connection().exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%to_tsquery%%'"
+        )
+        generic_plans, custom_plans = plans.one()
+    # psycopg prepares it on its 5th run; the 16 prepared runs: 5 trial plans, then one plan.
+    assert (custom_plans, generic_plans) == (5, 11)

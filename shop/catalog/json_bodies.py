@@ -12,8 +12,6 @@ for the same rows, keys in the same order.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Integer,
     Select,
@@ -30,7 +28,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from shop.database import driver_connection, single_statement_reads
+from shop.database import single_statement_reads
 from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
@@ -205,30 +203,7 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
         dialect = session.get_bind().dialect
         sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
     with single_statement_reads(session):
-        return _run_listing(session, sql, values, search=bool(filters.q))
-
-
-def _run_listing(session: Session, sql: str, params: dict[str, Any], *, search: bool) -> bytes:
-    connection = session.connection()
-    if not search:
-        return connection.exec_driver_sql(sql, params).scalar_one().encode()
-    # psycopg prepares a statement it has run five times on a connection, and PostgreSQL may
-    # then plan it once for any values. Good for browsing; but a search's best plan depends on
-    # how common its words are (a generic plan was 10x slower for some), so a search is not
-    # prepared: PostgreSQL plans it for its own words every time.
-    driver = driver_connection(session)
-    threshold, driver.prepare_threshold = driver.prepare_threshold, None
-    # The planner would rather find a search's matches by reading the table until it has
-    # counted enough, and it underestimates what checking a row's words costs: for a word in 4 %
-    # of 100 000 events that read 20 000 rows (14 ms) where the full-text index and 1 000 rows
-    # take 2 ms. With sequential scans off it uses the index (tables too small for one, like
-    # venue, are still read whole when nothing else can serve them).
-    connection.exec_driver_sql("SET enable_seqscan = off")
-    try:
-        return connection.exec_driver_sql(sql, params).scalar_one().encode()
-    finally:
-        connection.exec_driver_sql("RESET enable_seqscan")
-        driver.prepare_threshold = threshold
+        return session.connection().exec_driver_sql(sql, values).scalar_one().encode()
 
 
 # --- one event -----------------------------------------------------------------------------------
