@@ -169,37 +169,18 @@ def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
 
 
 @contextlib.contextmanager
-def single_statement_reads(session: Session) -> Iterator[None]:
-    """Run the block's statements each on its own, without BEGIN ... ROLLBACK around them, when
-    the session's connection has not started a transaction yet.
-
-    A public read that is one SQL statement needs no transaction (a statement always sees one
-    consistent snapshot), but the session would send BEGIN before it and ROLLBACK when the
-    request ends: two round trips for nothing, as many as the statement itself. psycopg's
-    autocommit skips both. When a transaction is already open (something earlier in the
-    request, or a test's rolled-back transaction) the block simply runs inside it."""
-    from psycopg.pq import TransactionStatus
-
-    driver = driver_connection(session)
-    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
-        yield
-        return
-    with _autocommit(driver):
-        yield
-
-
-@contextlib.contextmanager
 def public_read(bind: Engine | Connection) -> Iterator[Connection]:
     """A pooled connection for one read-only statement, without the ORM session, in autocommit.
 
-    The public catalogue's detail is one SQL statement that needs nothing else from the request
-    (no user, no unit of work). Going through `db.session` for it cost ~50 µs of CPU a request
-    (create a Session, begin its transaction, find its bind, check a connection out, close it
-    all again at teardown), a third of the route's own work: this checks a connection out of
-    the engine's pool directly (the same pool, the same idle ping), runs the statement in
-    autocommit like `single_statement_reads` (no BEGIN, no ROLLBACK round trip) and returns the
-    connection when the block ends. SQLAlchemy still executes the statement, so errors are
-    wrapped the same way (a dead database is a 503) and a dead connection is discarded.
+    The public catalogue's detail and listing are each one SQL statement that needs nothing
+    else from the request (no user, no unit of work). Going through `db.session` for it cost
+    ~50 µs of CPU a request (create a Session, begin its transaction, find its bind, check a
+    connection out, close it all again at teardown), a third of the detail's own work: this
+    checks a connection out of the engine's pool directly (the same pool, the same idle ping),
+    runs the statement in autocommit (a statement always sees one consistent snapshot, so it
+    needs no BEGIN and no ROLLBACK round trip) and returns the connection when the block ends.
+    SQLAlchemy still executes the statement, so errors are wrapped the same way (a dead
+    database is a 503) and a dead connection is discarded.
 
     Use it only in a request that has no other database work: one that also uses the session
     would hold two pooled connections at once.

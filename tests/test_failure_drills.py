@@ -210,9 +210,9 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_fails_once(
 def test_a_public_read_on_a_connection_that_died_a_moment_ago_answers_503_once(
     database_url, make, read
 ):
-    """The catalogue's reads run in autocommit (the detail on a connection straight from the
-    pool, shop.database.public_read; the listing on the session's). When that connection died
-    between two busy requests (no ping: it was used a moment ago), the request is a 503 problem
+    """The catalogue's reads (detail and listing) run in autocommit on a connection straight
+    from the pool (shop.database.public_read). When that connection died between two busy
+    requests (no ping: it was used a moment ago), the request is a 503 problem
     to retry, not a 500, and the next one gets a fresh connection."""
     import psycopg
 

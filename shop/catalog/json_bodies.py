@@ -26,9 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
-from shop.database import single_statement_reads
 from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
@@ -183,13 +181,16 @@ def compile_once(statement: Select, dialect, value_names) -> str:
 _listing_sql: dict[tuple, str] = {}
 
 
-def listing_json(session: Session, filters: EventFilters, page: int, page_size: int) -> bytes:
+def listing_json(connection: Connection, filters: EventFilters, page: int, page_size: int) -> bytes:
     """One page of the public listing, as the response body (see listing_json_statement).
 
     Building and compiling a statement of this size costs more Python time than PostgreSQL
     spends running it, and its SQL depends only on which filters are used (every value is a
     named bind parameter). So each shape is compiled once per process (`compile_once`) and
-    then only executed with the request's values."""
+    then only executed with the request's values.
+
+    Runs on `connection` (`shop.database.public_read`), not on the request's session, like the
+    detail: the statement is the whole request."""
     values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
     shape = (
         filters.sort,
@@ -200,10 +201,9 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
     )
     sql = _listing_sql.get(shape)
     if sql is None:
-        dialect = session.get_bind().dialect
-        sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
-    with single_statement_reads(session):
-        return session.connection().exec_driver_sql(sql, values).scalar_one().encode()
+        statement = listing_json_statement(filters)
+        sql = _listing_sql[shape] = compile_once(statement, connection.dialect, values)
+    return connection.exec_driver_sql(sql, values).scalar_one().encode()
 
 
 # --- one event -----------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ class Events(MethodView):
         back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
         event_filters = catalog.EventFilters(**filters)
-        body = json_bodies.listing_json(db.session(), event_filters, page, page_size)
+        with public_read(db.engine) as connection:
+            body = json_bodies.listing_json(connection, event_filters, page, page_size)
         return conditional_json(body)
 
 
