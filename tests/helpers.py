@@ -164,6 +164,13 @@ def lapsed_carts(make, auth, rng, scarce, roomy, count):
     return buyers
 
 
+# Whether a session of the test database waits for a lock (the request, in lock_taken_meanwhile).
+WAITING_FOR_A_LOCK_SQL = (
+    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE NOT l.granted AND a.datname = current_database())"
+)
+
+
 @contextmanager
 def lock_taken_meanwhile(app, after_statement: str, lock_sql: str, change_sql: str, **params):
     """Right after the first SQL statement that contains `after_statement`, another transaction
@@ -177,6 +184,7 @@ def lock_taken_meanwhile(app, after_statement: str, lock_sql: str, change_sql: s
 
     with app.app_context():
         engine = db.engine
+    waiting_for_a_lock = text(WAITING_FOR_A_LOCK_SQL)
     locked = threading.Event()
     committed: list = []
 
@@ -185,10 +193,8 @@ def lock_taken_meanwhile(app, after_statement: str, lock_sql: str, change_sql: s
             owner.execute(text(lock_sql), params)
             locked.set()
             deadline = time.monotonic() + 10
-            while not watcher.execute(
-                text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted)")
-            ).scalar():
-                watcher.rollback()
+            while not watcher.execute(waiting_for_a_lock).scalar():
+                watcher.rollback()  # pg_stat_activity is read once per transaction
                 assert time.monotonic() < deadline, "the request never waited for the lock"
                 time.sleep(0.005)
             owner.execute(text(change_sql), params)
