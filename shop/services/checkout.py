@@ -329,7 +329,8 @@ def place_order(
     connection = session.connection()
     # A plain SAVEPOINT, never released: the caller's commit ends it, so a checkout that sells
     # at once pays one round trip for it, before any lock. (The ORM's `begin_nested()` would
-    # also send a RELEASE, while the tiers are locked.)
+    # also send a RELEASE, while the tiers are locked.) The session does not know about it,
+    # which is safe because nothing after it loads ORM objects a rollback could leave stale.
     connection.exec_driver_sql(SAVEPOINT)
     for _attempt in range(READ_ATTEMPTS):
         lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
