@@ -11,9 +11,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
 from shop.extensions import db
+from shop.models import Event
 from shop.services.catalog import EventFilters, event_listing
 from tests.factories import now
 
@@ -124,9 +126,11 @@ def test_a_listing_counts_its_matches_once(app, make, monkeypatch, q):
 
     monkeypatch.setattr(catalog, "MAX_LISTED_MATCHES", 3)
     monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 3)
+    category = make.category(slug="shows")
     for n in range(5):
-        make.event(title=f"Show {n}")
-    filters = EventFilters(q=q)
+        make.event(title=f"Show {n}", category_id=category.id)
+    # Filters the day counts do not serve, so the browse count walks its matches.
+    filters = EventFilters(q=q, category="shows", city="Copenhagen")
     values = {**filter_values(filters), **page_values(1, 2, match_cap(filters))}
     with app.app_context():
         connection = db.session.connection()
@@ -143,6 +147,66 @@ def test_a_listing_counts_its_matches_once(app, make, monkeypatch, q):
         if n["Node Type"] == "Limit" and n["Actual Rows"] * n["Actual Loops"] == stop
     ]
     assert len(counting) == 1, [(n["Node Type"], n.get("Actual Rows")) for n in nodes]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [EventFilters(sort="title"), EventFilters(category="jazz"), EventFilters(city="Aarhus")],
+    ids=["all", "category", "city"],
+)
+def test_day_counted_listings_count_from_the_day_counts_not_the_events(app, make, filters):
+    """Most visitors page through every upcoming event, a category or a city: their total is
+    summed from `published_event_day` (a row per day) plus today's rest from an index, never a
+    walk over up to 10 000 index entries (shop.services.catalog.day_counted_total)."""
+    from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+    from shop.services.catalog import filter_values, match_cap
+
+    category, venue = make.category(slug="jazz"), make.venue(city="Aarhus")
+    for days in (1, 2, 3):
+        make.event(
+            starts_at=now() + timedelta(days=days), category_id=category.id, venue_id=venue.id
+        )
+    values = {**filter_values(filters), **page_values(1, 20, match_cap(filters))}
+    with app.app_context():
+        connection = db.session.connection()
+        sql = compile_once(listing_json_statement(filters), connection.dialect, values)
+        plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", values).scalar()
+        db.session.rollback()
+    nodes = list(plan_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+    assert any(n.get("Relation Name") == "published_event_day" for n in nodes)
+    # Only the page (20) is walked; nothing stops at the cap of 10 000.
+    assert not [n for n in nodes if n["Node Type"] == "Limit" and n.get("Plan Rows") == 10_000]
+    assert "LIMIT 10000" not in sql.replace("::INTEGER", "")
+
+
+def test_a_category_in_a_city_is_counted_from_one_index(app, make):
+    """A category in a city reads one range of `ix_event_published_category_venue` per venue
+    of the city, instead of checking every event of the category for its venue."""
+    from shop.services.catalog import match_cap
+
+    category = make.category(slug="jazz-club")
+    for city in ("Aarhus", "Odense"):
+        venue = make.venue(city=city)
+        for _ in range(3):
+            make.event(category_id=category.id, venue_id=venue.id)
+    filters = EventFilters(category="jazz-club", city="aarhus")
+    counted = event_listing(filters).with_only_columns(Event.id).order_by(None)
+    statement = select(func.count()).select_from(counted.limit(match_cap(filters)).subquery())
+    compiled = statement.compile(dialect=postgresql.psycopg.dialect())
+    with app.app_context():
+        connection = db.session.connection()
+        # Only index-only scans left: a plan that must read event rows to know the category or
+        # the venue (no index covers both) falls back on a disabled scan.
+        for scan in ("seqscan", "bitmapscan", "indexscan"):
+            connection.exec_driver_sql(f"SET LOCAL enable_{scan} = off")
+        explain = f"EXPLAIN (FORMAT JSON) {compiled}"
+        plan = connection.exec_driver_sql(explain, compiled.params).scalar()
+        db.session.rollback()
+    nodes = list(plan_nodes((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+    event_scans = [
+        (n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "event"
+    ]
+    assert event_scans == [("Index Only Scan", "ix_event_published_category_venue")]
 
 
 def prepared_generic_plan(connection, sql: str, values: dict) -> list[dict]:

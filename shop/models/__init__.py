@@ -9,7 +9,7 @@ from shop.models.auth import (
 )
 from shop.models.base import Base
 from shop.models.cart import Cart, CartItem
-from shop.models.catalog import Category, Event, TicketType, Venue
+from shop.models.catalog import Category, Event, PublishedEventDay, TicketType, Venue
 from shop.models.enums import CartStatus, EventStatus, OrderStatus, Role, TicketStatus
 from shop.models.order import Order, OrderItem, Ticket
 from shop.models.user import User
@@ -30,6 +30,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderStatus",
+    "PublishedEventDay",
     "RateLimitCounter",
     "RateLimitHit",
     "RefreshToken",

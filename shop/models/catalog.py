@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -75,7 +75,8 @@ class Event(TimestampMixin, Base):
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
         # One partial index per sort and filter the public listing offers (published only).
         Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
-        # Carries starts_at so a price range is counted from the index alone (upcoming only).
+        # The sort indexes carry starts_at (upcoming only), so a price range is counted, and a
+        # deep page of any sort walked to, from the index alone, without reading event rows.
         Index(
             "ix_event_published_price_from",
             "price_from",
@@ -89,8 +90,15 @@ class Event(TimestampMixin, Base):
             text("price_from DESC NULLS LAST"),
             text("id DESC"),
             postgresql_where=PUBLISHED,
+            postgresql_include=["starts_at"],
         ),
-        Index("ix_event_published_title", "title", "id", postgresql_where=PUBLISHED),
+        Index(
+            "ix_event_published_title",
+            "title",
+            "id",
+            postgresql_where=PUBLISHED,
+            postgresql_include=["starts_at"],
+        ),
         Index(
             "ix_event_published_category",
             "category_id",
@@ -100,6 +108,15 @@ class Event(TimestampMixin, Base):
         ),
         Index(
             "ix_event_published_venue", "venue_id", "starts_at", "id", postgresql_where=PUBLISHED
+        ),
+        # A category in a city: one range of this index per venue of the city, read alone.
+        Index(
+            "ix_event_published_category_venue",
+            "category_id",
+            "venue_id",
+            "starts_at",
+            "id",
+            postgresql_where=PUBLISHED,
         ),
     )
 
@@ -125,6 +142,23 @@ class Event(TimestampMixin, Base):
     ticket_types: Mapped[list[TicketType]] = relationship(
         back_populates="event", lazy="raise", order_by="TicketType.price, TicketType.id"
     )
+
+
+class PublishedEventDay(Base):
+    """How many published events start on each day (UTC): in all (`category_id` and `venue_id`
+    0), per category (`venue_id` 0) and per venue (`category_id` 0). What the listing counts
+    every event, a category or a city from (see `shop.services.catalog.day_counted_total`).
+
+    Kept exact by database triggers in the same transaction as every insert, update, delete or
+    truncate of `event` (migration 0007); the application never writes it. 0 stands for "any"
+    (a primary key column cannot be NULL), so the keys are not foreign keys."""
+
+    __tablename__ = "published_event_day"
+
+    category_id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(primary_key=True)
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    events: Mapped[int]
 
 
 class TicketType(TimestampMixin, Base):
