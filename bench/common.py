@@ -148,8 +148,13 @@ def gunicorn(
 
 
 def worker_args(app: str) -> list[str]:
-    """gunicorn.conf.py runs asgi workers; a plain WSGI app needs sync workers."""
-    return [] if app.startswith("asgi:") else ["--worker-class", "sync"]
+    """gunicorn.conf.py runs asgi workers (asgi:app, bench.hello_app:asgi_app); a plain WSGI app
+    needs sync workers."""
+    return [] if is_asgi(app) else ["--worker-class", "sync"]
+
+
+def is_asgi(app: str) -> bool:
+    return app.startswith("asgi:") or app.endswith(":asgi_app")
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:

@@ -507,31 +507,46 @@ def test_event_detail_answers_304_until_its_seats_change(client, make, weak):
 
 @pytest.mark.concurrent
 @pytest.mark.usefixtures("committed")
-def test_public_reads_skip_begin_and_rollback_unless_a_transaction_is_open(app, client, make):
-    """On a fresh pooled connection the one-statement reads run in autocommit (no BEGIN, no
-    ROLLBACK round trips); once the request has opened a transaction they run inside it."""
+def test_catalogue_reads_are_one_statement_on_a_pooled_connection_without_a_session(
+    app, client, make, count_queries
+):
+    """The detail and the listing each run their one statement on a connection of the engine's
+    pool in autocommit (no BEGIN, no ROLLBACK): no ORM session begins, and the connection goes
+    back to the pool as it came (autocommit off, no transaction open), after a 404 too."""
     from psycopg.pq import TransactionStatus
+    from sqlalchemy import event as sqlalchemy_event
+    from sqlalchemy.orm import Session
 
-    from shop.database import single_statement_reads
     from shop.extensions import db
 
-    event = make.event(title="Committed show")
-    make.ticket_type(event)
-    assert ids(client.get("/api/events")) == [event.id]
-    assert client.get(f"/api/events/{event.id}").get_json()["data"]["title"] == "Committed show"
+    shown = make.event(title="Committed show")
+    make.ticket_type(shown)
+    draft = make.event(status="draft")
+    sessions_begun = []
+
+    def record(session, transaction, connection) -> None:
+        sessions_begun.append(connection)
+
+    sqlalchemy_event.listen(Session, "after_begin", record)
+    try:
+        with count_queries() as statements:
+            response = client.get(f"/api/events/{shown.id}")
+            missing = client.get(f"/api/events/{draft.id}")
+            listed = client.get("/api/events")
+    finally:
+        sqlalchemy_event.remove(Session, "after_begin", record)
+    assert response.status_code == 200
+    assert response.get_json()["data"]["title"] == "Committed show"
+    assert missing.status_code == 404
+    assert missing.content_type == "application/problem+json"
+    assert ids(listed) == [shown.id]
+    assert len(statements) == 3 and sessions_begun == []
     with app.app_context():
-        driver = db.session.connection().connection.driver_connection
-        with single_statement_reads(db.session):
-            db.session.connection().exec_driver_sql("SELECT 1")
-            assert driver.autocommit
-            assert driver.info.transaction_status == TransactionStatus.IDLE
-        assert not driver.autocommit
-        db.session.connection().exec_driver_sql("SELECT 1")  # opens a transaction
-        with single_statement_reads(db.session):
+        assert db.engine.pool.checkedout() == 0
+        with db.engine.connect() as connection:
+            driver = connection.connection.driver_connection
             assert not driver.autocommit
-            db.session.connection().exec_driver_sql("SELECT 1")
-        assert driver.info.transaction_status == TransactionStatus.INTRANS
-        db.session.rollback()
+            assert driver.info.transaction_status == TransactionStatus.IDLE
 
 
 @pytest.mark.parametrize("sort", ["startsAt", "-startsAt", "price", "-price", "title"])
@@ -569,6 +584,7 @@ def test_a_search_is_one_statement_and_keeps_one_plan(app, client, make, count_q
     once: after psycopg prepares it and PostgreSQL's five trial plans, the connection runs one
     generic plan whatever the words and page (shop.services.catalog._search_page)."""
     from shop.catalog.json_bodies import listing_json
+    from shop.database import public_read
     from shop.extensions import db
     from shop.services.catalog import EventFilters
 
@@ -577,10 +593,10 @@ def test_a_search_is_one_statement_and_keeps_one_plan(app, client, make, count_q
         assert ids(client.get("/api/events?q=harbour"))
     assert len(statements) == 1, statements
     words = ["harbour", "jazz", "harb", "ja", "nothing", "harbour jazz", "zz"]
-    with app.app_context():
+    with app.app_context(), public_read(db.engine) as connection:
         for n in range(20):
-            listing_json(db.session, EventFilters(q=words[n % len(words)]), 1 + n % 3, 20)
-        plans = db.session.connection().exec_driver_sql(
+            listing_json(connection, EventFilters(q=words[n % len(words)]), 1 + n % 3, 20)
+        plans = connection.exec_driver_sql(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
             " WHERE statement LIKE '%%to_tsquery%%'"
         )

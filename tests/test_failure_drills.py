@@ -63,6 +63,7 @@ def test_database_outage_answers_503_and_the_app_recovers_without_restart(own_da
         for method, path, kwargs in (
             ("get", "/api/health", {}),
             ("get", "/api/events", {}),
+            ("get", "/api/events/1", {}),
             ("post", "/api/cart/checkout", {"headers": headers}),
             (
                 "post",
@@ -201,3 +202,53 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_fails_once(
             assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
     finally:
         engine.dispose()
+
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+@pytest.mark.parametrize("read", ["detail", "listing"])
+def test_a_public_read_on_a_connection_that_died_a_moment_ago_answers_503_once(
+    database_url, make, read
+):
+    """The catalogue's reads (detail and listing) run in autocommit on a connection straight
+    from the pool (shop.database.public_read). When that connection died between two busy
+    requests (no ping: it was used a moment ago), the request is a 503 problem
+    to retry, not a 500, and the next one gets a fresh connection."""
+    import psycopg
+
+    from shop.database import libpq_url
+
+    event = make.event(title="Still here")
+    make.ticket_type(event)
+    path = f"/api/events/{event.id}" if read == "detail" else "/api/events"
+    drill = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "DB_PING_AFTER_IDLE_SECONDS": 60,
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "pool_size": 1,
+                "max_overflow": 0,
+                "connect_args": {"application_name": "shop-drill", "options": "-c timezone=UTC"},
+            },
+        },
+    )
+    client = drill.test_client()
+    try:
+        assert client.get(path).status_code == 200
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+            killed = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'shop-drill'"
+            ).fetchall()
+        assert killed == [(True,)]
+        failed = client.get(path)
+        assert failed.status_code == 503, failed.get_data(as_text=True)[:300]
+        assert failed.content_type == "application/problem+json"
+        assert failed.headers["Retry-After"]
+        again = client.get(path)
+        assert again.status_code == 200
+        assert "Still here" in again.get_data(as_text=True)
+    finally:
+        with drill.app_context():
+            db.engine.dispose()

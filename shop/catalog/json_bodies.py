@@ -25,9 +25,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
-from shop.database import single_statement_reads
 from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
@@ -182,13 +181,16 @@ def compile_once(statement: Select, dialect, value_names) -> str:
 _listing_sql: dict[tuple, str] = {}
 
 
-def listing_json(session: Session, filters: EventFilters, page: int, page_size: int) -> bytes:
+def listing_json(connection: Connection, filters: EventFilters, page: int, page_size: int) -> bytes:
     """One page of the public listing, as the response body (see listing_json_statement).
 
     Building and compiling a statement of this size costs more Python time than PostgreSQL
     spends running it, and its SQL depends only on which filters are used (every value is a
     named bind parameter). So each shape is compiled once per process (`compile_once`) and
-    then only executed with the request's values."""
+    then only executed with the request's values.
+
+    Runs on `connection` (`shop.database.public_read`), not on the request's session, like the
+    detail: the statement is the whole request."""
     values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
     shape = (
         filters.sort,
@@ -199,10 +201,9 @@ def listing_json(session: Session, filters: EventFilters, page: int, page_size: 
     )
     sql = _listing_sql.get(shape)
     if sql is None:
-        dialect = session.get_bind().dialect
-        sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
-    with single_statement_reads(session):
-        return session.connection().exec_driver_sql(sql, values).scalar_one().encode()
+        statement = listing_json_statement(filters)
+        sql = _listing_sql[shape] = compile_once(statement, connection.dialect, values)
+    return connection.exec_driver_sql(sql, values).scalar_one().encode()
 
 
 # --- one event -----------------------------------------------------------------------------------
@@ -273,15 +274,17 @@ def event_json_statement() -> Select:
 _event_sql: list[str] = []
 
 
-def public_event_json(session: Session, event_id: int) -> bytes:
+def public_event_json(connection: Connection, event_id: int) -> bytes:
     """A published or cancelled event with its tiers, as the response body. Drafts do not exist
-    for the public: 404. Compiled once per process, like the listing (see compile_once)."""
+    for the public: 404. Compiled once per process, like the listing (see compile_once).
+
+    Runs on `connection` (`shop.database.public_read`), not on the request's session: the
+    statement is the whole request, so the session's own bookkeeping would cost more than the
+    statement does."""
     if not _event_sql:
-        dialect = session.get_bind().dialect
-        _event_sql.append(compile_once(event_json_statement(), dialect, {"event_id"}))
-    with single_statement_reads(session):
-        result = session.connection().exec_driver_sql(_event_sql[0], {"event_id": event_id})
-        body = result.scalar_one_or_none()
+        _event_sql.append(compile_once(event_json_statement(), connection.dialect, {"event_id"}))
+    result = connection.exec_driver_sql(_event_sql[0], {"event_id": event_id})
+    body = result.scalar_one_or_none()
     if body is None:
         raise EventNotFound(f"There is no event {event_id}.")
     return body.encode()

@@ -17,6 +17,7 @@ from shop.catalog.schemas import (
     VenuePageSchema,
     VenueQuerySchema,
 )
+from shop.database import public_read
 from shop.extensions import db
 from shop.openapi import ID, Blueprint
 from shop.services import catalog
@@ -79,7 +80,8 @@ class Events(MethodView):
         back in `If-None-Match` and an unchanged page is a bodiless 304.
         """
         event_filters = catalog.EventFilters(**filters)
-        body = json_bodies.listing_json(db.session(), event_filters, page, page_size)
+        with public_read(db.engine) as connection:
+            body = json_bodies.listing_json(connection, event_filters, page, page_size)
         return conditional_json(body)
 
 
@@ -100,7 +102,9 @@ class EventDetail(MethodView):
         events are still shown (with `status: cancelled`) so ticket holders can look them up.
         Answers carry an ETag; `If-None-Match` with it gets a 304 while nothing changed.
         """
-        return conditional_json(json_bodies.public_event_json(db.session(), eventId))
+        with public_read(db.engine) as connection:
+            body = json_bodies.public_event_json(connection, eventId)
+        return conditional_json(body)
 
 
 @categories_blp.route("")

@@ -45,9 +45,17 @@ def test_cors_only_for_configured_origins(cors_client):
     assert "Access-Control-Allow-Origin" not in evil.headers
 
 
-def test_no_cors_when_none_configured(client):
+def test_no_cors_when_none_configured(app, client):
     response = client.get("/api/events", headers={"Origin": "https://shop.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = client.options(
+        "/api/cart/items",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert not [name for name, _ in preflight.headers if name.startswith("Access-Control")]
+    # ... and no answer pays for a CORS hook that could add nothing.
+    hooks = [f for functions in app.after_request_funcs.values() for f in functions]
+    assert not [f for f in hooks if "flask_cors" in getattr(f, "__module__", "")]
 
 
 def test_json_answers_allow_nothing_and_the_docs_page_only_its_own_assets(client):
