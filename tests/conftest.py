@@ -64,6 +64,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_checkout.py": (5,),
     "test_checkout_concurrency.py": (5,),
     "test_checkout_stale_cart.py": (5,),
+    "test_checkout_stale_tier.py": (5,),
     "test_admin.py": (5,),
     "test_render.py": (5,),
     "test_lock.py": (5,),

@@ -213,3 +213,64 @@ def test_two_writers_of_the_same_day_both_count(app, make, database_url):
         writer.join(10)
         assert not writer.is_alive()
     assert assert_day_counts_match_events(app) == {starts.date(): 2}
+
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Adak", "UTC"])
+def test_day_counted_totals_match_walked_counts_at_midnights_in_any_time_zone(
+    client, make, database_url, zone
+):
+    """Events written at UTC midnights and a microsecond before, ±14 h, from sessions in other
+    time zones, then moved across days, categories, venues and statuses: `totalItems` of every
+    day-counted scope (all, a category, a city in any case) equals a count that walks the events
+    (`to` makes the listing walk), whatever the sort. A "day" is the UTC day everywhere."""
+    category, other_category = make.category(slug="c1"), make.category(slug="c2")
+    venue, other_venue = make.venue(city="Aarhus"), make.venue(city="aarhus")
+    third = make.venue(city="Odense")
+    today = datetime.combine(now().date(), time(), tzinfo=UTC)
+    moments = [
+        now() + timedelta(seconds=30),
+        now() - timedelta(seconds=30),
+        today + timedelta(days=1) - timedelta(microseconds=1),
+        today + timedelta(days=1),
+        today + timedelta(hours=10),
+        today + timedelta(days=1, hours=10),
+        today + timedelta(days=1, hours=14),
+        today - timedelta(hours=10),
+        today + timedelta(days=2, hours=-14),
+    ]
+    insert = (
+        "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+    )
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(f"SET TIME ZONE '{zone}'")
+        ids = []
+        for n, at in enumerate(moments):
+            for v, c in [(venue, category), (other_venue, other_category), (third, category)]:
+                ids.append(
+                    conn.execute(
+                        insert,
+                        (f"E{n}", at, at + timedelta(hours=1), v.id, c.id, "published"),
+                    ).fetchone()[0]
+                )
+        # moves across days, categories, venues and statuses, in that zone
+        conn.execute(
+            "UPDATE event SET starts_at = starts_at + interval '13 hours',"
+            " ends_at = ends_at + interval '13 hours' WHERE id = ANY(%s)",
+            (ids[::4],),
+        )
+        conn.execute("UPDATE event SET status = 'draft' WHERE id = ANY(%s)", (ids[1::5],))
+        conn.execute(
+            "UPDATE event SET category_id = %s, venue_id = %s WHERE id = ANY(%s)",
+            (other_category.id, third.id, ids[2::6]),
+        )
+        conn.execute("DELETE FROM event WHERE id = ANY(%s)", (ids[3::7],))
+        conn.commit()
+
+    for scope in ["", "category=c1", "category=c2", "city=aarhus", "city=AARHUS", "city=odense"]:
+        for sort in ["startsAt", "-startsAt", "title", "price", "-price"]:
+            counted = client.get(f"/api/events?sort={sort}&{scope}").get_json()["meta"]
+            walked = client.get(f"/api/events?to=2099-12-31&{scope}").get_json()["meta"]
+            assert counted["totalItems"] == walked["totalItems"], (scope, sort)

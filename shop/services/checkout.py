@@ -15,9 +15,11 @@ lock order):
    `FOR SHARE` (an admin cancelling one waits for us, or we see it cancelled); a cart whose
    hold lapsed also locks its tiers here;
 4. **sell and place**: one statement locks the tiers (ascending id), raises `sold` with a
-   conditional `UPDATE ... SET sold = sold + n WHERE sold + n <= capacity`, and inserts the
-   order, its lines and one ticket per seat. The caller commits: a tier is locked for this one
-   round trip and the commit.
+   conditional `UPDATE ... SET sold = sold + n WHERE sold + n <= capacity AND <the tier is
+   still what step 1 read>`, and inserts the order, its lines and one ticket per seat, only if
+   every line sold (and our hold is still live). The caller commits: a tier is locked for this
+   one round trip and the commit. If it placed nothing, the checkout rolls back to a savepoint
+   taken before step 1 and starts again from step 1 (see below).
 
 **Why step 3 compares the cart with what step 1 read.** Step 1 takes no lock, so the cart can
 change before step 3 locks it: the owner changes it in another tab, or an admin deletes a tier
@@ -30,14 +32,37 @@ catches a cascade, which changes lines without touching the cart. If either diff
 checkout reads again (a few times at most). We do not make the cascade touch the cart (a
 trigger): the admin's delete holds the tier's lock when it cascades, and locking carts after
 tiers would invert the lock order. Whatever an admin does after step 3 waits for our event
-lock, or is seen by step 4 (a deleted tier locks and sells nothing: refused).
+lock, or is seen by step 4 (a deleted tier locks and sells nothing: the checkout starts again
+and buys the cart as it is then, as when the tier went before step 3).
 
-**Why step 4 can trust step 2.** Cart changes keep `sold + live holds <= capacity` under the
-tier lock, so a cart whose own hold is live owns its seats, and the UPDATE's condition
-(re-checked by PostgreSQL on the newest row after any wait) is only the last line of defence,
-with the CHECK constraint behind it. A cart whose hold lapsed owns nothing: it locks its tiers
-in step 3, and step 4, a new statement that sees everything committed before those locks were
-granted, counts other carts' live holds again.
+**Why step 4 can trust step 2.** Step 2 judged what step 1 read, without a lock, so by the
+time step 4 holds the tier locks an admin may have raised the price, closed the sales window
+or lowered `maxPerCustomer`, another buyer may have taken the last seat, or our own hold may
+have lapsed (and another cart taken its seats). Step 4 therefore sells a line only if, on the
+row as it is once locked, the seats fit *and* the tier's name, price, currency, sales window
+and limit are still exactly what step 1 read (`IS NOT DISTINCT FROM`: NULL equals NULL). Its
+UPDATE needs no extra read for that: PostgreSQL evaluates an UPDATE's WHERE on the newest
+committed row version once it has the lock, even when the lock was waited for (the manual's
+"EvalPlanQual" re-check), and a change committed before the statement started is in its
+snapshot anyway. For a cart whose hold was live at step 1 the seats are its own only while the
+hold is live: the order is inserted only if `hold_expires_at > clock_timestamp()` once every
+tier is locked (`now()` would not do: it is the transaction's start, when the hold looked
+live). From then on nobody can take those seats, because cart changes move holds under the
+tier lock, which we keep until we commit. A cart whose hold lapsed owns nothing: it locks its
+tiers in step 3, and step 4, a new statement that sees everything committed before those locks
+were granted, counts other carts' live holds again.
+
+When any line does not sell, the statement places nothing, but the lines before it did raise
+`sold`, and step 3 closed the cart. The checkout rolls back to its savepoint (undoing both and
+releasing the locks taken since) and runs steps 1-4 again: a fresh read, so step 2 now refuses
+with the right reason (`price_changed` with the new total, `not_on_sale`, the limit, the lines
+that are really short, counted without our own rolled-back increments) or the checkout sells,
+at the current prices when the buyer sent no `expectedTotal`. A savepoint rather than a new
+transaction keeps the Idempotency-Key's claim, taken earlier in the same transaction; it costs
+one round trip before any lock. Inside the same transaction `now()` stays the checkout's
+start, so the retry judges sales windows at the same instant the order will be stamped with;
+only the own hold is judged on `clock_timestamp()`, because other carts judge it on theirs.
+This happens a few times at most (`READ_ATTEMPTS`), then 503 CheckoutContention: retry.
 
 Any refusal raises before the caller commits, so a failed checkout leaves no trace. Every
 timestamp comes from the database clock (`now()`, the transaction's start), so `createdAt` and
@@ -62,7 +87,6 @@ from shop.models import Order, OrderItem, OrderStatus, TicketStatus
 from shop.services.availability import (
     HELD_SQL,
     LIVE_HOLD_SQL,
-    available_by_ticket_type,
     seats_left,
 )
 from shop.services.catalog import tier_on_sale
@@ -136,7 +160,8 @@ class PlacedOrder:
 CART_LINES = text(
     f"""
     WITH open_cart AS (
-        SELECT id, updated_at, coalesce(hold_expires_at > now(), false) AS hold_live
+        SELECT id, updated_at, hold_expires_at,
+               coalesce(hold_expires_at > clock_timestamp(), false) AS hold_live
         FROM cart WHERE user_id = :user_id AND status = 'active'
     ),
     lines AS (
@@ -149,7 +174,7 @@ CART_LINES = text(
             " AND ci.cart_id NOT IN (SELECT id FROM open_cart)"
         )
     })
-    SELECT o.id AS cart_id, o.updated_at AS cart_updated_at, o.hold_live,
+    SELECT o.id AS cart_id, o.updated_at AS cart_updated_at, o.hold_expires_at, o.hold_live,
            l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
            t.sales_start, t.sales_end, t.max_per_customer, l.event_id, e.title, e.starts_at,
            e.status,
@@ -212,16 +237,26 @@ _SELL_AND_PLACE = """
     sold AS (
         UPDATE ticket_type t SET sold = t.sold + line.quantity
         FROM locked
-        JOIN unnest(CAST(:tier_ids AS int[]), CAST(:quantities AS int[]))
-            AS line(ticket_type_id, quantity) ON line.ticket_type_id = locked.id
+        JOIN unnest(CAST(:tier_ids AS int[]), CAST(:quantities AS int[]),
+                    CAST(:names AS text[]), CAST(:prices AS numeric[]),
+                    CAST(:currencies AS text[]), CAST(:sales_starts AS timestamptz[]),
+                    CAST(:sales_ends AS timestamptz[]), CAST(:customer_limits AS int[]))
+            AS line(ticket_type_id, quantity, name, price, currency, sales_start, sales_end,
+                    max_per_customer)
+            ON line.ticket_type_id = locked.id
         WHERE t.id = locked.id AND t.sold + line.quantity {holds} <= t.capacity
+          AND (t.name, t.price, t.currency, t.sales_start, t.sales_end, t.max_per_customer)
+              IS NOT DISTINCT FROM (line.name, line.price, line.currency, line.sales_start,
+                                    line.sales_end, line.max_per_customer)
         RETURNING t.id
     ),
     new_order AS (
         INSERT INTO customer_order
             (user_id, cart_id, status, total, currency, confirmed_at, created_at, updated_at)
         SELECT :user_id, :cart_id, 'confirmed', :total, :currency, now(), now(), now()
-        WHERE (SELECT count(*) FROM sold) = cardinality(CAST(:tier_ids AS int[]))
+        -- CASE fixes the order: the hold is judged after every tier is locked and sold.
+        WHERE CASE WHEN (SELECT count(*) FROM sold) = cardinality(CAST(:tier_ids AS int[]))
+                   THEN {hold_still_live} ELSE false END
         RETURNING id, created_at
     ),
     new_lines AS (
@@ -252,8 +287,13 @@ _SELL_AND_PLACE = """
     FROM new_order, new_lines JOIN new_tickets ON new_tickets.order_item_id = new_lines.id
     ORDER BY new_tickets.id
     """
-# Own hold live: the seats are ours already; the condition only guards against bugs.
-SELL_AND_PLACE = text(_SELL_AND_PLACE.format(holds=""))
+# Own hold live at step 1: the seats are ours if the hold is still live once the tiers are
+# locked (`clock_timestamp()` is the time now; `now()` is the transaction's start).
+SELL_AND_PLACE = text(
+    _SELL_AND_PLACE.format(
+        holds="", hold_still_live="CAST(:hold_expires_at AS timestamptz) > clock_timestamp()"
+    )
+)
 # Hold lapsed: the tiers were locked by step 3, so this statement's snapshot holds every hold
 # committed before that, and no new one can appear (holds change under the tier lock).
 SELL_AND_PLACE_AGAINST_HOLDS = text(
@@ -261,13 +301,19 @@ SELL_AND_PLACE_AGAINST_HOLDS = text(
         holds=f"""+ coalesce((
             SELECT sum(ci.quantity) FROM cart_item ci JOIN cart c ON c.id = ci.cart_id
             WHERE ci.ticket_type_id = t.id AND ci.cart_id <> :cart_id AND {LIVE_HOLD_SQL}
-        ), 0)"""
+        ), 0)""",
+        hold_still_live="true",
     )
 )
 
-# Step 3 reads the cart again when it changed since step 1; a cart that keeps changing under a
-# checkout (its owner changing it again and again in another tab) gets a retryable 503.
+# Step 3 or 4 finding that what step 1 read is no longer true starts the checkout again from
+# step 1; a cart or a tier that keeps changing under a checkout (its owner changing the cart
+# again and again in another tab) gets a retryable 503.
 READ_ATTEMPTS = 3
+# Where a checkout whose step 4 sold nothing rolls back to (its cart close and the lines that
+# did sell), without losing what the transaction did before (an Idempotency-Key's claim).
+SAVEPOINT = "SAVEPOINT place_order"
+ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT place_order"
 
 
 def place_order(
@@ -276,20 +322,30 @@ def place_order(
     """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
     Raises CartEmpty (422), NotOnSale (409), CustomerLimitExceeded (409, a tier's
     maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
-    line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart kept
-    changing); the caller commits on success and rolls back on any error."""
+    line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart or its
+    tiers kept changing); the caller commits on success and rolls back on any error. Without
+    `expected_total` the buyer pays the prices of the moment the tiers are locked."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
+    # A plain SAVEPOINT, never released: the caller's commit ends it, so a checkout that sells
+    # at once pays one round trip for it, before any lock. (The ORM's `begin_nested()` would
+    # also send a RELEASE, while the tiers are locked.) The session does not know about it,
+    # which is safe because nothing after it loads ORM objects a rollback could leave stale.
+    connection.exec_driver_sql(SAVEPOINT)
     for _attempt in range(READ_ATTEMPTS):
         lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
         if not lines:
             raise CartEmpty()
         total, currency = _check(session, user_id, lines, expected_total)
-        if _close_cart(connection, lines):
-            break
-    else:
-        raise CheckoutContention()
-    return _sell_and_place(session, connection, user_id, lines, total, currency)
+        if not _close_cart(connection, lines):
+            continue  # the cart changed: nothing was written or locked, read it again
+        placed = _sell_and_place(connection, user_id, lines, total, currency)
+        if placed is not None:
+            return placed
+        # A tier, or our hold, changed since step 1: undo the close and whatever sold, and run
+        # the checks again on what is true now; they refuse with the right reason, or it sells.
+        connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
+    raise CheckoutContention()
 
 
 def _check(
@@ -421,14 +477,15 @@ def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> No
 
 
 def _sell_and_place(
-    session: Session,
     connection: Connection,
     user_id: int,
     lines: Sequence[Row[Any]],
     total: Decimal,
     currency: str,
-) -> PlacedOrder:
-    """Step 4: sell every line and insert the order graph, or refuse what no longer fits."""
+) -> PlacedOrder | None:
+    """Step 4: sell every line and insert the order graph. None when nothing was placed (a line
+    no longer fits, a tier is not what step 1 read, or our hold lapsed): the caller rolls back
+    to its savepoint, which also undoes the lines that did sell."""
     cart = lines[0]
     codes = [
         (line.ticket_type_id, new_ticket_code()) for line in lines for _ in range(line.quantity)
@@ -438,6 +495,7 @@ def _sell_and_place(
         {
             "user_id": user_id,
             "cart_id": cart.cart_id,
+            "hold_expires_at": cart.hold_expires_at,
             "total": total,
             "currency": currency,
             "event_ids": [line.event_id for line in lines],
@@ -446,13 +504,17 @@ def _sell_and_place(
             "starts": [line.starts_at for line in lines],
             "names": [line.name for line in lines],
             "prices": [line.price for line in lines],
+            "currencies": [line.currency for line in lines],
+            "sales_starts": [line.sales_start for line in lines],
+            "sales_ends": [line.sales_end for line in lines],
+            "customer_limits": [line.max_per_customer for line in lines],
             "quantities": [line.quantity for line in lines],
             "ticket_tier_ids": [tier_id for tier_id, _ in codes],
             "codes": [code for _, code in codes],
         },
     ).all()
     if not rows:
-        _refuse_unsold(session, cart.cart_id, lines)
+        return None
     placed = {
         line.ticket_type_id: PlacedLine(
             id=0,
@@ -482,17 +544,3 @@ def _sell_and_place(
         cancelled_at=None,
         items=sorted(placed.values(), key=lambda line: line.id),
     )
-
-
-def _refuse_unsold(session: Session, cart_id: int, lines: Sequence[Row[Any]]) -> NoReturn:
-    """Step 4 sold nothing: someone was faster between step 2 and the tier lock, or an admin
-    deleted a tier meanwhile. Say what is left now (the caller rolls back)."""
-    left = available_by_ticket_type(
-        session, [line.ticket_type_id for line in lines], exclude_cart_id=cart_id
-    )
-    gone = [line for line in lines if line.ticket_type_id not in left]
-    if gone:
-        _refuse_not_on_sale(gone)
-    _refuse_short_lines([(line, left[line.ticket_type_id]) for line in lines])
-    # Nothing is short any more (an order was cancelled meanwhile): trying again will work.
-    raise CheckoutContention()
