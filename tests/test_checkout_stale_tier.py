@@ -232,3 +232,43 @@ def test_a_tier_that_changes_under_every_attempt_gets_a_retryable_503_and_writes
     assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 0}]
     assert sql("SELECT count(*) AS n FROM idempotency_key") == [{"n": 0}]
     assert sql("SELECT status FROM cart") == [{"status": "active"}]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Moved to the big hall"},
+        {"startsAt": "2031-05-01T20:00:00+00:00", "endsAt": "2031-05-01T23:00:00+00:00"},
+    ],
+    ids=["renamed", "rescheduled"],
+)
+def test_an_event_renamed_or_moved_after_the_read_is_copied_into_the_order_as_it_is_now(
+    app, make, auth, admin, sql, change
+):
+    """The order line copies the event's title and start (what the ticket shows). An admin's
+    change committed between checkout's read and its event lock sends the checkout back to the
+    read, so the order never carries the old title or time."""
+    tier = make.ticket_type(capacity=10)
+    user = make.user()
+    make.cart([(tier, 1)], user=user)
+
+    def admin_changes_the_event():
+        response = app.test_client().patch(
+            f"/api/admin/events/{tier.event_id}", json=change, headers=admin
+        )
+        assert response.status_code == 200, response.get_json()
+        return True
+
+    with meanwhile(app, CHECKOUT_READ, admin_changes_the_event) as fired:
+        response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+
+    assert fired
+    assert response.status_code == 201, response.get_json()
+    event_now = sql("SELECT title, starts_at FROM event")
+    assert sql("SELECT event_title AS title, event_starts_at AS starts_at FROM order_item") == (
+        event_now
+    )
+    line = response.get_json()["data"]["items"][0]
+    assert line["eventTitle"] == event_now[0]["title"]
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 1}]
+    assert violations(app) == []

@@ -12,8 +12,10 @@ lock order):
    happens here, before any lock or write: a buyer of a sold-out tier gets the 409 at once,
    without queuing behind the buyers who hold its lock (the sold-out fast path);
 3. **close** the cart, if it is still exactly what step 1 read (see below), and lock its events
-   `FOR SHARE` (an admin cancelling one waits for us, or we see it cancelled); a cart whose
-   hold lapsed also locks its tiers here;
+   `FOR SHARE` (an admin cancelling, renaming or moving one waits for us, or we see the change:
+   cancelled is refused, a title or start that differs from step 1's sends the checkout back
+   to step 1, because the order line copies them); a cart whose hold lapsed also locks its
+   tiers here;
 4. **sell and place**: one statement locks the tiers (ascending id), raises `sold` with a
    conditional `UPDATE ... SET sold = sold + n WHERE sold + n <= capacity AND <the tier is
    still what step 1 read>`, and inserts the order, its lines and one ticket per seat, only if
@@ -78,6 +80,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Row, func, select, text
@@ -190,7 +193,8 @@ CART_LINES = text(
 )
 
 # Step 3, one round trip, locks in the order of shop/services/locking.py: the cart (closed only
-# if it is still what step 1 read), then its events `FOR SHARE` (still published and upcoming),
+# if it is still what step 1 read), then its events `FOR SHARE` (still published and upcoming;
+# their title and start as locked, the newest version, compared with what step 1 read),
 # then, for a cart whose hold lapsed, its tiers. Each step is gated on the one before
 # (`EXISTS (SELECT FROM closed)`, the count of `events`): a condition that does not depend on
 # the row is checked once before the scan starts, so nothing is locked when the cart changed or
@@ -205,7 +209,7 @@ CLOSE_CART = text(
         RETURNING id
     ),
     events AS MATERIALIZED (
-        SELECT e.id FROM event e
+        SELECT e.id, e.title, e.starts_at FROM event e
         WHERE e.id = ANY(CAST(:event_ids AS int[])) AND e.status = 'published'
           AND e.starts_at > now() AND EXISTS (SELECT FROM closed)
         ORDER BY e.id
@@ -220,6 +224,14 @@ CLOSE_CART = text(
     )
     SELECT EXISTS (SELECT FROM closed) AS closed,
            ARRAY(SELECT id FROM events) AS event_ids,
+           NOT EXISTS (
+               SELECT FROM events
+               JOIN unnest(CAST(:event_ids AS int[]), CAST(:event_titles AS text[]),
+                           CAST(:event_starts AS timestamptz[])) AS seen(id, title, starts_at)
+                   ON seen.id = events.id
+               WHERE events.title IS DISTINCT FROM seen.title
+                  OR events.starts_at IS DISTINCT FROM seen.starts_at
+           ) AS events_as_read,
            (SELECT count(*) FROM tiers) AS tiers_locked
     """
 )
@@ -337,13 +349,16 @@ def place_order(
         if not lines:
             raise CartEmpty()
         total, currency = _check(session, user_id, lines, expected_total)
-        if not _close_cart(connection, lines):
-            continue  # the cart changed: nothing was written or locked, read it again
-        placed = _sell_and_place(connection, user_id, lines, total, currency)
-        if placed is not None:
-            return placed
-        # A tier, or our hold, changed since step 1: undo the close and whatever sold, and run
-        # the checks again on what is true now; they refuse with the right reason, or it sells.
+        closed = _close_cart(connection, lines)
+        if closed is Closed.CART_CHANGED:
+            continue  # nothing was written or locked: read it again
+        if closed is Closed.AS_READ:
+            placed = _sell_and_place(connection, user_id, lines, total, currency)
+            if placed is not None:
+                return placed
+        # An event's title or start, a tier, or our hold changed since step 1: undo the close
+        # and whatever sold, and run the checks again on what is true now; they refuse with the
+        # right reason, or it sells (and the order copies the event as it is now).
         connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
     raise CheckoutContention()
 
@@ -382,10 +397,20 @@ def _refuse_not_on_sale(lines: Sequence[Row[Any]]) -> NoReturn:
     )
 
 
-def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> bool:
-    """Step 3. False when the cart is no longer what step 1 read (read it again)."""
+class Closed(Enum):
+    """What step 3 found."""
+
+    AS_READ = "closed, and its events are as step 1 read them"
+    CART_CHANGED = "the cart changed since step 1: nothing written or locked"
+    EVENT_CHANGED = "closed, but an event's title or start changed since step 1 (roll back)"
+
+
+def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> Closed:
+    """Step 3. The order line copies each event's title and start from step 1's read, so an
+    event renamed or moved meanwhile must send the checkout back to step 1 too."""
     cart = lines[0]
-    event_ids = sorted({line.event_id for line in lines})
+    events = {line.event_id: line for line in lines}
+    event_ids = sorted(events)
     result = connection.execute(
         CLOSE_CART,
         {
@@ -393,17 +418,19 @@ def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> bool:
             "seen_updated_at": cart.cart_updated_at,
             "seen_lines": sorted([line.id, line.ticket_type_id, line.quantity] for line in lines),
             "event_ids": event_ids,
+            "event_titles": [events[event_id].title for event_id in event_ids],
+            "event_starts": [events[event_id].starts_at for event_id in event_ids],
             "lock_tiers": not cart.hold_live,
             "tier_ids": [line.ticket_type_id for line in lines],
         },
     ).one()
     if not result.closed:
-        return False
+        return Closed.CART_CHANGED
     if len(result.event_ids) < len(event_ids):
         # Cancelled (or moved into the past) since step 1: an admin's change committed first.
         locked = set(result.event_ids)
         _refuse_not_on_sale([line for line in lines if line.event_id not in locked])
-    return True
+    return Closed.AS_READ if result.events_as_read else Closed.EVENT_CHANGED
 
 
 def check_customer_limits(session: Session, user_id: int, lines: Sequence[Row[Any]]) -> None:
