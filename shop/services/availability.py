@@ -126,23 +126,6 @@ def held_by_ticket_type() -> Subquery:
     )
 
 
-def available_by_ticket_type(
-    session: Session, ticket_type_ids: Iterable[int], *, exclude_cart_id: int | None = None
-) -> dict[int, int]:
-    """Seats left per ticket type id for the holder of `exclude_cart_id` (or the public)."""
-    ids = list(ticket_type_ids)
-    if not ids:
-        return {}
-    tiers = session.execute(
-        select(TicketType.id, TicketType.capacity, TicketType.sold).where(TicketType.id.in_(ids))
-    ).all()
-    held = held_by_others(session, ids, [] if exclude_cart_id is None else [exclude_cart_id])
-    return {
-        tier_id: seats_left(capacity, sold, held.get(tier_id, 0))
-        for tier_id, capacity, sold in tiers
-    }
-
-
 def available_expression() -> ColumnElement[int]:
     """Seats left for the public of the TicketType in the surrounding query (correlated): the
     SQLAlchemy form of `seats_left_sql`, for statements that build whole answers in PostgreSQL
