@@ -41,6 +41,17 @@ CASES = {
 SORTED_AFTER_MATCHING = {"q", "city"}
 
 
+def insert_concerts(connection, count: int, like: Event) -> None:
+    """`count` published concerts, an hour apart from now on, at `like`'s venue and category."""
+    connection.exec_driver_sql(
+        "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
+        " SELECT 'Concert ' || md5(n::text), now() + n * interval '1 hour',"
+        "  now() + n * interval '1 hour' + interval '2 hours', %(venue)s, %(category)s,"
+        "  'published' FROM generate_series(1, %(count)s) AS n",
+        {"venue": like.venue_id, "category": like.category_id, "count": count},
+    )
+
+
 def plan_nodes(node):
     yield node
     for child in node.get("Plans", []):
@@ -93,13 +104,7 @@ def test_a_rare_search_never_walks_the_upcoming_events_in_order(app, make):
     with app.app_context():
         connection = db.session.connection()
         # A catalogue big enough for the planner to prefer walking an index, had it the choice.
-        connection.exec_driver_sql(
-            "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
-            " SELECT 'Concert ' || md5(n::text), now() + n * interval '1 hour',"
-            "  now() + n * interval '1 hour' + interval '2 hours', %(venue)s, %(category)s,"
-            "  'published' FROM generate_series(1, 5000) AS n",
-            {"venue": rare.venue_id, "category": rare.category_id},
-        )
+        insert_concerts(connection, 5000, like=rare)
         connection.exec_driver_sql("ANALYZE event")
         sql = compile_once(listing_json_statement(filters), connection.dialect, values)
         explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"
@@ -251,13 +256,7 @@ def test_the_one_search_plan_suits_rare_and_common_words(app, make, word):
         connection = db.session.connection()
         # 10 000 events: on fewer, reading the whole table is cheaper than any index (and the
         # planner rightly does that).
-        connection.exec_driver_sql(
-            "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
-            " SELECT 'Concert ' || md5(n::text), now() + n * interval '1 hour',"
-            "  now() + n * interval '1 hour' + interval '2 hours', %(venue)s, %(category)s,"
-            "  'published' FROM generate_series(1, 10000) AS n",
-            {"venue": rare.venue_id, "category": rare.category_id},
-        )
+        insert_concerts(connection, 10000, like=rare)
         # What autovacuum does after a bulk insert: the new rows' words move from the full-text
         # index's pending list into the index proper (the planner rightly avoids a long list).
         connection.exec_driver_sql("SELECT gin_clean_pending_list('ix_event_search_vector')")
