@@ -173,6 +173,39 @@ def test_checkout_is_at_most_7_statements_and_one_commit(app, client, make, auth
         event.remove(Engine, "before_cursor_execute", record_savepoint)
 
 
+def test_a_sold_out_checkout_is_refused_after_two_reads_with_no_lock_or_write(
+    app, client, make, auth, count_queries, sql
+):
+    """The sold-out fast path: most of an on-sale rush asks for seats that are gone. Its 409
+    costs the token's user and the unlocked cart read, and nothing else: no savepoint, no lock,
+    no write (issue 12: a sold-out tier answers without queuing behind the lock holders)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    tier = make.ticket_type(make.event(), capacity=2, sold=2)
+    user = make.user()
+    headers = auth.headers(user)
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    for hold_minutes in (15, -1):  # own hold live (others bought past it), and lapsed
+        cart = make.cart([(tier, 1)], user=user, hold_minutes=hold_minutes)
+        sent.clear()
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            with count_queries() as statements:
+                response = client.post("/api/cart/checkout", headers=headers)
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        problem(response, 409, "insufficient_availability")
+        assert len(statements) == 2, "\n\n".join(statements)  # the token's user, the cart read
+        assert not [s for s in sent if "SAVEPOINT place_order" in s or "FOR UPDATE" in s]
+        assert sql("SELECT status FROM cart WHERE id = :id", id=cart.id) == [{"status": "active"}]
+        sql("DELETE FROM cart WHERE id = :id", id=cart.id)
+
+
 def test_flask_check_passes_on_consistent_data(runner, client, make, auth, two_events):
     buy(client, make, auth, [(two_events[0], 2), (two_events[1], 1)])
     result = runner.invoke(args=["check"])

@@ -21,7 +21,7 @@ lock order):
    still what step 1 read>`, and inserts the order, its lines and one ticket per seat, only if
    every line sold (and our hold is still live). The caller commits: a tier is locked for this
    one round trip and the commit. If it placed nothing, the checkout rolls back to a savepoint
-   taken before step 1 and starts again from step 1 (see below).
+   taken before step 3 and starts again from step 1 (see below).
 
 **Why step 3 compares the cart with what step 1 read.** Step 1 takes no lock, so the cart can
 change before step 3 locks it: the owner changes it in another tab, or an admin deletes a tier
@@ -55,15 +55,17 @@ tiers in step 3, and step 4, a new statement that sees everything committed befo
 were granted, counts other carts' live holds again.
 
 When any line does not sell, the statement places nothing, but the lines before it did raise
-`sold`, and step 3 closed the cart. The checkout rolls back to its savepoint (undoing both and
-releasing the locks taken since) and runs steps 1-4 again: a fresh read, so step 2 now refuses
+`sold`, and step 3 closed the cart. The checkout rolls back to its savepoint, taken after step 2
+and before step 3's first write (undoing both and releasing the locks taken since), and runs
+steps 1-4 again: a fresh read, so step 2 now refuses
 with the right reason (`price_changed` with the new total, `not_on_sale`, the limit, the lines
 that are really short, counted without our own rolled-back increments) or the checkout sells,
 at the current prices when the buyer sent no `expectedTotal`. A savepoint rather than a new
 transaction keeps the Idempotency-Key's claim, taken earlier in the same transaction; it costs
-one round trip before any lock. Inside the same transaction `now()` stays the checkout's
-start, so the retry judges sales windows at the same instant the order will be stamped with;
-only the own hold is judged on `clock_timestamp()`, because other carts judge it on theirs.
+one round trip before any lock, and none for a checkout that step 2 refuses. Inside the same
+transaction `now()` stays the checkout's start, so the retry judges sales windows at the same
+instant the order will be stamped with; only the own hold is judged on `clock_timestamp()`,
+because other carts judge it on theirs.
 This happens a few times at most (`READ_ATTEMPTS`), then 503 CheckoutContention: retry.
 
 Any refusal raises before the caller commits, so a failed checkout leaves no trace. Every
@@ -339,21 +341,28 @@ def place_order(
     `expected_total` the buyer pays the prices of the moment the tiers are locked."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
-    # A plain SAVEPOINT, never released: the caller's commit ends it, so a checkout that sells
-    # at once pays one round trip for it, before any lock. (The ORM's `begin_nested()` would
-    # also send a RELEASE, while the tiers are locked.) The session does not know about it,
-    # which is safe because nothing after it loads ORM objects a rollback could leave stale.
-    connection.exec_driver_sql(SAVEPOINT)
+    savepoint_taken = False
     for _attempt in range(READ_ATTEMPTS):
         lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
         if not lines:
             raise CartEmpty()
         total, currency = _check(session, user_id, lines, expected_total)
+        sale = _sale_parameters(user_id, lines, total, currency)
+        if not savepoint_taken:
+            # Taken only once the checks passed, before the first write: steps 1 and 2 write
+            # nothing a rollback would have to undo, so a refusal (a sold-out tier's 409, most
+            # of a rush) costs no round trip for it. A plain SAVEPOINT, never released: the
+            # caller's commit ends it. (The ORM's `begin_nested()` would also send a RELEASE,
+            # while the tiers are locked.) The session does not know about it, which is safe
+            # because nothing after it loads ORM objects a rollback could leave stale. Rolling
+            # back to it keeps it, so a retry reuses it.
+            connection.exec_driver_sql(SAVEPOINT)
+            savepoint_taken = True
         closed = _close_cart(connection, lines)
         if closed is Closed.CART_CHANGED:
             continue  # nothing was written or locked: read it again
         if closed is Closed.AS_READ:
-            placed = _sell_and_place(connection, user_id, lines, total, currency)
+            placed = _sell_and_place(connection, lines, sale)
             if placed is not None:
                 return placed
         # An event's title or start, a tier, or our hold changed since step 1: undo the close
@@ -503,43 +512,47 @@ def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> No
         )
 
 
-def _sell_and_place(
-    connection: Connection,
-    user_id: int,
-    lines: Sequence[Row[Any]],
-    total: Decimal,
-    currency: str,
-) -> PlacedOrder | None:
-    """Step 4: sell every line and insert the order graph. None when nothing was placed (a line
-    no longer fits, a tier is not what step 1 read, or our hold lapsed): the caller rolls back
-    to its savepoint, which also undoes the lines that did sell."""
+def _sale_parameters(
+    user_id: int, lines: Sequence[Row[Any]], total: Decimal, currency: str
+) -> dict[str, Any]:
+    """Step 4's parameters (new ticket codes included). Built before step 3: a cart whose hold
+    lapsed holds its tiers' locks from step 3 on, and every buyer of those tiers waits for
+    them, so nothing that can be done earlier is done under them."""
     cart = lines[0]
     codes = [
         (line.ticket_type_id, new_ticket_code()) for line in lines for _ in range(line.quantity)
     ]
-    rows = connection.execute(
-        SELL_AND_PLACE if cart.hold_live else SELL_AND_PLACE_AGAINST_HOLDS,
-        {
-            "user_id": user_id,
-            "cart_id": cart.cart_id,
-            "hold_expires_at": cart.hold_expires_at,
-            "total": total,
-            "currency": currency,
-            "event_ids": [line.event_id for line in lines],
-            "tier_ids": [line.ticket_type_id for line in lines],
-            "titles": [line.title for line in lines],
-            "starts": [line.starts_at for line in lines],
-            "names": [line.name for line in lines],
-            "prices": [line.price for line in lines],
-            "currencies": [line.currency for line in lines],
-            "sales_starts": [line.sales_start for line in lines],
-            "sales_ends": [line.sales_end for line in lines],
-            "customer_limits": [line.max_per_customer for line in lines],
-            "quantities": [line.quantity for line in lines],
-            "ticket_tier_ids": [tier_id for tier_id, _ in codes],
-            "codes": [code for _, code in codes],
-        },
-    ).all()
+    return {
+        "user_id": user_id,
+        "cart_id": cart.cart_id,
+        "hold_expires_at": cart.hold_expires_at,
+        "total": total,
+        "currency": currency,
+        "event_ids": [line.event_id for line in lines],
+        "tier_ids": [line.ticket_type_id for line in lines],
+        "titles": [line.title for line in lines],
+        "starts": [line.starts_at for line in lines],
+        "names": [line.name for line in lines],
+        "prices": [line.price for line in lines],
+        "currencies": [line.currency for line in lines],
+        "sales_starts": [line.sales_start for line in lines],
+        "sales_ends": [line.sales_end for line in lines],
+        "customer_limits": [line.max_per_customer for line in lines],
+        "quantities": [line.quantity for line in lines],
+        "ticket_tier_ids": [tier_id for tier_id, _ in codes],
+        "codes": [code for _, code in codes],
+    }
+
+
+def _sell_and_place(
+    connection: Connection, lines: Sequence[Row[Any]], sale: dict[str, Any]
+) -> PlacedOrder | None:
+    """Step 4: sell every line and insert the order graph (`sale`: `_sale_parameters`). None
+    when nothing was placed (a line no longer fits, a tier is not what step 1 read, or our hold
+    lapsed): the caller rolls back to its savepoint, which also undoes the lines that did
+    sell."""
+    statement = SELL_AND_PLACE if lines[0].hold_live else SELL_AND_PLACE_AGAINST_HOLDS
+    rows = connection.execute(statement, sale).all()
     if not rows:
         return None
     placed = {
@@ -564,8 +577,8 @@ def _sell_and_place(
     return PlacedOrder(
         id=rows[0].order_id,
         status=OrderStatus.CONFIRMED,
-        total=total,
-        currency=currency,
+        total=sale["total"],
+        currency=sale["currency"],
         created_at=created_at,
         confirmed_at=created_at,
         cancelled_at=None,
