@@ -1,10 +1,10 @@
 """Flask extensions, created unbound here and bound to the app in `create_app()`."""
 
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from shop.jwt_manager import SingleParseJWTManager
 from shop.models.base import Base
 from shop.openapi import ShopApi
 from shop.ratelimit import RouteLimiter, client_key
@@ -14,7 +14,7 @@ from shop.ratelimit import RouteLimiter, client_key
 # services declare (`session: Session`), and what mypy checks them against.
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = JWTManager()
+jwt = SingleParseJWTManager()
 api = ShopApi()
 cors = CORS()
 # No default limits: only the routes that name a limit (signup, login) are limited.

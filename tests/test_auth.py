@@ -162,6 +162,39 @@ def test_garbage_and_malformed_headers_are_401(client):
     )
 
 
+def test_a_request_parses_its_token_twice_not_four_times(auth, client, make, monkeypatch):
+    """shop/jwt_manager.py: flask-jwt-extended alone parses a token four times per request (two
+    unverified passes that only matter with a key loader, the verified one, the header), each
+    checking every character in Python. The verified parse and the header are left."""
+    parses = []
+    parse = pyjwt.api_jws.PyJWS._load
+
+    def counted(self, token):
+        parses.append(token)
+        return parse(self, token)
+
+    monkeypatch.setattr(pyjwt.api_jws.PyJWS, "_load", counted)
+    response = client.get("/api/auth/me", headers=auth.headers(make.user()))
+    assert response.status_code == 200
+    assert len(parses) == 2
+
+
+def test_an_expired_refresh_token_still_says_sign_in_again(auth, client, make):
+    # The expired-token loader reads the token's type: the claims still reach it.
+    user = make.user()
+    with client.application.app_context():
+        from flask_jwt_extended import create_refresh_token
+
+        token = create_refresh_token(identity=str(user.id), expires_delta=timedelta(seconds=-1))
+    body = problem(
+        client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {token}"}),
+        401,
+        "token_expired",
+    )
+    assert "refresh token has expired" in body["detail"]
+    assert "POST /api/auth/login" in body["detail"]
+
+
 def test_refresh_token_is_not_an_access_token_and_vice_versa(auth, client, make):
     user = make.user()
     refresh = auth.headers(user, refresh=True)
