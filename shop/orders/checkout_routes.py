@@ -10,7 +10,7 @@ from flask_jwt_extended import current_user, jwt_required
 from shop.cart.routes import cart_token_parameter, guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
-from shop.idempotency import idempotent
+from shop.idempotency import commit_unless_keyed, idempotent
 from shop.openapi import Blueprint
 from shop.orders.presenter import order_view
 from shop.orders.schemas import CheckoutSchema, OrderEnvelopeSchema
@@ -69,7 +69,10 @@ class Checkout(MethodView):
             if expected
             else None,
         )
+        # Without a key, commit before flask-smorest serializes the order: the tiers stay
+        # locked until the commit, and every buyer of the tier waits for them. With a key,
         # @idempotent commits, once, after storing this answer with the key.
+        commit_unless_keyed()
         return (
             {"data": order_view(order, with_tickets=True)},
             201,
