@@ -179,6 +179,29 @@ def test_a_request_parses_its_token_twice_not_four_times(auth, client, make, mon
     assert len(parses) == 2
 
 
+def test_the_signed_in_user_is_read_as_plain_values_not_an_orm_object(app, make, auth):
+    """Every authenticated request reads its user with the token's revocation; as plain values
+    (shop/services/accounts.py `SignedInUser`), the session builds and tracks no ORM object."""
+    from flask_jwt_extended import current_user, verify_jwt_in_request
+
+    from shop.extensions import db
+    from shop.models import Role
+
+    user = make.user(role="admin", name="Ada")
+    with app.test_request_context(headers=auth.headers(user)):
+        verify_jwt_in_request()
+        assert len(db.session.identity_map) == 0
+        signed_in = current_user._get_current_object()
+        assert (signed_in.id, signed_in.email, signed_in.name, signed_in.role) == (
+            user.id,
+            user.email,
+            "Ada",
+            Role.ADMIN,
+        )
+        assert signed_in.created_at == user.created_at
+        assert signed_in.is_admin
+
+
 def test_an_expired_refresh_token_still_says_sign_in_again(auth, client, make):
     # The expired-token loader reads the token's type: the claims still reach it.
     user = make.user()

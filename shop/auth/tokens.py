@@ -9,8 +9,12 @@ from flask_jwt_extended import JWTManager
 
 from shop.auth.token_errors import register_jwt_error_handlers
 from shop.extensions import db
-from shop.models import User
-from shop.services.accounts import is_revoked, user_and_revocation
+from shop.services.accounts import (
+    SignedInUser,
+    is_revoked,
+    signed_in_user,
+    user_and_revocation,
+)
 
 # A user id as our tokens carry it: a positive integer that fits PostgreSQL's `integer`.
 USER_ID = re.compile(r"[1-9][0-9]{0,9}")
@@ -41,13 +45,13 @@ def init_jwt(jwt: JWTManager) -> None:
         return revoked
 
     @jwt.user_lookup_loader
-    def load_user(_header, payload) -> User | None:
+    def load_user(_header, payload) -> SignedInUser | None:
         user_id = user_id_of(payload)
         if user_id is None:
             return None
         user = g.pop("jwt_user", None)
         if user is not None and user.id == user_id:
             return user
-        return db.session.get(User, user_id)
+        return signed_in_user(db.session(), user_id)
 
     register_jwt_error_handlers(jwt)
