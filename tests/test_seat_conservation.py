@@ -173,6 +173,37 @@ def test_checkout_is_at_most_7_statements_and_one_commit(app, client, make, auth
         event.remove(Engine, "before_cursor_execute", record_savepoint)
 
 
+def test_checkout_without_a_key_is_5_statements_and_one_commit(
+    app, client, make, auth, count_queries
+):
+    """Without an Idempotency-Key checkout commits as soon as the order is placed (before the
+    answer is serialized): still one commit, and @idempotent's own commit adds none."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Connection
+
+    tier = make.ticket_type(make.event(), capacity=10)
+    user = make.user()
+    commits = []
+
+    def record(conn, name, context):
+        commits.append(name)  # under the test harness a request's commit releases a savepoint
+
+    event.listen(Connection, "release_savepoint", record)
+    try:
+        for hold_minutes in (15, -1):  # own hold live, and lapsed
+            make.cart([(tier, 2)], user=user, hold_minutes=hold_minutes)
+            commits.clear()
+            with count_queries() as statements:
+                response = client.post("/api/cart/checkout", headers=auth.headers(user))
+            assert response.status_code == 201, response.get_json()
+            # The token's user, the cart read, its close, the sale with the order (and the
+            # checkout's savepoint, which count_queries leaves out).
+            assert len(statements) == 4, "\n\n".join(statements)
+            assert len(commits) == 1
+    finally:
+        event.remove(Connection, "release_savepoint", record)
+
+
 def test_a_sold_out_checkout_is_refused_after_two_reads_with_no_lock_or_write(
     app, client, make, auth, count_queries, sql
 ):
