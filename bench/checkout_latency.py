@@ -1,10 +1,12 @@
 """Checkout latency in-process (no HTTP server): the app's own cost per checkout.
 
     python bench/checkout_latency.py [--checkouts 300] [--lines 1] [--lapsed] [--rate-limits]
+        [--no-key] [--sold-out]
 
 Buyers with a one-line cart (or `--lines` lines) whose hold is live (`--lapsed`: lapsed) check
-out one after another through the Flask test client, with an `Idempotency-Key`, on the bench
-database. Prints p50/p90 wall time per checkout (the commit's WAL flush included), the app's
+out one after another through the Flask test client, with an `Idempotency-Key` (`--no-key`:
+without, as bench/checkout.py's rush buyers), on the bench database. `--sold-out`: every tier is
+sold out, so every checkout is the 409 most of an on-sale rush gets (the sold-out fast path). Prints p50/p90 wall time per checkout (the commit's WAL flush included), the app's
 CPU time, and the SQL statements and commits one checkout sends. Rate limits are off unless
 `--rate-limits` (the configured storage; checkout has no limit of its own, so the figure is
 what the limiter's per-request hook costs). Target (issue 12): one-line cart, p50 <= 6 ms,
@@ -30,12 +32,15 @@ from bench.common import bench_database
 from shop.database import libpq_url
 
 
-def arrange(url: str, buyers: int, lines: int, lapsed: bool) -> list[int]:
-    """`buyers` users, each with an open cart of one seat on each of `lines` bench tiers."""
+def arrange(url: str, buyers: int, lines: int, lapsed: bool, sold_out: bool = False) -> list[int]:
+    """`buyers` users, each with an open cart of one seat on each of `lines` bench tiers (sold
+    out, with `sold_out`)."""
     reset_sales(url)
     hold = "now() - interval '1 minute'" if lapsed else "now() + interval '1 hour'"
     with psycopg.connect(libpq_url(url)) as conn:
         tier_ids = bench_tiers(conn, lines, 1_000_000, "Bench event latency")
+        if sold_out:
+            conn.execute("UPDATE ticket_type SET sold = capacity WHERE id = ANY(%s)", (tier_ids,))
         user_ids = [
             row[0]
             for row in conn.execute(
@@ -66,14 +71,17 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1)
     parser.add_argument("--lapsed", action="store_true", help="carts whose hold has lapsed")
     parser.add_argument("--rate-limits", action="store_true", help="RATELIMIT_ENABLED=true")
+    parser.add_argument("--no-key", action="store_true", help="no Idempotency-Key")
+    parser.add_argument("--sold-out", action="store_true", help="every checkout is a 409")
     args = parser.parse_args()
+    expected_status = 409 if args.sold_out else 201
 
     from flask_jwt_extended import create_access_token
 
     from shop import create_app
 
     url = bench_database(10_000)
-    user_ids = arrange(url, args.checkouts + 1, args.lines, args.lapsed)
+    user_ids = arrange(url, args.checkouts + 1, args.lines, args.lapsed, args.sold_out)
     app = create_app(
         "development",
         {
@@ -94,12 +102,14 @@ def main() -> None:
     cpu_ms = []
 
     def checkout(n: int) -> float:
-        headers = {"Authorization": f"Bearer {tokens[n]}", "Idempotency-Key": f"bench-{n}"}
+        headers = {"Authorization": f"Bearer {tokens[n]}"}
+        if not args.no_key:
+            headers["Idempotency-Key"] = f"bench-{n}"
         started, cpu_started = time.perf_counter(), time.process_time()
         response = client.post("/api/cart/checkout", headers=headers)
         elapsed = (time.perf_counter() - started) * 1000
         cpu_ms.append((time.process_time() - cpu_started) * 1000)
-        assert response.status_code == 201, response.get_data(as_text=True)
+        assert response.status_code == expected_status, response.get_data(as_text=True)
         return elapsed
 
     checkout(0)  # warm up: connection pool, compiled statements, schemas
@@ -111,6 +121,8 @@ def main() -> None:
     p90 = times[int(len(times) * 0.9)]
     print(
         f"checkout in-process, {args.lines}-line cart, hold {'lapsed' if args.lapsed else 'live'},"
+        f"{' sold out (409),' if args.sold_out else ''}"
+        f" {'no key' if args.no_key else 'Idempotency-Key'},"
         f" rate limits {'on' if args.rate_limits else 'off'},"
         f" {len(times)} checkouts: p50 {statistics.median(times):.2f} ms  p90 {p90:.2f} ms"
         f"  app CPU p50 {statistics.median(cpu_ms):.2f} ms"
