@@ -1,12 +1,14 @@
 """Checkout latency in-process (no HTTP server): the app's own cost per checkout.
 
     python bench/checkout_latency.py [--checkouts 300] [--lines 1] [--lapsed] [--rate-limits]
-        [--no-key] [--sold-out]
+        [--no-key] [--sold-out] [--calls]
 
 Buyers with a one-line cart (or `--lines` lines) whose hold is live (`--lapsed`: lapsed) check
 out one after another through the Flask test client, with an `Idempotency-Key` (`--no-key`:
 without, as bench/checkout.py's rush buyers), on the bench database. `--sold-out`: every tier is
-sold out, so every checkout is the 409 most of an on-sale rush gets (the sold-out fast path). Prints p50/p90 wall time per checkout (the commit's WAL flush included), the app's
+sold out, so every checkout is the 409 most of an on-sale rush gets (the sold-out fast path).
+`--calls` also counts the Python function calls per checkout (cProfile): a figure of the app's
+work that does not depend on what else the machine is doing. Prints p50/p90 wall time per checkout (the commit's WAL flush included), the app's
 CPU time, and the SQL statements and commits one checkout sends. Rate limits are off unless
 `--rate-limits` (the configured storage; checkout has no limit of its own, so the figure is
 what the limiter's per-request hook costs). Target (issue 12): one-line cart, p50 <= 6 ms,
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--rate-limits", action="store_true", help="RATELIMIT_ENABLED=true")
     parser.add_argument("--no-key", action="store_true", help="no Idempotency-Key")
     parser.add_argument("--sold-out", action="store_true", help="every checkout is a 409")
+    parser.add_argument("--calls", action="store_true", help="Python function calls per checkout")
     args = parser.parse_args()
     expected_status = 409 if args.sold_out else 201
 
@@ -117,6 +120,20 @@ def main() -> None:
     commits.clear()
     checkout(1)
     per_checkout = (len(statements), len(commits))
+    if args.calls:
+        import cProfile
+        import pstats
+
+        half = len(tokens) // 2
+        profile = cProfile.Profile()
+        profile.enable()
+        for n in range(2, half):
+            checkout(n)
+        profile.disable()
+        calls = pstats.Stats(profile).total_calls / (half - 2)
+        print(f"Python function calls per checkout: {calls:.0f}")
+        tokens = tokens[:2] + tokens[half:]  # the rest are timed without the profiler
+        cpu_ms.clear()
     times = sorted(checkout(n) for n in range(2, len(tokens)))
     p90 = times[int(len(times) * 0.9)]
     print(
