@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
+from shop.database import read_value
 from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
@@ -203,7 +204,7 @@ def listing_json(connection: Connection, filters: EventFilters, page: int, page_
     if sql is None:
         statement = listing_json_statement(filters)
         sql = _listing_sql[shape] = compile_once(statement, connection.dialect, values)
-    return connection.exec_driver_sql(sql, values).scalar_one().encode()
+    return read_value(connection, sql, values).encode()
 
 
 # --- one event -----------------------------------------------------------------------------------
@@ -283,8 +284,7 @@ def public_event_json(connection: Connection, event_id: int) -> bytes:
     statement does."""
     if not _event_sql:
         _event_sql.append(compile_once(event_json_statement(), connection.dialect, {"event_id"}))
-    result = connection.exec_driver_sql(_event_sql[0], {"event_id": event_id})
-    body = result.scalar_one_or_none()
+    body = read_value(connection, _event_sql[0], {"event_id": event_id})
     if body is None:
         raise EventNotFound(f"There is no event {event_id}.")
     return body.encode()
