@@ -24,7 +24,7 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from shop.models import Category, Event, EventStatus, TicketType, Venue
@@ -82,6 +82,20 @@ def listing_json_statement(filters: EventFilters) -> Select:
     to the cap); this adds each item's columns with a deferred join: venue and category are
     joined for the page's 20 ids alone, so page 400 costs about what page 1 does."""
     page = listing_page(filters)
+    if page.planned_once:
+        # The page's ids as an array, `id = ANY(ARRAY[...])`: the planner counts on a handful
+        # of elements and fetches each by primary key, whatever it guesses about the page. With
+        # `id IN (page)` a generic plan, which cannot see the LIMIT, guesses the page holds a
+        # tenth of the matches and reads the whole table to hash-join them (27 ms instead of
+        # 0.5 ms on 100 000 events).
+        page_ids = page.ids.subquery("page_ids")
+        id_array = select(func.array_agg(page_ids.c.id)).scalar_subquery()
+        on_the_page = Event.id == func.any(cast(id_array, ARRAY(Integer)))
+    else:
+        # Planned with the page's values, where `IN` serves as well. (Kept: with ANY the
+        # generic plan of a price range, guessed to match 0.5 % of the events, looks cheaper
+        # than the plans made for the values, and PostgreSQL would settle on it.)
+        on_the_page = Event.id.in_(page.ids.scalar_subquery())
     rows = (
         select(
             Event.id,
@@ -101,7 +115,7 @@ def listing_json_statement(filters: EventFilters) -> Select:
         )
         .join_from(Event, Venue, Venue.id == Event.venue_id)
         .join_from(Event, Category, Category.id == Event.category_id)
-        .where(Event.id.in_(page.ids.scalar_subquery()))
+        .where(on_the_page)
         .subquery("page_rows")
     )
     item = func.json_build_object(

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shop.models import Category, Event, EventStatus, PublishedEventDay, TicketType, Venue
@@ -94,6 +95,12 @@ def filter_values(filters: EventFilters) -> dict[str, Any]:
     }
 
 
+def city_venue_ids(city: ColumnElement[str]) -> ColumnElement[Any]:
+    """The ids of the venues in `city` (lower case), as an array (NULL: none)."""
+    venue_ids = select(func.array_agg(Venue.id)).where(func.lower(Venue.city) == city)
+    return cast(venue_ids.scalar_subquery(), ARRAY(Integer))
+
+
 def event_listing(filters: EventFilters) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
@@ -123,9 +130,19 @@ def event_listing(filters: EventFilters) -> Select[Event]:
         # range of the (category, venue) index per venue of a city on every PostgreSQL we
         # support (15 would not, given two joined tables to take its keys from).
         category_id = select(Category.id).where(Category.slug == value("category"))
-        statement = statement.where(Event.category_id == category_id.scalar_subquery())
+        statement = statement.where(
+            category_id.scalar_subquery().is_not(None),
+            Event.category_id == category_id.scalar_subquery(),
+        )
     if values["city"] is not None:
-        statement = statement.join(Event.venue).where(func.lower(Venue.city) == value("city"))
+        # The city's venues as an array, compared with each event's venue_id: a walk along a
+        # sort index checks it from the index alone (migration 0008), and a plan made once
+        # suits every city.
+        venue_ids = city_venue_ids(value("city"))
+        statement = statement.where(venue_ids.is_not(None), Event.venue_id == func.any(venue_ids))
+    # An unknown category or city matches nothing: `... IS NOT NULL` on its id (a value computed
+    # once, an InitPlan) is a "One-Time Filter" in the plan, checked before any event is read.
+    # Without it a generic plan walks every upcoming event to find none (4 ms on 100 000).
     if values["min_price"] is not None:
         statement = statement.where(Event.price_from >= value("min_price"))
     if values["max_price"] is not None:
@@ -165,25 +182,54 @@ class ListingPage:
 
     `ids`: the page's event ids in listing order (bind parameters `page_limit`, `page_offset`);
     `total`: one row, `total_items`: how many events match, counted up to the cap
-    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used."""
+    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used.
+    `planned_once`: no value of the statement changes its best plan (`planned_once`)."""
 
     ids: SelectBase
     total: Select[int]
+    planned_once: bool = False
+
+
+def planned_once(filters: EventFilters) -> bool:
+    """Every upcoming event or a category's, in any sort: the listings whose best plan is the
+    same for every page and every category (walk the sort's index to the page), so PostgreSQL
+    may plan their statement once (see `listing_page`)."""
+    return filters == EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
 
 
 def listing_page(filters: EventFilters) -> ListingPage:
     """The ids of one page of the listing and its capped count, for one SQL statement.
 
     Values are bind parameters (see `event_listing`), so the SQL depends only on which filters
-    are used and the sort."""
-    limit = bindparam("page_limit", type_=Integer)
-    offset = bindparam("page_offset", type_=Integer)
+    are used and the sort.
+
+    Planned once. PostgreSQL plans a statement every time it runs, unless the statement is
+    prepared (psycopg prepares what runs 5 times on a connection) and its generic plan, made
+    without the values, is estimated to cost no more than the plans made with them. A page's
+    LIMIT and OFFSET seen as values made every plan with them look cheaper than the generic
+    one, so PostgreSQL planned the listing again for every request: ~0.45 ms of planning for
+    0.3-0.6 ms of running it (bench/explain_catalog.py --plans). For every upcoming event or a
+    category's (`planned_once`: most of what visitors ask for) the best plan is the same for
+    every value: walk the sort's index to the page (the category is already an InitPlan's
+    value). So their page's size and offset reach the statement as scalar subqueries,
+    `LIMIT (SELECT 20) OFFSET (SELECT 40)`, evaluated once per execution and unseen by the
+    planner: a plan made with the values costs the same as the generic one, and from the sixth
+    run on a connection PostgreSQL keeps the generic plan. A city, a price range, dates or
+    `available` decide the best plan (walk the sort's index until the page is full, or collect
+    the matches and sort them: it depends on how many match), so those listings are still
+    planned with their values."""
+    limit: Any = bindparam("page_limit", type_=Integer)
+    offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
     if filters.q:
         return _search_page(filters, cap, limit, offset)
+    once = planned_once(filters)
+    if once:
+        limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
     page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
-        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
+        total = day_counted_total(filters, cap)
+        return ListingPage(ids=page_ids, total=total, planned_once=once)
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
@@ -226,8 +272,7 @@ def day_counted_total(filters: EventFilters, cap: int) -> Select[int]:
     else:
         later_days = later_days.where(day.category_id == 0)
     if values["city"] is not None:
-        venue_ids = select(Venue.id).where(func.lower(Venue.city) == bindparam("city"))
-        later_days = later_days.where(day.venue_id.in_(venue_ids.scalar_subquery()))
+        later_days = later_days.where(day.venue_id == func.any(city_venue_ids(bindparam("city"))))
     else:
         later_days = later_days.where(day.venue_id == 0)
     # An aggregate over today's matches (not a bare expression), so PostgreSQL computes it once
