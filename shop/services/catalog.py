@@ -191,9 +191,9 @@ class ListingPage:
 
 
 def planned_once(filters: EventFilters) -> bool:
-    """Every upcoming event or a category's, in any sort: the listings whose best plan is the
-    same for every page and every category (walk the sort's index to the page), so PostgreSQL
-    may plan their statement once (see `listing_page`)."""
+    """Every upcoming event, a category's, a city's or a category's in a city, in any sort: the
+    listings one plan suits whatever the page, category or city (walk the sort's index to the
+    page), so PostgreSQL may plan their statement once (see `listing_page`)."""
     return filters == EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
 
 
@@ -204,20 +204,21 @@ def listing_page(filters: EventFilters) -> ListingPage:
     are used and the sort.
 
     Planned once. PostgreSQL plans a statement every time it runs, unless the statement is
-    prepared (psycopg prepares what runs 5 times on a connection) and its generic plan, made
-    without the values, is estimated to cost no more than the plans made with them. A page's
-    LIMIT and OFFSET seen as values made every plan with them look cheaper than the generic
-    one, so PostgreSQL planned the listing again for every request: ~0.45 ms of planning for
-    0.3-0.6 ms of running it (bench/explain_catalog.py --plans). For every upcoming event or a
-    category's (`planned_once`: most of what visitors ask for) the best plan is the same for
-    every value: walk the sort's index to the page (the category is already an InitPlan's
-    value). So their page's size and offset reach the statement as scalar subqueries,
-    `LIMIT (SELECT 20) OFFSET (SELECT 40)`, evaluated once per execution and unseen by the
-    planner: a plan made with the values costs the same as the generic one, and from the sixth
-    run on a connection PostgreSQL keeps the generic plan. A city, a price range, dates or
-    `available` decide the best plan (walk the sort's index until the page is full, or collect
-    the matches and sort them: it depends on how many match), so those listings are still
-    planned with their values."""
+    prepared (psycopg prepares what runs 5 times on a connection) and, after planning it with
+    its values 5 times, PostgreSQL finds its generic plan (made without the values) no costlier.
+    A page's LIMIT and OFFSET seen as values made every plan with them look cheaper than the
+    generic one, so PostgreSQL planned the listing again for every request: ~0.45 ms of
+    planning for 0.3-0.6 ms of running it (`bench/explain_catalog.py --plans`). For every
+    upcoming event, a category's or a city's (`planned_once`: most of what visitors ask for)
+    one plan suits every value: walk the sort's index to the page, checking the category and
+    the city's venues in the index (migration 0008). So nothing in their statement is seen by
+    the planner: the category and the city's venues are InitPlans' values (`event_listing`),
+    and the page's size and offset are scalar subqueries, `LIMIT (SELECT 20) OFFSET (SELECT
+    40)`, evaluated once per execution. A plan made with the values then costs the same as the
+    generic one, and from its 11th run on a connection the statement runs PostgreSQL's generic
+    plan. A price range, dates or `available` decide the best plan (walk the sort's index until
+    the page is full, or collect the matches and sort them: it depends on how many match), so
+    those listings are still planned with their values."""
     limit: Any = bindparam("page_limit", type_=Integer)
     offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
