@@ -101,13 +101,15 @@ def city_venue_ids(city: ColumnElement[str]) -> ColumnElement[Any]:
     return cast(venue_ids.scalar_subquery(), ARRAY(Integer))
 
 
-def event_listing(filters: EventFilters) -> Select[Event]:
+def event_listing(filters: EventFilters, *, planned_once: bool = False) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
     needs them, so counting the matches stays an index scan on `event` alone.
 
     Every value is a bind parameter named as in `filter_values`, so the statement's SQL depends
-    only on which filters are used (see `listing_json`)."""
+    only on which filters are used (see `listing_json`). `planned_once`: for a statement
+    PostgreSQL plans once for any values (`listing_page`), the city is its venues' ids, so no
+    plan depends on which city it is."""
     values = filter_values(filters)
 
     def value(name: str) -> BindParameter[Any]:
@@ -134,15 +136,19 @@ def event_listing(filters: EventFilters) -> Select[Event]:
             category_id.scalar_subquery().is_not(None),
             Event.category_id == category_id.scalar_subquery(),
         )
-    if values["city"] is not None:
-        # The city's venues as an array, compared with each event's venue_id: a walk along a
-        # sort index checks it from the index alone (migration 0008), and a plan made once
-        # suits every city.
+    if values["city"] is not None and planned_once:
+        # The city's venues as an array (an InitPlan's value), compared with each event's
+        # venue_id: a walk along a sort index checks it from the index alone (migration 0008),
+        # and one plan suits every city.
         venue_ids = city_venue_ids(value("city"))
         statement = statement.where(venue_ids.is_not(None), Event.venue_id == func.any(venue_ids))
-    # An unknown category or city matches nothing: `... IS NOT NULL` on its id (a value computed
-    # once, an InitPlan) is a "One-Time Filter" in the plan, checked before any event is read.
-    # Without it a generic plan walks every upcoming event to find none (4 ms on 100 000).
+    elif values["city"] is not None:
+        # Joined, so a plan made for this city knows how many events its venues have (a search
+        # in a city combines the full-text index with the venues' ranges of an index).
+        statement = statement.join(Event.venue).where(func.lower(Venue.city) == value("city"))
+    # An unknown category or city matches nothing: `... IS NOT NULL` on its id(s) (a value
+    # computed once, an InitPlan) is a "One-Time Filter" in the plan, checked before any event is
+    # read. Without it a generic plan walks every upcoming event to find none (4 ms on 100 000).
     if values["min_price"] is not None:
         statement = statement.where(Event.price_from >= value("min_price"))
     if values["max_price"] is not None:
@@ -227,18 +233,15 @@ def listing_page(filters: EventFilters) -> ListingPage:
     once = planned_once(filters)
     if once:
         limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
-    page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
+    listed = event_listing(filters, planned_once=once)
+    page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
         total = day_counted_total(filters, cap)
         return ListingPage(ids=page_ids, total=total, planned_once=once)
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
-        event_listing(filters)
-        .with_only_columns(literal_column("1"))
-        .order_by(None)
-        .limit(cap)
-        .subquery("matches")
+        listed.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery("matches")
     )
     total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
@@ -280,7 +283,7 @@ def day_counted_total(filters: EventFilters, cap: int) -> Select[int]:
     # even though totalItems and totalPages both use it.
     total = func.least(func.count() + later_days.scalar_subquery(), cap)
     return (
-        event_listing(filters)
+        event_listing(filters, planned_once=True)
         .with_only_columns(cast(total, Integer).label("total_items"))
         .where(Event.starts_at < tomorrow_starts)
         .order_by(None)
