@@ -8,7 +8,7 @@ a category or a city), the shared buffers the count touched, and flags any seque
 `ticket_type` (a missing index).
 
 --plans: the whole listing statement as the app runs it (shop/catalog/json_bodies.py, prepared by
-psycopg on a connection of its own), per case and page: which plans PostgreSQL settled on
+psycopg on a connection of its own, planned per run where listing_json says so), per case and page: which plans PostgreSQL settled on
 (pg_prepared_statements: generic or custom, i.e. planned again every run) and the planning and
 execution time of a run (EXPLAIN ANALYZE EXECUTE, median of 10), beside the generic plan forced.
 
@@ -114,6 +114,8 @@ def prepared_runs(
 
     values = {**filter_values(filters), **page_values(page, 20, match_cap(filters))}
     sql = compile_once(listing_json_statement(filters), postgresql.psycopg.dialect(), values)
+    if mode == "auto" and not (filters.q or planned_once(filters)):
+        mode = "force_custom_plan"  # as listing_json runs it
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"SET plan_cache_mode = {mode}")
         for _ in range(16):  # prepared from the 6th run: then 5 planned with values, 6 more

@@ -395,3 +395,39 @@ def test_an_unknown_category_or_city_reads_no_event(app, make, filters):
         for n in event_reads
     )
     assert event_reads and read == 0, event_reads
+
+
+@pytest.mark.parametrize("sort", ["starts_at", "title"])
+def test_a_price_range_is_planned_with_its_values_every_time(app, make, sort):
+    """How many events a price range matches decides the plan (walk the sort's index, or
+    collect the range and sort it), so its listing is planned with its values on every run,
+    never by the generic plan PostgreSQL would otherwise settle on after five (which guesses a
+    range matches 0.5 % of the events: 9-20 ms instead of 2 ms on 100 000 events when it
+    matches 70 %). shop.catalog.json_bodies.listing_json."""
+    from decimal import Decimal
+
+    from shop.catalog.json_bodies import listing_json
+
+    event = make.event()
+    make.ticket_type(event, price=Decimal("150.00"))
+    filters = EventFilters(min_price=Decimal(100), max_price=Decimal(300), sort=sort)
+    with app.app_context():
+        connection = db.session.connection()
+        insert_concerts(connection, 5000, like=event)
+        connection.exec_driver_sql(
+            "INSERT INTO ticket_type (event_id, currency, name, price, capacity)"
+            " SELECT id, currency, 'Standard', 100 + id %% 300, 100 FROM event"
+            " WHERE title LIKE 'Concert %%'"
+        )
+        connection.exec_driver_sql("ANALYZE event")
+        connection.exec_driver_sql("DEALLOCATE ALL")
+        for page in (1, 7, 2, 15, 1, 3, 9, 4, 11, 5, 6, 1, 8, 2, 10):
+            listing_json(connection, filters, page, 20)
+        prepared = connection.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%json_build_object%%'"
+        ).all()
+        setting = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
+        db.session.rollback()
+    assert [tuple(row) for row in prepared] == [(0, 10)]
+    assert setting == "auto"  # the connection goes back to the pool as it came

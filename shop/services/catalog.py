@@ -188,12 +188,10 @@ class ListingPage:
 
     `ids`: the page's event ids in listing order (bind parameters `page_limit`, `page_offset`);
     `total`: one row, `total_items`: how many events match, counted up to the cap
-    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used.
-    `planned_once`: no value of the statement changes its best plan (`planned_once`)."""
+    (`match_cap`). An aggregate, so PostgreSQL computes it once however often it is used."""
 
     ids: SelectBase
     total: Select[int]
-    planned_once: bool = False
 
 
 def planned_once(filters: EventFilters) -> bool:
@@ -224,7 +222,7 @@ def listing_page(filters: EventFilters) -> ListingPage:
     generic one, and from its 11th run on a connection the statement runs PostgreSQL's generic
     plan. A price range, dates or `available` decide the best plan (walk the sort's index until
     the page is full, or collect the matches and sort them: it depends on how many match), so
-    those listings are still planned with their values."""
+    those listings are still planned with their values (`listing_json` tells PostgreSQL so)."""
     limit: Any = bindparam("page_limit", type_=Integer)
     offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
@@ -236,8 +234,7 @@ def listing_page(filters: EventFilters) -> ListingPage:
     listed = event_listing(filters, planned_once=once)
     page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
-        total = day_counted_total(filters, cap)
-        return ListingPage(ids=page_ids, total=total, planned_once=once)
+        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
