@@ -1,6 +1,6 @@
 """EXPLAIN ANALYZE every filter and sort of the event listing on a large seeded catalogue.
 
-    python bench/explain_catalog.py [--events 100000] [--plans] [--mix REQUESTS]
+    python bench/explain_catalog.py [--events 100000] [--plans] [--mix REQUESTS] [--holds N]
 
 Prints, per case, the scans used and the execution time of the page query and of its count (the
 listing's own count statement: up to the cap, or from `published_event_day` for every event,
@@ -15,6 +15,10 @@ execution time of a run (EXPLAIN ANALYZE EXECUTE, median of 10), beside the gene
 --mix REQUESTS: the browse mix without searches (bench/mixes.py, the first REQUESTS URLs, after a
 warm-up) through the app in this process on one pooled connection: PostgreSQL's CPU per request
 (the backend's own run time, /proc/<pid>/schedstat), per kind of listing.
+
+--holds N: a listing page (every event, page 1) during an on-sale rush: N carts each holding a
+seat of one of the soonest events' tiers (inserted in a transaction that is rolled back), with
+the statistics as they were and after ANALYZE; PostgreSQL's CPU per page, beside no holds.
 """
 
 from __future__ import annotations
@@ -194,6 +198,48 @@ def print_mix(url: str, requests: int) -> None:
     )
 
 
+def print_rush(url: str, holds: int) -> None:
+    from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+    from shop.services.catalog import filter_values, match_cap
+
+    filters = EventFilters()
+    values = {**filter_values(filters), **page_values(1, 20, match_cap(filters))}
+    sql = compile_once(listing_json_statement(filters), postgresql.psycopg.dialect(), values)
+    with psycopg.connect(libpq_url(url)) as conn:
+        backend = conn.info.backend_pid
+
+        def page_cpu_us(runs: int = 100) -> float:
+            for _ in range(12):  # prepared, and past PostgreSQL's 5 custom plans
+                conn.execute(sql, values)
+            with open(f"/proc/{backend}/schedstat") as stat:
+                before = int(stat.read().split()[0])
+            for _ in range(runs):
+                conn.execute(sql, values)
+            with open(f"/proc/{backend}/schedstat") as stat:
+                return (int(stat.read().split()[0]) - before) / runs / 1000
+
+        print(f"no live holds: {page_cpu_us():.0f} µs of PostgreSQL CPU a page")
+        conn.execute(
+            "WITH carts AS (INSERT INTO cart (guest_token_hash, status, hold_expires_at)"
+            "  SELECT decode(md5(random()::text || n), 'hex'), 'active',"
+            "   now() + interval '10 minutes' FROM generate_series(1, %(holds)s) n"
+            "  RETURNING id),"
+            " tiers AS (SELECT t.id, t.event_id, t.price, row_number() OVER () AS n"
+            "  FROM ticket_type t JOIN event e ON e.id = t.event_id"
+            "  WHERE e.status = 'published' AND e.starts_at > now()"
+            "  ORDER BY e.starts_at LIMIT 200)"
+            " INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)"
+            " SELECT carts.id, tiers.event_id, tiers.id, 1, tiers.price FROM carts"
+            " JOIN tiers ON tiers.n = 1 + carts.id %% 200",
+            {"holds": holds},
+        )
+        print(f"{holds} live holds: {page_cpu_us():.0f} µs a page")
+        conn.execute("ANALYZE cart")
+        conn.execute("ANALYZE cart_item")
+        print(f"{holds} live holds, after ANALYZE: {page_cpu_us():.0f} µs a page")
+        conn.rollback()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -201,6 +247,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--plans", action="store_true", help="planning and running, per case")
     parser.add_argument("--mix", type=int, metavar="REQUESTS", help="CPU per browse request")
+    parser.add_argument("--holds", type=int, metavar="N", help="a listing page during a rush")
     args = parser.parse_args()
     url = bench_database(args.events)
     if args.plans:
@@ -208,6 +255,9 @@ def main() -> None:
         return
     if args.mix:
         print_mix(url, args.mix)
+        return
+    if args.holds:
+        print_rush(url, args.holds)
         return
     missing = 0
     print(
