@@ -22,6 +22,8 @@ from shop.models.base import Base, TimestampMixin
 from shop.models.enums import EnumString, EventStatus, one_of
 
 PUBLISHED = text(f"status = '{EventStatus.PUBLISHED}'")
+# What a walk along a sort index of the listing checks besides the start: a city is venues.
+WALK_FILTERS = ["venue_id", "category_id"]
 
 
 class Category(TimestampMixin, Base):
@@ -74,15 +76,22 @@ class Event(TimestampMixin, Base):
         UniqueConstraint("id", "currency"),
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
         # One partial index per sort and filter the public listing offers (published only).
-        Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
-        # The sort indexes carry starts_at (upcoming only), so a price range is counted, and a
-        # deep page of any sort walked to, from the index alone, without reading event rows.
+        # The sort indexes carry starts_at (upcoming only), venue_id (a city) and category_id,
+        # so a price range is counted, and a deep page of any sort or a city's or a category's
+        # page walked to, from the index alone, without reading event rows (migration 0008).
+        Index(
+            "ix_event_published_starts_at",
+            "starts_at",
+            "id",
+            postgresql_where=PUBLISHED,
+            postgresql_include=WALK_FILTERS,
+        ),
         Index(
             "ix_event_published_price_from",
             "price_from",
             "id",
             postgresql_where=PUBLISHED,
-            postgresql_include=["starts_at"],
+            postgresql_include=["starts_at", *WALK_FILTERS],
         ),
         # `-price` wants the dearest first with events that have no tiers still last.
         Index(
@@ -90,14 +99,14 @@ class Event(TimestampMixin, Base):
             text("price_from DESC NULLS LAST"),
             text("id DESC"),
             postgresql_where=PUBLISHED,
-            postgresql_include=["starts_at"],
+            postgresql_include=["starts_at", *WALK_FILTERS],
         ),
         Index(
             "ix_event_published_title",
             "title",
             "id",
             postgresql_where=PUBLISHED,
-            postgresql_include=["starts_at"],
+            postgresql_include=["starts_at", *WALK_FILTERS],
         ),
         Index(
             "ix_event_published_category",

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shop.models import Category, Event, EventStatus, PublishedEventDay, TicketType, Venue
@@ -94,13 +95,21 @@ def filter_values(filters: EventFilters) -> dict[str, Any]:
     }
 
 
-def event_listing(filters: EventFilters) -> Select[Event]:
+def city_venue_ids(city: ColumnElement[str]) -> ColumnElement[Any]:
+    """The ids of the venues in `city` (lower case), as an array (NULL: none)."""
+    venue_ids = select(func.array_agg(Venue.id)).where(func.lower(Venue.city) == city)
+    return cast(venue_ids.scalar_subquery(), ARRAY(Integer))
+
+
+def event_listing(filters: EventFilters, *, planned_once: bool = False) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
     needs them, so counting the matches stays an index scan on `event` alone.
 
     Every value is a bind parameter named as in `filter_values`, so the statement's SQL depends
-    only on which filters are used (see `listing_json`)."""
+    only on which filters are used (see `listing_json`). `planned_once`: for a statement
+    PostgreSQL plans once for any values (`listing_page`), the city is its venues' ids, so no
+    plan depends on which city it is."""
     values = filter_values(filters)
 
     def value(name: str) -> BindParameter[Any]:
@@ -118,13 +127,27 @@ def event_listing(filters: EventFilters) -> Select[Event]:
     elif values["tsquery"] is not None:
         tsquery = func.to_tsquery(literal_column("'shop_search'"), value("tsquery"))
         statement = statement.where(Event.search_vector.op("@@")(tsquery))
+    # An unknown category or city matches nothing: `... IS NOT NULL` on its id(s) (a value
+    # computed once, an InitPlan) is a "One-Time Filter" in the plan, checked before any event is
+    # read. Without it a generic plan walks every upcoming event to find none (4 ms on 100 000).
     if values["category"] is not None:
         # The category's id as a value (an InitPlan), not a join: the planner then reads one
         # range of the (category, venue) index per venue of a city on every PostgreSQL we
         # support (15 would not, given two joined tables to take its keys from).
         category_id = select(Category.id).where(Category.slug == value("category"))
-        statement = statement.where(Event.category_id == category_id.scalar_subquery())
-    if values["city"] is not None:
+        statement = statement.where(
+            category_id.scalar_subquery().is_not(None),
+            Event.category_id == category_id.scalar_subquery(),
+        )
+    if values["city"] is not None and planned_once:
+        # The city's venues as an array (an InitPlan's value), compared with each event's
+        # venue_id: a walk along a sort index checks it from the index alone (migration 0008),
+        # and one plan suits every city.
+        venue_ids = city_venue_ids(value("city"))
+        statement = statement.where(venue_ids.is_not(None), Event.venue_id == func.any(venue_ids))
+    elif values["city"] is not None:
+        # Joined, so a plan made for this city knows how many events its venues have (a search
+        # in a city combines the full-text index with the venues' ranges of an index).
         statement = statement.join(Event.venue).where(func.lower(Venue.city) == value("city"))
     if values["min_price"] is not None:
         statement = statement.where(Event.price_from >= value("min_price"))
@@ -171,27 +194,51 @@ class ListingPage:
     total: Select[int]
 
 
+def planned_once(filters: EventFilters) -> bool:
+    """Every upcoming event, a category's, a city's or a category's in a city, in any sort: the
+    listings one plan suits whatever the page, category or city (walk the sort's index to the
+    page), so PostgreSQL may plan their statement once (see `listing_page`)."""
+    return filters == EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
+
+
 def listing_page(filters: EventFilters) -> ListingPage:
     """The ids of one page of the listing and its capped count, for one SQL statement.
 
     Values are bind parameters (see `event_listing`), so the SQL depends only on which filters
-    are used and the sort."""
-    limit = bindparam("page_limit", type_=Integer)
-    offset = bindparam("page_offset", type_=Integer)
+    are used and the sort.
+
+    Planned once. PostgreSQL plans a statement every time it runs, unless the statement is
+    prepared (psycopg prepares what runs 5 times on a connection) and, after planning it with
+    its values 5 times, PostgreSQL finds its generic plan (made without the values) no costlier.
+    A page's LIMIT and OFFSET seen as values made every plan with them look cheaper than the
+    generic one, so PostgreSQL planned the listing again for every request: ~0.45 ms of
+    planning for 0.3-0.6 ms of running it (`bench/explain_catalog.py --plans`). For every
+    upcoming event, a category's or a city's (`planned_once`: most of what visitors ask for)
+    one plan suits every value: walk the sort's index to the page, checking the category and
+    the city's venues in the index (migration 0008). So nothing in their statement is seen by
+    the planner: the category and the city's venues are InitPlans' values (`event_listing`),
+    and the page's size and offset are scalar subqueries, `LIMIT (SELECT 20) OFFSET (SELECT
+    40)`, evaluated once per execution. A plan made with the values then costs the same as the
+    generic one, and from its 11th run on a connection the statement runs PostgreSQL's generic
+    plan. A price range, dates or `available` decide the best plan (walk the sort's index until
+    the page is full, or collect the matches and sort them: it depends on how many match), so
+    those listings are still planned with their values (`listing_json` tells PostgreSQL so)."""
+    limit: Any = bindparam("page_limit", type_=Integer)
+    offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
     if filters.q:
         return _search_page(filters, cap, limit, offset)
-    page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
+    once = planned_once(filters)
+    if once:
+        limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
+    listed = event_listing(filters, planned_once=once)
+    page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
         return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
-        event_listing(filters)
-        .with_only_columns(literal_column("1"))
-        .order_by(None)
-        .limit(cap)
-        .subquery("matches")
+        listed.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery("matches")
     )
     total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
@@ -226,15 +273,14 @@ def day_counted_total(filters: EventFilters, cap: int) -> Select[int]:
     else:
         later_days = later_days.where(day.category_id == 0)
     if values["city"] is not None:
-        venue_ids = select(Venue.id).where(func.lower(Venue.city) == bindparam("city"))
-        later_days = later_days.where(day.venue_id.in_(venue_ids.scalar_subquery()))
+        later_days = later_days.where(day.venue_id == func.any(city_venue_ids(bindparam("city"))))
     else:
         later_days = later_days.where(day.venue_id == 0)
     # An aggregate over today's matches (not a bare expression), so PostgreSQL computes it once
     # even though totalItems and totalPages both use it.
     total = func.least(func.count() + later_days.scalar_subquery(), cap)
     return (
-        event_listing(filters)
+        event_listing(filters, planned_once=True)
         .with_only_columns(cast(total, Integer).label("total_items"))
         .where(Event.starts_at < tomorrow_starts)
         .order_by(None)
