@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -73,6 +74,14 @@ class Event(TimestampMixin, Base):
         # Target of ticket_type's (event_id, currency) key: an event's tiers share its currency.
         UniqueConstraint("id", "currency"),
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
+        # A search reads this one week at a time (shop.services.catalog._search_page).
+        Index(
+            "ix_event_published_search_weeks",
+            "search_weeks",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+            postgresql_where=PUBLISHED,
+        ),
         # One partial index per sort and filter the public listing offers (published only).
         Index("ix_event_published_starts_at", "starts_at", "id", postgresql_where=PUBLISHED),
         # The sort indexes carry starts_at (upcoming only), so a price range is counted, and a
@@ -136,6 +145,13 @@ class Event(TimestampMixin, Base):
     price_from: Mapped[Decimal | None]
     # Never needed in Python: deferred, so loading an event does not ship its search document.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    # search_vector with each word tagged with the week the event starts in ("2969/jazz"), so
+    # a search can read the full-text index one week at a time (migration 0008).
+    search_weeks: Mapped[str | None] = mapped_column(
+        TSVECTOR,
+        Computed("event_week_search_vector(event_search_week(starts_at), search_vector)"),
+        deferred=True,
+    )
 
     venue: Mapped[Venue] = relationship(lazy="raise")
     category: Mapped[Category] = relationship(lazy="raise")
