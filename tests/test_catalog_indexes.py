@@ -243,9 +243,10 @@ def prepared_generic_plan(connection, sql: str, values: dict) -> list[dict]:
 @pytest.mark.parametrize("word", ["harpsi", "concert"], ids=["rare", "common"])
 def test_the_one_search_plan_suits_rare_and_common_words(app, make, word):
     """Every search runs one generic plan (the words are hidden from the planner). On it a rare
-    word's few matches are collected week by week and sorted without walking the upcoming
-    events, and a common word's page comes from walking the sort's index, after collecting no
-    more than the cap (+1) of its 10 000 matches, from its first weeks only, to count them
+    word's few matches are collected fortnight by fortnight and sorted without walking the
+    upcoming events, and a common word's page comes from walking the sort's index, after
+    collecting no more than the cap (+1) of its 10 000 matches, from its first fortnights only,
+    to count them
     (shop.services.catalog._search_page)."""
     from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
     from shop.services.catalog import filter_values, match_cap
@@ -267,19 +268,19 @@ def test_the_one_search_plan_suits_rare_and_common_words(app, make, word):
         for n in nodes
         if n["Node Type"] == "Index Scan" and n.get("Index Name") == "ix_event_published_starts_at"
     ]
-    # Matches come from the full-text index by week (a bitmap a week), never from reading the
-    # table, and the weeks are read only as far as the count needs.
-    weeks = [n for n in nodes if n["Node Type"] == "Function Scan"]
+    # Matches come from the full-text index by fortnight (a bitmap each), never from reading
+    # the table, and the fortnights are read only as far as the count needs.
+    periods = [n for n in nodes if n["Node Type"] == "Function Scan"]
     reads = [n for n in nodes if n["Node Type"] == "Bitmap Index Scan"]
     collected = [n["Actual Rows"] for n in nodes if n.get("Subplan Name") == "CTE matches"]
     assert len(walks) == 1, nodes  # the branch for common words is always a walk
-    assert [n["Index Name"] for n in reads] == ["ix_event_published_search_weeks"]
-    assert len(weeks) == 1 and reads[0]["Actual Loops"] == weeks[0]["Actual Rows"]
+    assert [n["Index Name"] for n in reads] == ["ix_event_published_search_periods"]
+    assert len(periods) == 1 and reads[0]["Actual Loops"] == periods[0]["Actual Rows"]
     if word == "harpsi":
         assert walks[0]["Actual Loops"] == 0 and collected == [1]
-        # 10 000 concerts an hour apart: every one of their 60 weeks is read.
-        assert reads[0]["Actual Loops"] >= 59
+        # 10 000 concerts an hour apart: every one of their 30 fortnights is read.
+        assert reads[0]["Actual Loops"] >= 30
     else:
         assert walks[0]["Actual Rows"] == 20 and collected == [match_cap(filters) + 1]
-        # 168 concerts a week: the count has its 1 001 within the first 7 weeks.
-        assert reads[0]["Actual Loops"] <= 7
+        # 336 concerts a fortnight: the count has its 1 001 within the first 4 fortnights.
+        assert reads[0]["Actual Loops"] <= 4

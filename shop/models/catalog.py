@@ -74,10 +74,10 @@ class Event(TimestampMixin, Base):
         # Target of ticket_type's (event_id, currency) key: an event's tiers share its currency.
         UniqueConstraint("id", "currency"),
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
-        # A search reads this one week at a time (shop.services.catalog._search_page).
+        # A search reads this a fortnight at a time (shop.services.catalog._search_page).
         Index(
-            "ix_event_published_search_weeks",
-            "search_weeks",
+            "ix_event_published_search_periods",
+            "search_periods",
             postgresql_using="gin",
             postgresql_with={"fastupdate": "off"},
             postgresql_where=PUBLISHED,
@@ -145,11 +145,11 @@ class Event(TimestampMixin, Base):
     price_from: Mapped[Decimal | None]
     # Never needed in Python: deferred, so loading an event does not ship its search document.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
-    # search_vector with each word tagged with the week the event starts in ("2969/jazz"), so
-    # a search can read the full-text index one week at a time (migration 0008).
-    search_weeks: Mapped[str | None] = mapped_column(
+    # search_vector with each word tagged with the 14-day period the event starts in
+    # ("1484/jazz"), so a search can read the full-text index a fortnight at a time (0008).
+    search_periods: Mapped[str | None] = mapped_column(
         TSVECTOR,
-        Computed("event_week_search_vector(event_search_week(starts_at), search_vector)"),
+        Computed("event_period_search_vector(event_search_period(starts_at), search_vector)"),
         deferred=True,
     )
 

@@ -252,11 +252,12 @@ def _search_page(
     word and, for a word that matches nothing, checks every upcoming event (120 ms on 100 000
     events). Collecting the matches from the full-text index and sorting them is quick for a
     rare word and, for a common one, collects thousands of rows to keep 20. So:
-    - the matches are collected from the full-text index, a week at a time from the first
-      listed week, stopping one past the cap; their number, up to the cap, is the total
-      (counted once, in `found`). Reading by week is what keeps a common word's count from
-      growing with the catalogue: the index holds each word once per week it occurs in, so
-      the count reads its first weeks' entries, not every event's that ever had the word;
+    - the matches are collected from the full-text index, a fortnight at a time from the
+      first listed one, stopping one past the cap; their number, up to the cap, is the total
+      (counted once, in `found`). Reading by fortnight is what keeps a common word's count
+      from growing with the catalogue: the index holds each word once per fortnight it occurs
+      in, so the count reads its first fortnights' entries, not every event's that ever had
+      the word;
     - all of them collected (at most the cap): sort those rows in memory and take the page;
     - more: the words are common (over 1 % of 100 000 events), so walking the sort's index finds
       page 1's 20 matches within 20 × events / matches rows (under 2 000 on 100 000 events).
@@ -287,23 +288,24 @@ def _search_page(
             func.to_tsquery(literal_column("'shop_search'"), bindparam("tsquery", words))
         ).scalar_subquery()
         checks_words = func.ts_match_vq(Event.search_vector, tsquery)
-        template = select(func.event_week_search_template(tsquery)).scalar_subquery()
+        template = select(func.event_period_search_template(tsquery)).scalar_subquery()
 
-    def in_week(week: ColumnElement[int]) -> ColumnElement[bool]:
-        """The words match, for an event of `week` (see migration 0008's functions)."""
+    def in_period(period: ColumnElement[int]) -> ColumnElement[bool]:
+        """The words match, for an event of `period` (see migration 0008's functions)."""
         if template is None:
             return false()
-        return Event.search_weeks.op("@@")(func.event_week_search_query(week, template))
+        return Event.search_periods.op("@@")(func.event_period_search_query(period, template))
 
     limit_value, offset_value = select(limit).scalar_subquery(), select(offset).scalar_subquery()
-    # The matches are collected one week at a time, from the week of the first listed start
-    # (now, or `from`) to the week of the last published event: the full-text index holds each
-    # word once per week it occurs in ("2969/jazz", migration 0008), so a week's read is one
-    # small part of the index, and the LIMIT below stops the weeks once one match past the cap
-    # has been found. A common word then reads its first weeks' entries (~1 400 for "concert"
-    # on 100 000 events, where the catalogue-wide index made it read 14 000), a rare one every
-    # upcoming week's (as many entries as it has upcoming matches, in ~27 small reads), and
-    # past weeks are never read: no job has to take past events out of the index.
+    # The matches are collected one period of 14 days at a time, from the period of the first
+    # listed start (now, or `from`) to the period of the last published event: the full-text
+    # index holds each word once per period it occurs in ("1484/jazz", migration 0008), so a
+    # period's read is one small part of the index, and the LIMIT below stops the periods once
+    # one match past the cap has been found. A common word then reads its first periods'
+    # entries (~2 000 for "concert" on 100 000 events, where the catalogue-wide index made it
+    # read 14 000), a rare one every upcoming period's (as many entries as it has upcoming
+    # matches, in ~14 small reads), and past periods are never read: no job has to take past
+    # events out of the index.
     first_start = (
         func.now()
         if values["starts_from"] is None
@@ -315,28 +317,28 @@ def _search_page(
         .correlate(None)
         .scalar_subquery()
     )
-    weeks = (
+    periods = (
         func.generate_series(
-            func.event_search_week(first_start), func.event_search_week(last_start)
+            func.event_search_period(first_start), func.event_search_period(last_start)
         )
-        .table_valued("week")
-        .render_derived(name="weeks")
+        .table_valued("period")
+        .render_derived(name="periods")
     )
-    in_that_week = (
+    in_that_period = (
         listed.with_only_columns(Event.id, sort_column)
-        .where(in_week(weeks.c.week))
+        .where(in_period(periods.c.period))
         .order_by(None)
-        .lateral("in_that_week")
+        .lateral("in_that_period")
     )
     # Every match, planned as if all were read, so from the full-text index: with a LIMIT in
     # the same query, the planner would rather read the table until it has found enough (it
     # cannot know that a word in none of 100 000 events means reading all 100 000). A WITH
-    # query is run only as far as it is read, so the LIMIT below still stops the weeks one
+    # query is run only as far as it is read, so the LIMIT below still stops the periods one
     # match past the cap.
     all_matches = (
-        select(in_that_week)
-        .select_from(weeks)
-        .join(in_that_week, true())
+        select(in_that_period)
+        .select_from(periods)
+        .join(in_that_period, true())
         .cte("all_matches")
         .prefix_with("MATERIALIZED")
     )
