@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -75,6 +76,14 @@ class Event(TimestampMixin, Base):
         # Target of ticket_type's (event_id, currency) key: an event's tiers share its currency.
         UniqueConstraint("id", "currency"),
         Index("ix_event_search_vector", "search_vector", postgresql_using="gin"),
+        # A search reads this a fortnight at a time (shop.services.catalog._search_page).
+        Index(
+            "ix_event_published_search_periods",
+            "search_periods",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+            postgresql_where=PUBLISHED,
+        ),
         # One partial index per sort and filter the public listing offers (published only).
         # The sort indexes carry starts_at (upcoming only), venue_id (a city) and category_id,
         # so a price range is counted, and a deep page of any sort or a city's or a category's
@@ -145,6 +154,13 @@ class Event(TimestampMixin, Base):
     price_from: Mapped[Decimal | None]
     # Never needed in Python: deferred, so loading an event does not ship its search document.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    # search_vector with each word tagged with the 14-day period the event starts in
+    # ("1484/jazz"), so a search can read the full-text index a fortnight at a time (0008).
+    search_periods: Mapped[str | None] = mapped_column(
+        TSVECTOR,
+        Computed("event_period_search_vector(event_search_period(starts_at), search_vector)"),
+        deferred=True,
+    )
 
     venue: Mapped[Venue] = relationship(lazy="raise")
     category: Mapped[Category] = relationship(lazy="raise")

@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -297,8 +298,12 @@ def _search_page(
     word and, for a word that matches nothing, checks every upcoming event (120 ms on 100 000
     events). Collecting the matches from the full-text index and sorting them is quick for a
     rare word and, for a common one, collects thousands of rows to keep 20. So:
-    - the matches are collected from the full-text index, stopping one past the cap; their
-      number, up to the cap, is the total (counted once, in `found`);
+    - the matches are collected from the full-text index, a fortnight at a time from the
+      first listed one, stopping one past the cap; their number, up to the cap, is the total
+      (counted once, in `found`). Reading by fortnight is what keeps a common word's count
+      from growing with the catalogue: the index holds each word once per fortnight it occurs
+      in, so the count reads its first fortnights' entries, not every event's that ever had
+      the word;
     - all of them collected (at most the cap): sort those rows in memory and take the page;
     - more: the words are common (over 1 % of 100 000 events), so walking the sort's index finds
       page 1's 20 matches within 20 × events / matches rows (under 2 000 on 100 000 events).
@@ -318,27 +323,68 @@ def _search_page(
     it cannot be served by the full-text index, so PostgreSQL walks the sort's index there,
     as meant."""
     words = search_query(filters.q or "")
+    values = filter_values(filters)
     listed = event_listing(replace(filters, q=None))  # published, upcoming, other filters, sort
+    sort_column = getattr(Event, SORTS[filters.sort][0])
     if words is None:  # nothing searchable was typed: no match
-        matches_words: ColumnElement[bool] = false()
+        template = None
         checks_words: ColumnElement[bool] = false()
     else:
         tsquery = select(
             func.to_tsquery(literal_column("'shop_search'"), bindparam("tsquery", words))
         ).scalar_subquery()
-        matches_words = Event.search_vector.op("@@")(tsquery)
         checks_words = func.ts_match_vq(Event.search_vector, tsquery)
+        template = select(func.event_period_search_template(tsquery)).scalar_subquery()
+
+    def in_period(period: ColumnElement[int]) -> ColumnElement[bool]:
+        """The words match, for an event of `period` (see migration 0008's functions)."""
+        if template is None:
+            return false()
+        return Event.search_periods.op("@@")(func.event_period_search_query(period, template))
+
     limit_value, offset_value = select(limit).scalar_subquery(), select(offset).scalar_subquery()
-    sort_column = getattr(Event, SORTS[filters.sort][0])
+    # The matches are collected one period of 14 days at a time, from the period of the first
+    # listed start (now, or `from`) to the period of the last published event: the full-text
+    # index holds each word once per period it occurs in ("1484/jazz", migration 0008), so a
+    # period's read is one small part of the index, and the LIMIT below stops the periods once
+    # one match past the cap has been found. A common word then reads its first periods'
+    # entries (~2 000 for "concert" on 100 000 events, where the catalogue-wide index made it
+    # read 14 000), a rare one every upcoming period's (as many entries as it has upcoming
+    # matches, in ~14 small reads), and past periods are never read: no job has to take past
+    # events out of the index.
+    first_start = (
+        func.now()
+        if values["starts_from"] is None
+        else bindparam("starts_from", values["starts_from"])
+    )
+    last_start = (
+        select(func.max(Event.starts_at))
+        .where(Event.status == EventStatus.PUBLISHED)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    periods = (
+        func.generate_series(
+            func.event_search_period(first_start), func.event_search_period(last_start)
+        )
+        .table_valued("period")
+        .render_derived(name="periods")
+    )
+    in_that_period = (
+        listed.with_only_columns(Event.id, sort_column)
+        .where(in_period(periods.c.period))
+        .order_by(None)
+        .lateral("in_that_period")
+    )
     # Every match, planned as if all were read, so from the full-text index: with a LIMIT in
     # the same query, the planner would rather read the table until it has found enough (it
     # cannot know that a word in none of 100 000 events means reading all 100 000). A WITH
-    # query is run only as far as it is read, so the LIMIT below still stops the index's
-    # rows one past the cap.
+    # query is run only as far as it is read, so the LIMIT below still stops the periods one
+    # match past the cap.
     all_matches = (
-        listed.with_only_columns(Event.id, sort_column)
-        .where(matches_words)
-        .order_by(None)
+        select(in_that_period)
+        .select_from(periods)
+        .join(in_that_period, true())
         .cte("all_matches")
         .prefix_with("MATERIALIZED")
     )
