@@ -13,9 +13,10 @@ another process. The log lines go to /dev/null (formatting counted, the terminal
 The bottom rows take the stack away altogether: no hooks at all, then a plain Flask view with
 the same body (no flask-smorest decorator), then the view's body alone in an app context (the
 SQL round trip, the connection's checkout from the pool and return), the same body on the
-request's ORM session as the route ran it before `shop.database.public_read` (its "saves" is
-negative: what the session costs more), then a bare psycopg connection running the same
-statement: the floor.
+request's ORM session as the route ran it before `shop.database.public_read`, the same body
+with the statement run by SQLAlchemy's `exec_driver_sql` rather than `shop.database.read_value`'s
+fast path (their "saves" are negative: what each costs more), then a bare psycopg connection
+running the same statement: the floor.
 """
 
 from __future__ import annotations
@@ -130,21 +131,28 @@ def environ_for(path: str) -> dict:
         builder.close()
 
 
-STATEMENTS = [0]
+@contextlib.contextmanager
+def counting_statements(app) -> Iterator[list[int]]:
+    """Count every statement the app's engine sends (the body's, and any the hooks send).
 
-
-def count_statements(app) -> None:
-    """Count every statement the app's engine sends (the body's, and any the hooks send)."""
+    Only in an untimed pass: a statement listener makes `shop.database.read_value` take
+    SQLAlchemy's slower execution path, so the timed rounds run without one."""
     from sqlalchemy import event
 
     from shop.extensions import db
 
     with app.app_context():
         engine = db.engine
+    sent = [0]
 
-    @event.listens_for(engine, "before_cursor_execute")
     def count(*_args) -> None:
-        STATEMENTS[0] += 1
+        sent[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def serve(app, environs: list[dict]) -> float:
@@ -195,6 +203,18 @@ def body_through_the_session(app, ids: list[int]) -> float:
             finally:
                 driver.autocommit = False
     return (time.process_time() - started) / len(ids)
+
+
+def body_through_sqlalchemy_execution(app, ids: list[int]) -> float:
+    """The same body with the statement run by SQLAlchemy's `exec_driver_sql` (execution
+    context, cursor result, transaction) instead of `shop.database.read_value`'s fast path, as
+    it runs when something listens to statement events."""
+    from unittest import mock
+
+    from shop import database
+
+    with mock.patch.object(database, "_statement_events_listened", lambda engine: True):
+        return body_only(app, ids)
 
 
 def bare_psycopg(url: str, ids: list[int]) -> float:
@@ -261,7 +281,6 @@ def main() -> None:
     rng = random.Random(12)
     sample = [rng.choice(ids) for _ in range(args.requests)]
     app = build_app(url)
-    count_statements(app)
     api_environs = [environ_for(f"/api/events/{i}") for i in sample]
     plain_environs = [environ_for(f"/plain/events/{i}") for i in sample]
     nothing = contextlib.nullcontext
@@ -299,6 +318,13 @@ def main() -> None:
         variants.append(
             ("  the same through the ORM session", lambda: body_through_the_session(app, sample))
         )
+    if hasattr(database, "read_value"):
+        variants.append(
+            (
+                "  the same through exec_driver_sql",
+                lambda: body_through_sqlalchemy_execution(app, sample),
+            )
+        )
     variants.append(("bare psycopg, same statement", lambda: bare_psycopg(url, sample)))
 
     serve(app, api_environs[:200])  # warm up: compile the statement, fill the pool
@@ -306,9 +332,11 @@ def main() -> None:
     statements: dict[str, float] = {}
     for _round in range(args.rounds):
         for label, run in variants:
-            STATEMENTS[0] = 0
             figures[label].append(run() * 1e6)
-            statements[label] = STATEMENTS[0] / args.requests
+    for label, run in variants:
+        with counting_statements(app) as sent:
+            run()
+        statements[label] = sent[0] / args.requests
 
     whole = statistics.median(figures[variants[0][0]])
     body = statistics.median(figures["view body alone in an app context"])
@@ -324,7 +352,7 @@ def main() -> None:
     for label, _ in variants:
         values = figures[label]
         median = statistics.median(values)
-        reference = body if label.startswith("  the same through") else whole
+        reference = body if label.startswith("  the same") else whole
         saves = f"{reference - median:7.0f}" if label.startswith("  ") else ""
         spread = f"({min(values):.0f}-{max(values):.0f})"
         print(f"{label:<48} {median:15.0f} {spread:>13} {saves:>7} {statements[label]:8.2f}")

@@ -182,7 +182,11 @@ def register_request_guards(app: Flask) -> None:
 
 def has_body() -> bool:
     """Whether the request carries a body: by Content-Length, or chunked (no length up front)."""
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    environ = request.environ
+    transfer_encoding = environ.get("HTTP_TRANSFER_ENCODING")
+    if not transfer_encoding and not environ.get("CONTENT_LENGTH"):
+        return False  # neither header (every GET): no need to parse them (runs twice a request)
+    chunked = "chunked" in (transfer_encoding or "").lower()
     return bool(request.content_length) or chunked
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -334,10 +335,28 @@ class ShopArgumentsParser(FlaskParser):
     def load_querystring(self, req, schema):
         # An HTML form sends its empty fields too (`?q=&city=&from=`): an empty value means
         # "not given", so it gets the default or no filter rather than a 422.
-        given = MultiDict(
-            (name, value) for name, value in req.args.items(multi=True) if value != ""
-        )
-        return self._makeproxy(given, schema)
+        pairs = ((name, value) for name, value in req.args.items(multi=True) if value != "")
+        if self._has_list_fields(schema):
+            return self._makeproxy(MultiDict(pairs), schema)
+        # Fast path for schemas of single values (all of ours): a plain dict of each
+        # parameter's first value, which is what webargs' proxy would hand marshmallow for
+        # them. The proxy looks every field of the schema up in a MultiDict, and each absent
+        # one raises and catches a KeyError inside werkzeug: ~15 µs of a listing's parsing.
+        given: dict[str, str] = {}
+        for name, value in pairs:
+            given.setdefault(name, value)
+        return given
+
+    _list_fields: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _has_list_fields(self, schema) -> bool:
+        """Whether `schema` has a field that takes a repeated parameter as a list (decided
+        once per schema, as webargs' proxy decides it)."""
+        found = self._list_fields.get(schema)
+        if found is None:
+            proxy = self._makeproxy(MultiDict(), schema)
+            found = self._list_fields[schema] = bool(proxy.multiple_keys)
+        return found
 
 
 class Blueprint(flask_smorest.Blueprint):

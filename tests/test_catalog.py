@@ -212,6 +212,35 @@ def test_invalid_parameters_are_422_naming_the_parameter(client, query_string, p
     assert f"`{parameter}`" in body["detail"]
 
 
+def test_query_parameters_are_read_as_their_first_non_empty_values(app, client, make):
+    """Empty values mean "not given" and a repeated parameter counts once, its first value. The
+    single-value schemas (all of ours) get a plain dict (shop.openapi.ShopArgumentsParser's
+    fast path); a schema with a list field still gets every value of its parameter."""
+    from marshmallow import Schema, fields
+
+    from shop.catalog.schemas import EventQuerySchema
+    from shop.openapi import ShopArgumentsParser
+
+    make.ticket_type(make.event())
+    meta = client.get("/api/events?page=&page=2&page=3&pageSize=1&city=").get_json()["meta"]
+    assert (meta["page"], meta["pageSize"]) == (2, 1)
+    parser = ShopArgumentsParser()
+
+    class Tagged(Schema):
+        tag = fields.List(fields.String())
+
+    with app.test_request_context("/api/events?page=&page=2&page=3&sort=title&tag=a&tag=b"):
+        from flask import request
+
+        assert parser.load_querystring(request, EventQuerySchema()) == {
+            "page": "2",
+            "sort": "title",
+            "tag": "a",
+        }
+        assert type(parser.load_querystring(request, EventQuerySchema())) is dict
+        assert parser.load_querystring(request, Tagged())["tag"] == ["a", "b"]
+
+
 def test_list_is_one_statement_whatever_the_page_size(client, make, count_queries):
     for _ in range(30):
         make.ticket_type(make.event())
@@ -503,6 +532,79 @@ def test_event_detail_answers_304_until_its_seats_change(client, make, weak):
     changed = client.get(f"/api/events/{tier.event_id}", headers={"If-None-Match": sent})
     assert changed.status_code == 200
     assert changed.get_json()["data"]["ticketTypes"][0]["available"] == 99
+
+
+@pytest.mark.parametrize("read", ["listing", "detail"])
+def test_catalogue_answers_have_the_same_headers_with_or_without_a_conditional_request(
+    client, make, monkeypatch, read
+):
+    """Without conditional headers the answer gets its `Date` directly; werkzeug's
+    `make_conditional` runs only when there is something to decide (shop.catalog.routes.
+    conditional_json), and the headers are the same either way, in the same order."""
+    from werkzeug import Response
+    from werkzeug.http import parse_date
+
+    tier = make.ticket_type(make.event())
+    path = "/api/events" if read == "listing" else f"/api/events/{tier.event_id}"
+    make_conditional = Response.make_conditional
+    decided = []
+
+    def recording(self, *args, **kwargs):
+        decided.append(self.status_code)
+        return make_conditional(self, *args, **kwargs)
+
+    monkeypatch.setattr(Response, "make_conditional", recording)
+    plain = client.get(path)
+    assert decided == []
+    etag = plain.headers["ETag"]
+    unchanged = client.get(path, headers={"If-None-Match": etag})
+    other = client.get(path, headers={"If-None-Match": '"another"', "Range": "bytes=0-9"})
+    assert decided == [200, 200]
+    names = [
+        "Content-Type",
+        "Content-Length",
+        "ETag",
+        "Cache-Control",
+        "Date",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Content-Security-Policy",
+        "X-Request-ID",
+    ]
+    assert (plain.status_code, list(plain.headers.keys())) == (200, names)
+    assert (other.status_code, list(other.headers.keys())) == (200, names)
+    assert other.data == plain.data  # no partial answer: the routes do not accept ranges
+    assert (unchanged.status_code, list(unchanged.headers.keys())) == (304, names[2:])
+    for answer in (plain, unchanged, other):
+        assert parse_date(answer.headers["Date"]) is not None
+        assert answer.headers["Cache-Control"] == "no-cache"
+    assert plain.content_length == len(plain.data)
+
+
+def test_catalogue_reads_run_on_the_driver_unless_statement_events_are_listened_to(
+    client, make, monkeypatch, count_queries
+):
+    """shop.database.read_value hands the statement to psycopg directly (SQLAlchemy's
+    `exec_driver_sql` is not called), unless something listens to statement events: then it
+    goes through SQLAlchemy so that they see it. The answers are the same both ways."""
+    from sqlalchemy.engine import Connection
+
+    event = make.event(title="Driver night")
+    make.ticket_type(event)
+    paths = ["/api/events", f"/api/events/{event.id}", "/api/events?q=driver"]
+    with count_queries() as statements:
+        through_sqlalchemy = [client.get(path) for path in paths]
+    assert len(statements) == 3
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("exec_driver_sql was called")
+
+    monkeypatch.setattr(Connection, "exec_driver_sql", refuse)
+    direct = [client.get(path) for path in paths]
+    assert [answer.status_code for answer in direct] == [200, 200, 200]
+    assert [answer.data for answer in direct] == [answer.data for answer in through_sqlalchemy]
+    assert client.get("/api/events/2147483647").status_code == 404
 
 
 @pytest.mark.concurrent

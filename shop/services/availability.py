@@ -29,8 +29,10 @@ from sqlalchemy import (
     Integer,
     SQLColumnExpression,
     Subquery,
+    Text,
     and_,
     bindparam,
+    cast,
     func,
     select,
 )
@@ -129,11 +131,16 @@ def held_by_ticket_type() -> Subquery:
 def available_expression() -> ColumnElement[int]:
     """Seats left for the public of the TicketType in the surrounding query (correlated): the
     SQLAlchemy form of `seats_left_sql`, for statements that build whole answers in PostgreSQL
-    (the catalogue's listing and detail)."""
-    held = (
-        select(func.coalesce(func.sum(CartItem.quantity), 0))
-        .join(Cart, Cart.id == CartItem.cart_id)
-        .where(CartItem.ticket_type_id == TicketType.id, live_hold())
-        .scalar_subquery()
-    )
-    return func.greatest(TicketType.capacity - TicketType.sold - held, 0)
+    (the catalogue's listing and detail).
+
+    Every live hold is summed per tier once per statement (`held_by_ticket_type`, read from the
+    live carts: none most of the time, hundreds during an on-sale rush), as a JSON object keyed
+    by tier id, and each tier looks its own sum up in it. Summed per tier instead, as a join of
+    the tier's cart lines with the live carts, PostgreSQL started from the live carts for every
+    tier: a rush's 500 live holds made each listing page of 20 events read every live cart 41
+    times (120 000 buffers, 9-27 ms of PostgreSQL CPU instead of 0.25 ms)."""
+    held = held_by_ticket_type()
+    held_per_tier = select(func.jsonb_object_agg(held.c.ticket_type_id, held.c.held))
+    held_here = held_per_tier.scalar_subquery().op("->>")(cast(TicketType.id, Text))
+    held_seats = func.coalesce(cast(held_here, Integer), 0)
+    return func.greatest(TicketType.capacity - TicketType.sold - held_seats, 0)

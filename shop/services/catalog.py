@@ -29,8 +29,10 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shop.models import Category, Event, EventStatus, PublishedEventDay, TicketType, Venue
@@ -94,13 +96,21 @@ def filter_values(filters: EventFilters) -> dict[str, Any]:
     }
 
 
-def event_listing(filters: EventFilters) -> Select[Event]:
+def city_venue_ids(city: ColumnElement[str]) -> ColumnElement[Any]:
+    """The ids of the venues in `city` (lower case), as an array (NULL: none)."""
+    venue_ids = select(func.array_agg(Venue.id)).where(func.lower(Venue.city) == city)
+    return cast(venue_ids.scalar_subquery(), ARRAY(Integer))
+
+
+def event_listing(filters: EventFilters, *, planned_once: bool = False) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
     needs them, so counting the matches stays an index scan on `event` alone.
 
     Every value is a bind parameter named as in `filter_values`, so the statement's SQL depends
-    only on which filters are used (see `listing_json`)."""
+    only on which filters are used (see `listing_json`). `planned_once`: for a statement
+    PostgreSQL plans once for any values (`listing_page`), the city is its venues' ids, so no
+    plan depends on which city it is."""
     values = filter_values(filters)
 
     def value(name: str) -> BindParameter[Any]:
@@ -118,13 +128,27 @@ def event_listing(filters: EventFilters) -> Select[Event]:
     elif values["tsquery"] is not None:
         tsquery = func.to_tsquery(literal_column("'shop_search'"), value("tsquery"))
         statement = statement.where(Event.search_vector.op("@@")(tsquery))
+    # An unknown category or city matches nothing: `... IS NOT NULL` on its id(s) (a value
+    # computed once, an InitPlan) is a "One-Time Filter" in the plan, checked before any event is
+    # read. Without it a generic plan walks every upcoming event to find none (4 ms on 100 000).
     if values["category"] is not None:
         # The category's id as a value (an InitPlan), not a join: the planner then reads one
         # range of the (category, venue) index per venue of a city on every PostgreSQL we
         # support (15 would not, given two joined tables to take its keys from).
         category_id = select(Category.id).where(Category.slug == value("category"))
-        statement = statement.where(Event.category_id == category_id.scalar_subquery())
-    if values["city"] is not None:
+        statement = statement.where(
+            category_id.scalar_subquery().is_not(None),
+            Event.category_id == category_id.scalar_subquery(),
+        )
+    if values["city"] is not None and planned_once:
+        # The city's venues as an array (an InitPlan's value), compared with each event's
+        # venue_id: a walk along a sort index checks it from the index alone (migration 0008),
+        # and one plan suits every city.
+        venue_ids = city_venue_ids(value("city"))
+        statement = statement.where(venue_ids.is_not(None), Event.venue_id == func.any(venue_ids))
+    elif values["city"] is not None:
+        # Joined, so a plan made for this city knows how many events its venues have (a search
+        # in a city combines the full-text index with the venues' ranges of an index).
         statement = statement.join(Event.venue).where(func.lower(Venue.city) == value("city"))
     if values["min_price"] is not None:
         statement = statement.where(Event.price_from >= value("min_price"))
@@ -171,27 +195,51 @@ class ListingPage:
     total: Select[int]
 
 
+def planned_once(filters: EventFilters) -> bool:
+    """Every upcoming event, a category's, a city's or a category's in a city, in any sort: the
+    listings one plan suits whatever the page, category or city (walk the sort's index to the
+    page), so PostgreSQL may plan their statement once (see `listing_page`)."""
+    return filters == EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
+
+
 def listing_page(filters: EventFilters) -> ListingPage:
     """The ids of one page of the listing and its capped count, for one SQL statement.
 
     Values are bind parameters (see `event_listing`), so the SQL depends only on which filters
-    are used and the sort."""
-    limit = bindparam("page_limit", type_=Integer)
-    offset = bindparam("page_offset", type_=Integer)
+    are used and the sort.
+
+    Planned once. PostgreSQL plans a statement every time it runs, unless the statement is
+    prepared (psycopg prepares what runs 5 times on a connection) and, after planning it with
+    its values 5 times, PostgreSQL finds its generic plan (made without the values) no costlier.
+    A page's LIMIT and OFFSET seen as values made every plan with them look cheaper than the
+    generic one, so PostgreSQL planned the listing again for every request: ~0.45 ms of
+    planning for 0.3-0.6 ms of running it (`bench/explain_catalog.py --plans`). For every
+    upcoming event, a category's or a city's (`planned_once`: most of what visitors ask for)
+    one plan suits every value: walk the sort's index to the page, checking the category and
+    the city's venues in the index (migration 0008). So nothing in their statement is seen by
+    the planner: the category and the city's venues are InitPlans' values (`event_listing`),
+    and the page's size and offset are scalar subqueries, `LIMIT (SELECT 20) OFFSET (SELECT
+    40)`, evaluated once per execution. A plan made with the values then costs the same as the
+    generic one, and from its 11th run on a connection the statement runs PostgreSQL's generic
+    plan. A price range, dates or `available` decide the best plan (walk the sort's index until
+    the page is full, or collect the matches and sort them: it depends on how many match), so
+    those listings are still planned with their values (`listing_json` tells PostgreSQL so)."""
+    limit: Any = bindparam("page_limit", type_=Integer)
+    offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
     if filters.q:
         return _search_page(filters, cap, limit, offset)
-    page_ids = event_listing(filters).with_only_columns(Event.id).limit(limit).offset(offset)
+    once = planned_once(filters)
+    if once:
+        limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
+    listed = event_listing(filters, planned_once=once)
+    page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
         return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
-        event_listing(filters)
-        .with_only_columns(literal_column("1"))
-        .order_by(None)
-        .limit(cap)
-        .subquery("matches")
+        listed.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery("matches")
     )
     total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
@@ -226,15 +274,14 @@ def day_counted_total(filters: EventFilters, cap: int) -> Select[int]:
     else:
         later_days = later_days.where(day.category_id == 0)
     if values["city"] is not None:
-        venue_ids = select(Venue.id).where(func.lower(Venue.city) == bindparam("city"))
-        later_days = later_days.where(day.venue_id.in_(venue_ids.scalar_subquery()))
+        later_days = later_days.where(day.venue_id == func.any(city_venue_ids(bindparam("city"))))
     else:
         later_days = later_days.where(day.venue_id == 0)
     # An aggregate over today's matches (not a bare expression), so PostgreSQL computes it once
     # even though totalItems and totalPages both use it.
     total = func.least(func.count() + later_days.scalar_subquery(), cap)
     return (
-        event_listing(filters)
+        event_listing(filters, planned_once=True)
         .with_only_columns(cast(total, Integer).label("total_items"))
         .where(Event.starts_at < tomorrow_starts)
         .order_by(None)
@@ -251,8 +298,12 @@ def _search_page(
     word and, for a word that matches nothing, checks every upcoming event (120 ms on 100 000
     events). Collecting the matches from the full-text index and sorting them is quick for a
     rare word and, for a common one, collects thousands of rows to keep 20. So:
-    - the matches are collected from the full-text index, stopping one past the cap; their
-      number, up to the cap, is the total (counted once, in `found`);
+    - the matches are collected from the full-text index, a fortnight at a time from the
+      first listed one, stopping one past the cap; their number, up to the cap, is the total
+      (counted once, in `found`). Reading by fortnight is what keeps a common word's count
+      from growing with the catalogue: the index holds each word once per fortnight it occurs
+      in, so the count reads its first fortnights' entries, not every event's that ever had
+      the word;
     - all of them collected (at most the cap): sort those rows in memory and take the page;
     - more: the words are common (over 1 % of 100 000 events), so walking the sort's index finds
       page 1's 20 matches within 20 × events / matches rows (under 2 000 on 100 000 events).
@@ -272,27 +323,68 @@ def _search_page(
     it cannot be served by the full-text index, so PostgreSQL walks the sort's index there,
     as meant."""
     words = search_query(filters.q or "")
+    values = filter_values(filters)
     listed = event_listing(replace(filters, q=None))  # published, upcoming, other filters, sort
+    sort_column = getattr(Event, SORTS[filters.sort][0])
     if words is None:  # nothing searchable was typed: no match
-        matches_words: ColumnElement[bool] = false()
+        template = None
         checks_words: ColumnElement[bool] = false()
     else:
         tsquery = select(
             func.to_tsquery(literal_column("'shop_search'"), bindparam("tsquery", words))
         ).scalar_subquery()
-        matches_words = Event.search_vector.op("@@")(tsquery)
         checks_words = func.ts_match_vq(Event.search_vector, tsquery)
+        template = select(func.event_period_search_template(tsquery)).scalar_subquery()
+
+    def in_period(period: ColumnElement[int]) -> ColumnElement[bool]:
+        """The words match, for an event of `period` (see migration 0008's functions)."""
+        if template is None:
+            return false()
+        return Event.search_periods.op("@@")(func.event_period_search_query(period, template))
+
     limit_value, offset_value = select(limit).scalar_subquery(), select(offset).scalar_subquery()
-    sort_column = getattr(Event, SORTS[filters.sort][0])
+    # The matches are collected one period of 14 days at a time, from the period of the first
+    # listed start (now, or `from`) to the period of the last published event: the full-text
+    # index holds each word once per period it occurs in ("1484/jazz", migration 0008), so a
+    # period's read is one small part of the index, and the LIMIT below stops the periods once
+    # one match past the cap has been found. A common word then reads its first periods'
+    # entries (~2 000 for "concert" on 100 000 events, where the catalogue-wide index made it
+    # read 14 000), a rare one every upcoming period's (as many entries as it has upcoming
+    # matches, in ~14 small reads), and past periods are never read: no job has to take past
+    # events out of the index.
+    first_start = (
+        func.now()
+        if values["starts_from"] is None
+        else bindparam("starts_from", values["starts_from"])
+    )
+    last_start = (
+        select(func.max(Event.starts_at))
+        .where(Event.status == EventStatus.PUBLISHED)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    periods = (
+        func.generate_series(
+            func.event_search_period(first_start), func.event_search_period(last_start)
+        )
+        .table_valued("period")
+        .render_derived(name="periods")
+    )
+    in_that_period = (
+        listed.with_only_columns(Event.id, sort_column)
+        .where(in_period(periods.c.period))
+        .order_by(None)
+        .lateral("in_that_period")
+    )
     # Every match, planned as if all were read, so from the full-text index: with a LIMIT in
     # the same query, the planner would rather read the table until it has found enough (it
     # cannot know that a word in none of 100 000 events means reading all 100 000). A WITH
-    # query is run only as far as it is read, so the LIMIT below still stops the index's
-    # rows one past the cap.
+    # query is run only as far as it is read, so the LIMIT below still stops the periods one
+    # match past the cap.
     all_matches = (
-        listed.with_only_columns(Event.id, sort_column)
-        .where(matches_words)
-        .order_by(None)
+        select(in_that_period)
+        .select_from(periods)
+        .join(in_that_period, true())
         .cte("all_matches")
         .prefix_with("MATERIALIZED")
     )
