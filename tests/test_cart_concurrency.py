@@ -104,3 +104,35 @@ def test_an_add_checks_seats_against_the_tier_as_locked_not_as_first_read(app, m
         " WHERE c.status = 'active'"
     ) == [{"n": 0}]
     assert violations(app) == []
+
+
+@pytest.mark.parametrize("what", ["tier", "event"])
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_a_tier_deleted_while_it_is_being_added_answers_404_and_holds_nothing(
+    app, make, auth, sql, what, signed_in
+):
+    # The add reads its tier before any lock; an admin deleting the tier (or its event, which
+    # takes its tiers along) commits right then. The add finds no tier to lock: a 404, as if it
+    # had come a moment later, not a 500.
+    event = make.event()
+    tier = make.ticket_type(event, capacity=5)
+    admin = auth.headers(make.user(role="admin"))
+    headers = auth.headers(make.user()) if signed_in else {}
+    path = (
+        f"/api/admin/ticket-types/{tier.id}" if what == "tier" else f"/api/admin/events/{event.id}"
+    )
+
+    def admin_deletes():
+        response = app.test_client().delete(path, headers=admin)
+        assert response.status_code == 204, response.get_json()
+        return True
+
+    with meanwhile(app, "set_config(", admin_deletes) as deleted_meanwhile:
+        response = app.test_client().post(
+            "/api/cart/items", json={"ticketTypeId": tier.id, "quantity": 2}, headers=headers
+        )
+
+    assert deleted_meanwhile
+    problem(response, 404, "ticket_type_not_found")
+    assert sql("SELECT count(*) AS n FROM cart_item") == [{"n": 0}]
+    assert sql("SELECT count(*) AS n FROM cart WHERE hold_expires_at IS NOT NULL") == [{"n": 0}]

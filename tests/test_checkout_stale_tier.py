@@ -127,6 +127,40 @@ def test_a_customer_limit_lowered_after_checkout_read_the_cart_is_enforced(
     assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 0}]
 
 
+def test_a_max_per_order_lowered_before_checkout_refuses_the_lines_over_it(
+    app, make, auth, admin, sql
+):
+    tier = make.ticket_type(capacity=20, max_per_order=10)
+    user = make.user()
+    make.cart([(tier, 6)], user=user)
+    admin_patches(app, admin, tier, {"maxPerOrder": 2})()
+
+    response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+
+    body = problem(response, 422, "quantity_over_limit")
+    [line] = body["errors"]["lines"]
+    assert (line["ticketTypeId"], line["requested"], line["limit"]) == (tier.id, 6, 2)
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 0}]
+    assert sql("SELECT status FROM cart") == [{"status": "active"}]
+
+
+def test_a_max_per_order_lowered_after_checkout_read_the_cart_is_enforced(
+    app, make, auth, admin, sql
+):
+    tier = make.ticket_type(capacity=20, max_per_order=10)
+    user = make.user()
+    make.cart([(tier, 6)], user=user)
+
+    with meanwhile(app, CHECKOUT_READ, admin_patches(app, admin, tier, {"maxPerOrder": 2})) as f:
+        response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+
+    assert f
+    body = problem(response, 422, "quantity_over_limit")
+    assert body["errors"]["lines"][0]["limit"] == 2
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 0}]
+    assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 0}]
+
+
 def test_a_line_sold_out_under_the_lock_is_the_only_line_reported_short(app, make, auth, sql):
     """Another buyer takes B's last seat between the read and the lock (our hold lapsed, so it
     was free). Step 4 raised A's `sold` before finding B short; the refusal must count what is

@@ -55,7 +55,9 @@ class Checkout(MethodView):
         In one transaction: re-checks every line's sales window and seats (your cart's holds
         count for you, other carts' against you), creates the order with its lines and one
         ticket per seat, and closes the cart. All or nothing. Empty cart: 422. Not enough
-        seats: 409 with `errors.lines` saying, per line, what is left. `expectedTotal`
+        seats: 409 with `errors.lines` saying, per line, what is left. A line over its ticket
+        type's `maxPerOrder` as it is now (an admin may lower it after you filled your cart):
+        422 `quantity_over_limit` with `errors.lines` giving each line's `limit`. `expectedTotal`
         different from the current total: 409 `price_changed` with both totals. Payment is
         simulated: the order is `confirmed` at once. Send an `Idempotency-Key` to retry safely.
         A guest cart sent as `X-Cart-Token` is merged into yours first; if that changed your

@@ -198,6 +198,10 @@ def add_item(
     change = begin_change(
         session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
     )
+    if tier.id not in change.tiers:
+        # Deleted (with its event, or alone) by an admin after the unlocked read above and
+        # before the lock: it is gone, as if the read had come a moment later.
+        raise TicketTypeNotFound(f"There is no ticket type {tier.id}.")
     tier = change.tiers[tier.id]
     _ensure_on_sale(session, tier, change.now)
     lines = {line.ticket_type_id: line for line in change.lines}

@@ -8,8 +8,8 @@ lock order):
 1. **read** the user's open cart with its lines, their tiers and events and the seats other
    carts hold on them, taking no lock and writing nothing;
 2. **check** sales windows, availability (the cart's own live holds count for it, other carts'
-   live holds against it), the per-customer limits and the expected total. Every refusal
-   happens here, before any lock or write: a buyer of a sold-out tier gets the 409 at once,
+   live holds against it), the per-order and per-customer limits and the expected total. Every
+   refusal happens here, before any lock or write: a buyer of a sold-out tier gets the 409 at once,
    without queuing behind the buyers who hold its lock (the sold-out fast path);
 3. **close** the cart, if it is still exactly what step 1 read (see below), and lock its events
    `FOR SHARE` (an admin cancelling, renaming or moving one waits for us, or we see the change:
@@ -102,6 +102,7 @@ from shop.services.errors import (
     InsufficientAvailability,
     NotOnSale,
     PriceChanged,
+    QuantityOverLimit,
 )
 
 
@@ -181,7 +182,8 @@ CART_LINES = text(
     })
     SELECT o.id AS cart_id, o.updated_at AS cart_updated_at, o.hold_expires_at, o.hold_live,
            l.id, l.quantity, l.ticket_type_id, t.name, t.price, t.currency, t.capacity, t.sold,
-           t.sales_start, t.sales_end, t.max_per_customer, l.event_id, e.title, e.starts_at,
+           t.sales_start, t.sales_end, t.max_per_order, t.max_per_customer, l.event_id, e.title,
+           e.starts_at,
            e.status,
            coalesce(h.held, 0)::int AS held_by_others, now() AS now,
            set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode
@@ -254,14 +256,16 @@ _SELL_AND_PLACE = """
         JOIN unnest(CAST(:tier_ids AS int[]), CAST(:quantities AS int[]),
                     CAST(:names AS text[]), CAST(:prices AS numeric[]),
                     CAST(:currencies AS text[]), CAST(:sales_starts AS timestamptz[]),
-                    CAST(:sales_ends AS timestamptz[]), CAST(:customer_limits AS int[]))
+                    CAST(:sales_ends AS timestamptz[]), CAST(:order_limits AS int[]),
+                    CAST(:customer_limits AS int[]))
             AS line(ticket_type_id, quantity, name, price, currency, sales_start, sales_end,
-                    max_per_customer)
+                    max_per_order, max_per_customer)
             ON line.ticket_type_id = locked.id
         WHERE t.id = locked.id AND t.sold + line.quantity {holds} <= t.capacity
-          AND (t.name, t.price, t.currency, t.sales_start, t.sales_end, t.max_per_customer)
+          AND (t.name, t.price, t.currency, t.sales_start, t.sales_end, t.max_per_order,
+               t.max_per_customer)
               IS NOT DISTINCT FROM (line.name, line.price, line.currency, line.sales_start,
-                                    line.sales_end, line.max_per_customer)
+                                    line.sales_end, line.max_per_order, line.max_per_customer)
         RETURNING t.id
     ),
     new_order AS (
@@ -334,7 +338,8 @@ def place_order(
     session: Session, user_id: int, *, expected_total: Money | None = None
 ) -> PlacedOrder:
     """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
-    Raises CartEmpty (422), NotOnSale (409), CustomerLimitExceeded (409, a tier's
+    Raises CartEmpty (422), NotOnSale (409), QuantityOverLimit (422, a line over its tier's
+    maxPerOrder as it is now), CustomerLimitExceeded (409, a tier's
     maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
     line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart or its
     tiers kept changing); the caller commits on success and rolls back on any error. Without
@@ -380,6 +385,7 @@ def _check(
     not_on_sale = [line for line in lines if not tier_on_sale(line, line, now)]
     if not_on_sale:
         _refuse_not_on_sale(not_on_sale)
+    _refuse_lines_over_order_limit(lines)
     check_customer_limits(session, user_id, lines)
     _refuse_short_lines(
         [(line, seats_left(line.capacity, line.sold, line.held_by_others)) for line in lines]
@@ -396,6 +402,23 @@ def _check(
             current_total=Money(total, currency),
         )
     return total, currency
+
+
+def _refuse_lines_over_order_limit(lines: Sequence[Row[Any]]) -> None:
+    """A tier's `max_per_order` as it is now: an admin may lower it (against scalpers at the
+    start of a rush) after a cart was filled within the old limit, and the order must keep to
+    the new one. Raises QuantityOverLimit (422) listing every line over it."""
+    over = [
+        {**_line_ref(line), "requested": line.quantity, "limit": line.max_per_order}
+        for line in lines
+        if line.quantity > line.max_per_order
+    ]
+    if over:
+        raise QuantityOverLimit(
+            "Some ticket types now sell fewer tickets per order than your cart holds. Lower"
+            " those lines to `limit` (see `errors.lines`), then check out again.",
+            errors={"lines": over},
+        )
 
 
 def _refuse_not_on_sale(lines: Sequence[Row[Any]]) -> NoReturn:
@@ -537,6 +560,7 @@ def _sale_parameters(
         "currencies": [line.currency for line in lines],
         "sales_starts": [line.sales_start for line in lines],
         "sales_ends": [line.sales_end for line in lines],
+        "order_limits": [line.max_per_order for line in lines],
         "customer_limits": [line.max_per_customer for line in lines],
         "quantities": [line.quantity for line in lines],
         "ticket_tier_ids": [tier_id for tier_id, _ in codes],
