@@ -89,6 +89,8 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "security/test_slow_clients.py": (5,),
     "security/test_docs_in_a_browser.py": (3,),
     "test_contract.py": (3,),
+    "test_checkout_attacks.py": (5,),
+    "test_seats_left_shown.py": (4, 5),
     "test_docs_links.py": (3,),
 }
 # Week 5 adds DELETE to the week-4 cart: those cart tests belong to both weeks.
