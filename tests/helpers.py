@@ -216,3 +216,16 @@ def lock_taken_meanwhile(app, after_statement: str, lock_sql: str, change_sql: s
         event.remove(engine, "after_cursor_execute", start_owner)
         if worker.is_alive():
             worker.join(timeout=15)
+
+
+def admin_patches(app, admin, tier, body):
+    """A `meanwhile` action: the admin (`admin`: their headers) patches `tier` with `body`."""
+
+    def change():
+        response = app.test_client().patch(
+            f"/api/admin/ticket-types/{tier.id}", json=body, headers=admin
+        )
+        assert response.status_code == 200, response.get_json()
+        return True
+
+    return change

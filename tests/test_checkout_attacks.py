@@ -4,7 +4,14 @@ being valid."""
 
 import pytest
 
-from tests.helpers import lock_taken_meanwhile, meanwhile, problem, run_together, violations
+from tests.helpers import (
+    admin_patches,
+    lock_taken_meanwhile,
+    meanwhile,
+    problem,
+    run_together,
+    violations,
+)
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
@@ -15,17 +22,6 @@ CHECKOUT_CLOSE = "WITH closed AS"
 @pytest.fixture
 def admin(make, auth):
     return auth.headers(make.user(role="admin"))
-
-
-def admin_patches(app, admin, tier, body):
-    def change():
-        response = app.test_client().patch(
-            f"/api/admin/ticket-types/{tier.id}", json=body, headers=admin
-        )
-        assert response.status_code == 200, response.get_json()
-        return True
-
-    return change
 
 
 def checkout(app, headers):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from shop.services import checkout
-from tests.helpers import meanwhile, problem, violations
+from tests.helpers import admin_patches, meanwhile, problem, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
@@ -23,17 +23,6 @@ CHECKOUT_READ = "WITH open_cart AS"
 @pytest.fixture
 def admin(make, auth):
     return auth.headers(make.user(role="admin"))
-
-
-def admin_patches(app, admin, tier, body):
-    def change():
-        response = app.test_client().patch(
-            f"/api/admin/ticket-types/{tier.id}", json=body, headers=admin
-        )
-        assert response.status_code == 200, response.get_json()
-        return True
-
-    return change
 
 
 def test_a_price_raised_after_checkout_read_the_cart_is_refused_as_price_changed(
