@@ -535,6 +535,24 @@ def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> No
         )
 
 
+# Step 4's per-line arrays (one element per cart line, in step 1's order): parameter, and the
+# column of step 1's row it is read from.
+LINE_ARRAYS = {
+    "event_ids": "event_id",
+    "tier_ids": "ticket_type_id",
+    "titles": "title",
+    "starts": "starts_at",
+    "names": "name",
+    "prices": "price",
+    "currencies": "currency",
+    "sales_starts": "sales_start",
+    "sales_ends": "sales_end",
+    "order_limits": "max_per_order",
+    "customer_limits": "max_per_customer",
+    "quantities": "quantity",
+}
+
+
 def _sale_parameters(
     user_id: int, lines: Sequence[Row[Any]], total: Decimal, currency: str
 ) -> dict[str, Any]:
@@ -551,18 +569,10 @@ def _sale_parameters(
         "hold_expires_at": cart.hold_expires_at,
         "total": total,
         "currency": currency,
-        "event_ids": [line.event_id for line in lines],
-        "tier_ids": [line.ticket_type_id for line in lines],
-        "titles": [line.title for line in lines],
-        "starts": [line.starts_at for line in lines],
-        "names": [line.name for line in lines],
-        "prices": [line.price for line in lines],
-        "currencies": [line.currency for line in lines],
-        "sales_starts": [line.sales_start for line in lines],
-        "sales_ends": [line.sales_end for line in lines],
-        "order_limits": [line.max_per_order for line in lines],
-        "customer_limits": [line.max_per_customer for line in lines],
-        "quantities": [line.quantity for line in lines],
+        **{
+            parameter: [getattr(line, column) for line in lines]
+            for parameter, column in LINE_ARRAYS.items()
+        },
         "ticket_tier_ids": [tier_id for tier_id, _ in codes],
         "codes": [code for _, code in codes],
     }
