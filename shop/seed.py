@@ -360,7 +360,7 @@ TIER_COLUMNS = (
 
 SALES_TABLES = ["cart", "customer_order", "order_item", "ticket"]
 # The full-text index by fortnight takes each insert's entries one by one (fastupdate = off,
-# migration 0008; 10 000 events took 1-3 s longer to insert with it than without): built once
+# migration 0009; 10 000 events took 1-3 s longer to insert with it than without): built once
 # after the load instead.
 REBUILT_EVENT_INDEXES = ["ix_event_published_search_periods"]
 

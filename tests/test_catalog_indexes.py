@@ -439,3 +439,27 @@ def test_a_price_range_is_planned_with_its_values_every_time(app, make, sort):
         db.session.rollback()
     assert [tuple(row) for row in prepared] == [(0, 10)]
     assert setting == "auto"  # the connection goes back to the pool as it came
+
+
+def test_a_search_from_long_ago_reads_only_the_fortnights_of_the_catalogue(app, client, make):
+    """A search reads the full-text index a fortnight at a time from `from`; a client sending
+    `from=0001-01-01` must not make it read 52 000 empty fortnights (70 ms of PostgreSQL a
+    request): it starts at the first published event's (shop.services.catalog._search_page)."""
+    from datetime import UTC, datetime
+
+    from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+    from shop.services.catalog import filter_values, match_cap
+
+    past = make.event(title="Harbour walk", starts_at=now() - timedelta(days=30))
+    upcoming = make.event(title="Harbour walk", starts_at=now() + timedelta(days=10))
+    found = client.get("/api/events?q=harbour&from=0001-01-01").get_json()["data"]
+    assert [event["id"] for event in found] == [past.id, upcoming.id]
+    filters = EventFilters(q="harbour", starts_from=datetime(1, 1, 1, tzinfo=UTC))
+    values = {**filter_values(filters), **page_values(1, 20, match_cap(filters))}
+    with app.app_context():
+        connection = db.session.connection()
+        sql = compile_once(listing_json_statement(filters), connection.dialect, values)
+        nodes = prepared_generic_plan(connection, sql, values)
+        db.session.rollback()
+    [periods] = [n for n in nodes if n["Node Type"] == "Function Scan"]
+    assert periods["Actual Rows"] <= 4  # 30 days back to 10 ahead: 3 or 4 fortnights

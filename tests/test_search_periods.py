@@ -1,4 +1,4 @@
-"""A search reads the full-text index one fortnight at a time (migration 0008,
+"""A search reads the full-text index one fortnight at a time (migration 0009,
 `event.search_periods`, shop.services.catalog._search_page): it must still find every listed
 match, in every fortnight, and nothing else, however events move between fortnights."""
 

@@ -155,7 +155,7 @@ class Event(TimestampMixin, Base):
     # Never needed in Python: deferred, so loading an event does not ship its search document.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
     # search_vector with each word tagged with the 14-day period the event starts in
-    # ("1484/jazz"), so a search can read the full-text index a fortnight at a time (0008).
+    # ("1484/jazz"), so a search can read the full-text index a fortnight at a time (0009).
     search_periods: Mapped[str | None] = mapped_column(
         TSVECTOR,
         Computed("event_period_search_vector(event_search_period(starts_at), search_vector)"),
