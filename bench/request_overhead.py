@@ -298,7 +298,10 @@ def main() -> None:
     variant("  log level WARNING (the benches' setting)", lambda: log_level(logging.WARNING))
     variant("  without the request log hooks", lambda: without_hooks(app, "request_log."))
     variant("  without the rate limiter's hooks", lambda: without_hooks(app, "flask_limiter"))
-    variant("  without CORS", lambda: without_hooks(app, "flask_cors"))
+    variant(
+        "  without CORS",
+        lambda: without_hooks(app, "flask_cors", "cors_when_there_is_an_origin"),
+    )
     variant("  without security headers", lambda: without_hooks(app, "security_headers."))
     variant(
         "  without the body-size and NUL guards",

@@ -230,6 +230,30 @@ def test_a_public_read_that_fails_raises_what_sqlalchemy_would_and_the_connectio
         engine.dispose()
 
 
+def test_a_public_read_numbers_its_placeholders_once_as_psycopg_would(database_url):
+    """shop.database.read_value sends `$n` placeholders (numbered once per statement text)
+    through psycopg's raw cursor: a name used twice is one parameter, `%%` is a literal `%`,
+    and a statement longer than psycopg's own 4 KB translation cache reads like a short one."""
+    from sqlalchemy import create_engine
+
+    from shop.database import numbered_placeholders, public_read, read_value
+
+    long_sql = (
+        "SELECT %(a)s::int + %(b)s::int * %(a)s::int || '%%' || length(%(padding)s)" + " " * 5000
+    )
+    numbered, names = numbered_placeholders(long_sql)
+    assert numbered.startswith(b"SELECT $1::int + $2::int * $1::int || '%' || length($3)")
+    assert names == ("a", "b", "padding")
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with public_read(engine) as connection:
+            values = {"b": 3, "padding": "xyz", "a": 2, "unused": None}
+            assert read_value(connection, long_sql, values) == "8%3"
+            assert connection.exec_driver_sql(long_sql, values).scalar() == "8%3"
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.concurrent
 @pytest.mark.usefixtures("committed")
 @pytest.mark.parametrize("read", ["detail", "listing"])

@@ -45,6 +45,21 @@ def test_cors_only_for_configured_origins(cors_client):
     assert "Access-Control-Allow-Origin" not in evil.headers
 
 
+def test_cors_headers_answer_only_requests_that_say_their_origin(cors_client):
+    """A browser's cross-origin request always sends Origin; an answer to a request without
+    one (curl, a server, a same-origin page) carries no CORS headers, only `Vary: Origin`."""
+    plain = cors_client.get("/api/events")
+    assert plain.status_code == 200
+    assert not [name for name, _ in plain.headers if name.startswith("Access-Control")]
+    assert "Origin" in plain.headers["Vary"]
+    browser = cors_client.get("/api/events", headers={"Origin": "https://shop.example"})
+    assert browser.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "X-Request-ID" in browser.headers["Access-Control-Expose-Headers"]
+    missing = cors_client.get("/api/events/2147483647", headers={"Origin": "https://shop.example"})
+    assert missing.status_code == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
 def test_no_cors_when_none_configured(app, client):
     response = client.get("/api/events", headers={"Origin": "https://shop.example"})
     assert "Access-Control-Allow-Origin" not in response.headers

@@ -69,6 +69,21 @@ def test_chunked_bodies_meet_the_nul_size_and_media_type_guards(client):
     )
 
 
+def test_a_nul_in_a_query_value_is_refused_however_it_is_written(client):
+    """The NUL guard looks at decoded query values only when the raw query string could hold
+    one (`%00` or a raw NUL): every spelling is still refused, and a `%` that only looks like
+    one (`%2500` is the text "%00") is not."""
+    for query in ("q=%00", "q=jazz%00", "page=1&q=a%00b", "city=%00&page=1"):
+        response = client.get(f"/api/events?{query}")
+        assert_problem(response, 422, "validation_failed")
+        assert "NUL" in response.get_json()["detail"], query
+    assert_problem(client.get("/api/events/1?x=%00"), 422, "validation_failed")
+    raw = client.get("/api/events", environ_overrides={"QUERY_STRING": "q=a\x00"})
+    assert_problem(raw, 422, "validation_failed")
+    literal = client.get("/api/events?q=%2500")
+    assert literal.status_code == 200, literal.get_data(as_text=True)
+
+
 def test_a_signed_token_whose_subject_is_not_a_user_id_is_401(app, client):
     secret = app.config["JWT_SECRET_KEY"]
     for subject in ("admin", "1 OR 1=1", "99999999999999999999", "-1", "²"):
