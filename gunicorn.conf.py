@@ -1,6 +1,7 @@
 """gunicorn settings for every environment (Render included): asyncio workers in front of the
 Flask app (shop/asgi.py), our own access log."""
 
+import gc
 import os
 
 # Render sets PORT and needs 0.0.0.0; scripts/server sets HOST=127.0.0.1 for local use.
@@ -26,3 +27,14 @@ max_requests_jitter = max_requests // 2
 # gunicorn's control socket (for gunicornc) is unused here, and two masters on one machine (as the
 # benches run them) would fight over its single default path.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Once a worker has loaded the app, its ~150 000 objects (modules, models, schemas, the
+    OpenAPI document) live as long as the worker: `gc.freeze()` moves them out of the cyclic
+    garbage collector's sight. Without it, every full collection (one every few thousand
+    requests) walks all of them again: ~90 ms, about 8 µs of CPU per request on average
+    (the catalogue's detail, in-process). Garbage made while starting is collected first, so
+    nothing that is already garbage is kept forever."""
+    gc.collect()
+    gc.freeze()

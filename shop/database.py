@@ -192,8 +192,20 @@ def public_read(bind: Engine | Connection) -> Iterator[Connection]:
     if isinstance(bind, Connection):
         yield bind
         return
-    with bind.connect() as connection, _autocommit(psycopg_connection(connection)):
-        yield connection
+    # (One try block rather than nested context managers: this runs on every catalogue read.)
+    connection = bind.connect()
+    try:
+        driver = psycopg_connection(connection)
+        driver.autocommit = True
+        try:
+            yield connection
+        finally:
+            # After a lost connection SQLAlchemy has already closed (and discarded) it: leave
+            # it be, so the request's own error (a 503) is what the client sees.
+            if not driver.closed:
+                driver.autocommit = False
+    finally:
+        connection.close()
 
 
 def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
@@ -270,15 +282,3 @@ def _statement_events_listened(engine: Engine) -> bool:
         or events.before_cursor_execute
         or events.after_cursor_execute
     )
-
-
-@contextlib.contextmanager
-def _autocommit(driver: psycopg.Connection[Any]) -> Iterator[None]:
-    driver.autocommit = True
-    try:
-        yield
-    finally:
-        # After a lost connection SQLAlchemy has already closed (and discarded) it: leave it be,
-        # so the request's own error (a 503) is what the client sees.
-        if not driver.closed:
-            driver.autocommit = False

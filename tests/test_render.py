@@ -72,6 +72,21 @@ def test_gunicorn_binds_renders_port_on_all_interfaces(monkeypatch):
     assert settings["wsgi_app"] == "asgi:app"
 
 
+def test_gunicorn_workers_keep_the_loaded_app_out_of_the_garbage_collectors_walks():
+    """gunicorn.conf.py freezes what a worker loaded (gc.freeze), so full collections do not
+    walk the app's startup objects on every pass."""
+    import gc
+
+    settings: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own config file
+    gc.unfreeze()
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # (this test process is not a worker)
+
+
 def test_production_app_starts_with_rendered_settings(app, monkeypatch):
     from config import ProductionConfig
     from shop.extensions import limiter
