@@ -651,6 +651,31 @@ def test_catalogue_reads_are_one_statement_on_a_pooled_connection_without_a_sess
             assert driver.info.transaction_status == TransactionStatus.IDLE
 
 
+def test_the_detail_sums_its_seats_left_once_for_tickets_available_and_sold_out(app, client, make):
+    """The detail reads the event's tiers twice (their list, and the seats left summed once in
+    a LATERAL join that both `ticketsAvailable` and `soldOut` read), not three times."""
+    import json
+
+    from shop.catalog import json_bodies
+    from shop.extensions import db
+
+    event = make.event(title="Counted once")
+    make.ticket_type(event, capacity=5)
+    body = client.get(f"/api/events/{event.id}").get_json()["data"]
+    assert (body["ticketsAvailable"], body["soldOut"]) == (5, False)
+    with app.app_context():
+        sql = json_bodies.compile_once(
+            json_bodies.event_json_statement(), db.engine.dialect, {"event_id"}
+        )
+        plan = (
+            db.session.connection()
+            .exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, {"event_id": event.id})
+            .scalar()
+        )
+    text = plan if isinstance(plan, str) else json.dumps(plan)
+    assert text.count('"Relation Name": "ticket_type"') == 2
+
+
 @pytest.mark.parametrize("sort", ["startsAt", "-startsAt", "price", "-price", "title"])
 def test_search_pages_are_the_same_however_many_matches_it_collects_first(
     client, make, monkeypatch, sort

@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
@@ -271,7 +272,17 @@ def event_json_statement() -> Select:
         .where(TicketType.event_id == Event.id)
         .scalar_subquery()
     )
-    seats_left = seats_left_for_event(Event.id)
+    # The event's seats left, summed once for both `ticketsAvailable` and `soldOut`. As a scalar
+    # subquery written twice (`seats_left_for_event`, as the listing's rows use it once each)
+    # PostgreSQL would run it twice; an aggregate in a LATERAL join is run once per event.
+    event_seats = (
+        select(
+            cast(func.coalesce(func.sum(available_expression()), 0), Integer).label("seats_left")
+        )
+        .where(TicketType.event_id == Event.id)
+        .lateral("event_seats")
+    )
+    seats_left = event_seats.c.seats_left
     item = func.json_build_object(
         json_key("id"), Event.id,
         json_key("title"), Event.title,
@@ -298,6 +309,7 @@ def event_json_statement() -> Select:
         select(cast(func.json_build_object(json_key("data"), item), Text))
         .join_from(Event, Venue, Venue.id == Event.venue_id)
         .join_from(Event, Category, Category.id == Event.category_id)
+        .join_from(Event, event_seats, true())
         .where(Event.id == bindparam("event_id", type_=Integer), Event.status != EventStatus.DRAFT)
     )
 
