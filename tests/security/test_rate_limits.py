@@ -166,6 +166,23 @@ def test_public_reads_touch_no_rate_limit_storage(limited_app, database_url):
     assert (hits, counters) == (0, 0)
 
 
+def test_the_limiters_state_exists_only_on_requests_that_checked_a_limit(limited_app):
+    """RouteLimiter runs Flask-Limiter's header and reset hooks only after a limit check: a
+    public read creates no limiter state, while a limited route still gets its headers (and a
+    default limit, below, still applies to every route)."""
+    from flask.globals import request_ctx
+
+    client = limited_app().test_client()
+    with client:
+        assert client.get("/api/events").status_code == 200
+        assert not hasattr(request_ctx, "_limiter_request_context")
+        assert "X-RateLimit-Limit" not in client.get("/api/health").headers
+        login = client.post("/api/auth/login", json=attempt())
+        assert hasattr(request_ctx, "_limiter_request_context")
+    assert login.status_code == 401
+    assert int(login.headers["X-RateLimit-Remaining"]) >= 0
+
+
 def test_a_limit_for_every_route_still_applies_to_every_route(database_url):
     # RouteLimiter skips Flask-Limiter's per-request hook only while no route-wide limit
     # exists; a default limit must bring it back.
