@@ -104,6 +104,10 @@ PLAN_CASES = {
     "city=Odense sort=-price, page 2": (EventFilters(city="odense", sort="-price"), 2),
     "category=jazz&city=Aarhus, page 2": (EventFilters(category="jazz", city="aarhus"), 2),
     "minPrice..maxPrice, page 3": (EventFilters(min_price=Decimal(100), max_price=Decimal(300)), 3),
+    "minPrice..maxPrice narrow, sort=title": (
+        EventFilters(min_price=Decimal(390), max_price=Decimal(399), sort="title"),
+        1,
+    ),
     "category=no-such, sort=-price": (EventFilters(category="no-such", sort="-price"), 1),
 }
 
