@@ -150,9 +150,11 @@ def _check_address_hold(
     cart = change.cart
     if cart.user_id is not None or cart.client_address is None:
         return
-    elsewhere = session.execute(
-        _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
-    ).scalar_one()
+    elsewhere = change.address_held  # read with the cart's lines when the change began
+    if elsewhere is None:
+        elsewhere = session.execute(
+            _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
+        ).scalar_one()
     limit = policy.max_seats_per_address
     if elsewhere + cart_seats > limit:
         raise AddressHoldLimit(
