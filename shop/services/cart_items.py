@@ -10,9 +10,11 @@ cap. Functions take explicit arguments and never commit; the route commits once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
+from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
 from shop.services.availability import live_hold
@@ -225,21 +227,93 @@ def add_item(
         raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
     _check_quantity(session, change, tier, wanted)
     _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
+    # The customer has just seen the current price: the line takes it.
+    written = _write_hold_and_line(session, change, tier, wanted)
     if line is None:
         line = CartItem(
+            id=written.id,
             cart_id=change.cart.id,
             event_id=tier.event_id,
             ticket_type_id=tier.id,
             quantity=wanted,
             unit_price=tier.price,
+            created_at=written.created_at,
+            updated_at=written.updated_at,
         )
+        # Written above: the session takes it as a row it has read, not as one to insert.
+        make_transient_to_detached(line)
         session.add(line)
         change.lines.append(line)
     else:
-        line.quantity = wanted
-        line.unit_price = tier.price  # the customer has just seen the current price
-    session.flush()
+        set_committed_value(line, "quantity", wanted)
+        set_committed_value(line, "unit_price", tier.price)
+        set_committed_value(line, "updated_at", written.updated_at)
     return change.outcome(lines_known=True)
+
+
+# What a change writes on its cart: the hold (_renew_hold), the address a guest cart moved to,
+# and its version (`updated_at`, which checkout compares).
+_CART_CHANGE_COLUMNS = (
+    "hold_started_at",
+    "hold_renewals",
+    "hold_expires_at",
+    "client_address",
+    "updated_at",
+)
+# An add's writes in one round trip: the cart (its hold renewed, its version moved on) and the
+# line (new, or raised: the line of that tier, which the cart's lock keeps from changing under
+# us). The ORM's unit of work would send them as two statements, and spend more CPU working out
+# what changed than PostgreSQL spends running them.
+_WRITE_HOLD_AND_LINE = text(
+    """
+    WITH cart_written AS (
+        UPDATE cart SET hold_started_at = :hold_started_at, hold_renewals = :hold_renewals,
+                        hold_expires_at = :hold_expires_at, client_address = :client_address,
+                        updated_at = :updated_at
+        WHERE id = :cart_id
+        RETURNING id
+    )
+    INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)
+    SELECT id, :event_id, :ticket_type_id, :quantity, :unit_price FROM cart_written
+    ON CONFLICT (cart_id, ticket_type_id)
+        DO UPDATE SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
+                      updated_at = now()
+    RETURNING id, created_at, updated_at
+    """
+)
+
+
+def _write_hold_and_line(
+    session: Session, change: CartChange, tier: TicketType, quantity: int
+) -> Row[Any]:
+    """Write the cart's changes and its line of `tier` (`quantity` seats at the tier's price)
+    in one statement; returns the line's id and timestamps.
+
+    The cart is an ORM object whose changes (from begin_change) are written here by hand, so the
+    session is then told that the values it holds are the stored ones (`set_committed_value`):
+    the route's commit finds nothing left to flush. Anything else begin_change left unwritten
+    (a guest cart handed to the user who signed in changes its `user_id`) is flushed first, the
+    ORM's usual way."""
+    cart = change.cart
+    changed = {attr.key for attr in inspect(cart).attrs if attr.history.has_changes()}
+    if not changed <= set(_CART_CHANGE_COLUMNS):
+        session.flush()
+    values = {column: getattr(cart, column) for column in _CART_CHANGE_COLUMNS}
+    with session.no_autoflush:  # (autoflush would write the cart's changes first, on its own)
+        written = session.execute(
+            _WRITE_HOLD_AND_LINE,
+            {
+                **values,
+                "cart_id": cart.id,
+                "event_id": tier.event_id,
+                "ticket_type_id": tier.id,
+                "quantity": quantity,
+                "unit_price": tier.price,
+            },
+        ).one()
+    for column, value in values.items():
+        set_committed_value(cart, column, value)
+    return written
 
 
 def _owned_line(session: Session, change: CartChange, item_id: int) -> CartItem:
