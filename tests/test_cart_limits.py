@@ -259,6 +259,22 @@ def test_max_per_customer_counts_confirmed_orders_at_checkout(client, make, auth
     assert client.post("/api/cart/checkout", headers=headers).status_code == 201
 
 
+def test_a_line_both_short_and_over_the_customer_limit_is_refused_as_short(client, make, auth, sql):
+    """Seats are judged before the customer's orders are counted (the sold-out fast path):
+    what is left is what the buyer must act on first."""
+    tier = make.ticket_type(make.event(), capacity=10, max_per_customer=4)
+    user = make.user()
+    headers = auth.headers(user)
+    add(client, tier, 3, headers)
+    assert client.post("/api/cart/checkout", headers=headers).status_code == 201
+    add(client, tier, 2, headers)  # 3 + 2 is over the limit of 4
+    sql("UPDATE ticket_type SET sold = capacity WHERE id = :id", id=tier.id)
+    body = problem(client.post("/api/cart/checkout", headers=headers), 409)
+    assert body["code"] == "insufficient_availability"
+    assert body["errors"]["lines"][0]["available"] == 0
+    assert sql("SELECT count(*) AS n FROM customer_order") == [{"n": 1}]
+
+
 # --- new guest carts are rate limited per address ----------------------------------------------
 
 
