@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
-from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
@@ -49,12 +49,13 @@ from shop.services.errors import (
     ValidationFailed,
 )
 
-# A tier by id with its event (so the on-sale check needs no query), with the columns that
-# start a change: add_item's first round trip does both.
+# A tier by id (its id and its event's, not a draft's), with the columns that start a change:
+# add_item's first round trip does both. Plain columns, not the ORM object: the change locks
+# and reads the tier again (`begin_change`), and everything is judged on that read, so this
+# one only has to say which tier (building the objects cost more CPU than the query).
 _START_WITH_TIER = (
-    select(TicketType, *START_COLUMNS)
+    select(TicketType.id, TicketType.event_id, *START_COLUMNS)
     .join(TicketType.event)
-    .options(contains_eager(TicketType.event))
     .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
 )
 _START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(ADDRESS_LOCK)
@@ -67,11 +68,11 @@ def resolve_ticket_type(
     *,
     event_id: int | None,
     ticket_type_id: int | None,
-) -> tuple[TicketType, datetime]:
-    """The tier a POST /api/cart/items means (by id, or an event's single on-sale tier) and the
-    time of the change, which this starts (`start_change`). A tier named by id is read in the
-    same round trip as the change starts: that read takes no lock, so the address lock is
-    still the first lock taken."""
+) -> tuple[int, datetime]:
+    """The id of the tier a POST /api/cart/items means (by id, or an event's single on-sale
+    tier) and the time of the change, which this starts (`start_change`). A tier named by id
+    is read in the same round trip as the change starts: that read takes no lock, so the
+    address lock is still the first lock taken."""
     if ticket_type_id is not None:
         statement = _START_WITH_TIER if address is None else _START_FOR_ADDRESS_WITH_TIER
         row = session.execute(
@@ -79,14 +80,13 @@ def resolve_ticket_type(
         ).first()
         if row is None:
             raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
-        tier = row.TicketType
-        if event_id is not None and tier.event_id != event_id:
+        if event_id is not None and row.event_id != event_id:
             raise ValidationFailed(
-                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
+                f"Ticket type {ticket_type_id} belongs to event {row.event_id}, not {event_id}."
                 " Send the ticket type alone, or with the event it belongs to.",
                 errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
             )
-        return tier, row.now
+        return row.id, row.now
     now = start_change(session, policy, address)
     event = session.scalar(
         select(Event).where(Event.id == event_id, Event.status != EventStatus.DRAFT)
@@ -108,7 +108,7 @@ def resolve_ticket_type(
                 "ticket_type_id": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]
             },
         )
-    return on_sale[0], now
+    return on_sale[0].id, now
 
 
 def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
@@ -192,7 +192,7 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    tier, now = resolve_ticket_type(
+    tier_id, now = resolve_ticket_type(
         session,
         policy,
         change_address(owner, adds_seats=True),
@@ -200,13 +200,13 @@ def add_item(
         ticket_type_id=ticket_type_id,
     )
     change = begin_change(
-        session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
+        session, owner, policy, extra_tier_ids={tier_id}, now=now, adds_seats=True
     )
-    if tier.id not in change.tiers:
+    if tier_id not in change.tiers:
         # Deleted (with its event, or alone) by an admin after the unlocked read above and
         # before the lock: it is gone, as if the read had come a moment later.
-        raise TicketTypeNotFound(f"There is no ticket type {tier.id}.")
-    tier = change.tiers[tier.id]
+        raise TicketTypeNotFound(f"There is no ticket type {tier_id}.")
+    tier = change.tiers[tier_id]
     _ensure_on_sale(session, tier, change.now)
     lines = {line.ticket_type_id: line for line in change.lines}
     currency = cart_currency(change, lines.values())
