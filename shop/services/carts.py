@@ -351,8 +351,8 @@ def _read_lines_and_held(session: Session, change: CartChange, address: str | No
     if address is None:
         rows = session.execute(_LINES_AND_HELD, parameters).all()
     else:
-        rows = session.execute(_LINES_AND_HELD_FOR_ADDRESS, {**parameters, "address": address})
-        rows = rows.all()
+        parameters["address"] = address
+        rows = session.execute(_LINES_AND_HELD_FOR_ADDRESS, parameters).all()
         change.address_held = int(rows[0].address_held)
     change.held = {int(tier_id): int(seats) for tier_id, seats in (rows[0].held or {}).items()}
     change.lines = [row.CartItem for row in rows if row.CartItem is not None]
