@@ -48,6 +48,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_catalog.py": (3,),
     "test_catalog_indexes.py": (3,),
     "test_search_periods.py": (3,),
+    "test_price_range_reach.py": (3,),
     "test_published_event_day.py": (3,),
     "test_cache.py": (3,),
     "test_openapi.py": (3,),
