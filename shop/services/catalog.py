@@ -451,7 +451,7 @@ def _search_page(
         decided = select(or_(all_collected, page_in_whole_periods).label("yes")).cte(
             "from_collected"
         )
-        from_collected = select(decided.c.yes).scalar_subquery()
+        from_collected: ColumnElement[bool] = select(decided.c.yes).scalar_subquery()
     else:
         from_collected = all_collected
     sorted_in_memory = (
