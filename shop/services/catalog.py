@@ -423,14 +423,7 @@ def _search_page(
         .prefix_with("MATERIALIZED")
     )
     collected = select(all_matches).limit(cap + 1).cte("matches")
-    found = (
-        select(
-            cast(func.count(), Integer).label("matches"),
-            func.max(collected.c.period).label("last_period"),
-        )
-        .select_from(collected)
-        .cte("found")
-    )
+    found = select(cast(func.count(), Integer).label("matches")).select_from(collected).cte("found")
     all_collected = select(found.c.matches).scalar_subquery() <= cap
     # Past the cap, the soonest matches are still among those collected: the periods were read
     # in order, so every period before the last one read was read whole, and each of its
@@ -443,11 +436,12 @@ def _search_page(
         whole_periods_matches = (
             select(func.count())
             .select_from(collected)
-            .where(collected.c.period < select(found.c.last_period).scalar_subquery())
+            .where(collected.c.period < select(func.max(collected.c.period)).scalar_subquery())
             .scalar_subquery()
         )
         page_in_whole_periods = offset_value + limit_value <= whole_periods_matches
-        # Decided once (a WITH query), though both branches below ask.
+        # Decided once (a WITH query), though both branches below ask; the periods' matches
+        # are counted only past the cap (PostgreSQL stops at the first true of an OR).
         decided = select(or_(all_collected, page_in_whole_periods).label("yes")).cte(
             "from_collected"
         )
