@@ -411,31 +411,39 @@ def test_an_unknown_category_or_city_reads_no_event(app, make, filters):
     assert event_reads and read == 0, event_reads
 
 
-@pytest.mark.parametrize("sort", ["starts_at", "title"])
-def test_a_price_range_is_planned_with_its_values_every_time(app, make, sort):
-    """How many events a price range matches decides the plan (walk the sort's index, or
-    collect the range and sort it), so its listing is planned with its values on every run,
-    never by the generic plan PostgreSQL would otherwise settle on after five (which guesses a
-    range matches 0.5 % of the events: 9-20 ms instead of 2 ms on 100 000 events when it
-    matches 70 %). shop.catalog.json_bodies.listing_json."""
-    from decimal import Decimal
+def insert_priced_concerts(connection, count: int, like: Event) -> None:
+    """`count` concerts (insert_concerts) with one tier each, priced 100-399 by id, so any price
+    range of width w matches about w/300 of them, spread evenly over every order."""
+    insert_concerts(connection, count, like=like)
+    connection.exec_driver_sql(
+        "INSERT INTO ticket_type (event_id, currency, name, price, capacity)"
+        " SELECT id, currency, 'Standard', 100 + id %% 300, 100 FROM event"
+        " WHERE title LIKE 'Concert %%'"
+    )
+    connection.exec_driver_sql("ANALYZE event")
 
+
+@pytest.mark.parametrize("sort", ["starts_at", "title", "price"])
+def test_a_price_range_is_planned_once(app, make, sort):
+    """Planning a price range's listing on every run cost ~0.4 ms, as much as running it. Its
+    statement now has one plan for narrow and wide ranges (the range's values are unseen by the
+    planner), so once psycopg has prepared it PostgreSQL runs its generic plan and plans no more
+    (shop.services.catalog._price_range_page), and no setting is changed on the connection."""
     from shop.catalog.json_bodies import listing_json
 
     event = make.event()
     make.ticket_type(event, price=Decimal("150.00"))
-    filters = EventFilters(min_price=Decimal(100), max_price=Decimal(300), sort=sort)
     with app.app_context():
         connection = db.session.connection()
-        insert_concerts(connection, 5000, like=event)
-        connection.exec_driver_sql(
-            "INSERT INTO ticket_type (event_id, currency, name, price, capacity)"
-            " SELECT id, currency, 'Standard', 100 + id %% 300, 100 FROM event"
-            " WHERE title LIKE 'Concert %%'"
-        )
-        connection.exec_driver_sql("ANALYZE event")
+        insert_priced_concerts(connection, 5000, like=event)
         connection.exec_driver_sql("DEALLOCATE ALL")
-        for page in (1, 7, 2, 15, 1, 3, 9, 4, 11, 5, 6, 1, 8, 2, 10):
+        for page, low, high in zip(
+            (1, 7, 2, 15, 1, 3, 9, 4, 11, 5, 6, 1, 8, 2, 10),
+            (100, 100, 200, 150, 390, 100, 120, 300, 100, 200, 250, 110, 100, 100, 398),
+            (300, 500, 500, 151, 399, 101, 400, 300, 200, 500, 260, 399, 300, 120, 399),
+            strict=True,
+        ):
+            filters = EventFilters(min_price=Decimal(low), max_price=Decimal(high), sort=sort)
             listing_json(connection, filters, page, 20)
         prepared = connection.exec_driver_sql(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
@@ -443,8 +451,79 @@ def test_a_price_range_is_planned_with_its_values_every_time(app, make, sort):
         ).all()
         setting = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
         db.session.rollback()
-    assert [tuple(row) for row in prepared] == [(0, 10)]
-    assert setting == "auto"  # the connection goes back to the pool as it came
+    # 15 runs: 5 before psycopg prepares it, 5 planned with their values, then the generic plan.
+    assert [tuple(row) for row in prepared] == [(5, 5)]
+    assert setting == "auto"
+
+
+@pytest.mark.parametrize("sort", ["starts_at", "-starts_at", "title", "price", "-price"])
+@pytest.mark.parametrize("width", ["narrow", "wide"])
+def test_the_one_price_range_plan_suits_narrow_and_wide_ranges(app, make, sort, width):
+    """On the generic plan, a narrow range's few matches (at most SORTED_PRICE_RANGE_MATCHES)
+    are read from the price index and sorted, without walking the upcoming events in order;
+    a wide range's page comes from walking the sort's index, checking the price from the index
+    (migration 0011), until the page is full: never by reading the event rows or sorting
+    thousands of matches (shop.services.catalog._price_range_page)."""
+    from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+    from shop.services.catalog import filter_values, match_cap
+
+    low, high = ("150", "151") if width == "narrow" else ("100", "300")
+    filters = EventFilters(min_price=Decimal(low), max_price=Decimal(high), sort=sort)
+    values = {**filter_values(filters), **page_values(2, 20, match_cap(filters))}
+    with app.app_context():
+        connection = db.session.connection()
+        insert_priced_concerts(connection, 6000, like=make.event())
+        sql = compile_once(listing_json_statement(filters), connection.dialect, values)
+        nodes = prepared_generic_plan(connection, sql, values)
+        db.session.rollback()
+    collected = [n for n in nodes if n.get("Subplan Name") == "CTE in_range"]
+    walks = [n for n in nodes if n.get("Index Name") == SORT_INDEXES[sort]]
+    walked = [n for n in walks if n["Actual Loops"] and n["Actual Rows"] == 40]
+    event_sorts = [
+        n
+        for n in nodes
+        if n["Node Type"] == "Sort" and any(c.get("Actual Rows", 0) > 50 for c in plan_nodes(n))
+    ]
+    assert len(collected) == 1, nodes
+    if width == "narrow":  # 40 of the 6 000 concerts: read from the price index, then sorted
+        assert collected[0]["Actual Rows"] == 40
+        assert not walked and not event_sorts, nodes
+    else:  # 4 000 match: page 2 is the walk's 40th match, read from the index alone
+        assert collected[0]["Actual Loops"] == 0
+        assert [n["Node Type"] for n in walked] == ["Index Only Scan"], walks
+        assert walked[0].get("Rows Removed by Filter", 0) < 100
+        assert not event_sorts, nodes
+
+
+@pytest.mark.parametrize("sort", ["starts_at", "-starts_at", "title", "price", "-price"])
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [("150", "151"), ("100", "300"), ("150", None), (None, "102"), ("399", "399")],
+    ids=["narrow", "wide", "from", "up-to", "one-price"],
+)
+def test_a_price_range_page_and_total_are_exact_whichever_branch_serves_it(
+    app, make, sort, low, high
+):
+    """Narrow or wide, each page holds the events the plain conditions select, in the sort's
+    order, and the total counts every match (either branch of _price_range_page)."""
+    from shop.catalog.json_bodies import listing_json
+
+    filters = EventFilters(
+        min_price=None if low is None else Decimal(low),
+        max_price=None if high is None else Decimal(high),
+        sort=sort,
+    )
+    with app.app_context():
+        connection = db.session.connection()
+        insert_priced_concerts(connection, 1500, like=make.event())
+        plain = event_listing(filters).with_only_columns(Event.id)
+        expected = list(db.session.scalars(plain))
+        for page in (1, 2, 7, 30):
+            body = json.loads(listing_json(connection, filters, page, 20))
+            assert [item["id"] for item in body["data"]] == expected[(page - 1) * 20 : page * 20]
+            assert body["meta"]["totalItems"] == len(expected)
+        db.session.rollback()
+    assert expected  # every range above matches some of the concerts
 
 
 def test_a_search_from_long_ago_reads_only_the_fortnights_of_the_catalogue(app, client, make):

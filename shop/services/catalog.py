@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Boolean,
     ColumnElement,
     Date,
     DateTime,
@@ -103,6 +104,32 @@ def city_venue_ids(city: ColumnElement[str]) -> ColumnElement[Any]:
     return cast(venue_ids.scalar_subquery(), ARRAY(Integer))
 
 
+def price_bounds(
+    filters: EventFilters, *, planned_once: bool = False, from_an_index: bool = True
+) -> list[ColumnElement[bool]]:
+    """The price range's conditions on `Event.price_from` (none without one; an event without a
+    price is in no range). `planned_once`: the bounds are scalar subqueries, unseen by the
+    planner (see `listing_page`). `from_an_index=False`: written as the functions behind `>=`
+    and `<=`, which no index serves, so that a plan checks them on each event it walks rather
+    than reading the range from the price index (see `_price_range_page`)."""
+    values = filter_values(filters)
+    conditions: list[ColumnElement[bool]] = []
+    for name, operator, function in (
+        ("min_price", "__ge__", "numeric_ge"),
+        ("max_price", "__le__", "numeric_le"),
+    ):
+        if values[name] is None:
+            continue
+        bound: Any = bindparam(name, values[name])
+        if planned_once:  # typed, so `(SELECT $1)` is a number however the value is sent
+            bound = select(cast(bound, Event.price_from.type)).scalar_subquery()
+        if from_an_index:
+            conditions.append(getattr(Event.price_from, operator)(bound))
+        else:
+            conditions.append(getattr(func, function)(Event.price_from, bound, type_=Boolean))
+    return conditions
+
+
 def event_listing(filters: EventFilters, *, planned_once: bool = False) -> Select[Event]:
     """The published events matching `filters`, sorted (ties broken by id). Upcoming only,
     unless `starts_from` reaches into the past. Venue and category are joined only when a filter
@@ -151,10 +178,8 @@ def event_listing(filters: EventFilters, *, planned_once: bool = False) -> Selec
         # Joined, so a plan made for this city knows how many events its venues have (a search
         # in a city combines the full-text index with the venues' ranges of an index).
         statement = statement.join(Event.venue).where(func.lower(Venue.city) == value("city"))
-    if values["min_price"] is not None:
-        statement = statement.where(Event.price_from >= value("min_price"))
-    if values["max_price"] is not None:
-        statement = statement.where(Event.price_from <= value("max_price"))
+    for bound in price_bounds(filters, planned_once=planned_once):
+        statement = statement.where(bound)
     if filters.available:
         held = held_by_ticket_type()
         seats_left = (
@@ -199,8 +224,20 @@ class ListingPage:
 def planned_once(filters: EventFilters) -> bool:
     """Every upcoming event, a category's, a city's or a category's in a city, in any sort: the
     listings one plan suits whatever the page, category or city (walk the sort's index to the
-    page), so PostgreSQL may plan their statement once (see `listing_page`)."""
-    return filters == EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
+    page); and a price range alone, in any sort, whose one plan has a branch for few matches
+    and one for many (`_price_range_page`). PostgreSQL may plan their statement once (see
+    `listing_page`)."""
+    scope = EventFilters(category=filters.category, city=filters.city, sort=filters.sort)
+    return filters == scope or price_range_alone(filters)
+
+
+def price_range_alone(filters: EventFilters) -> bool:
+    """A price range (one bound or both), in any sort, and no other filter."""
+    scope = EventFilters(
+        min_price=filters.min_price, max_price=filters.max_price, sort=filters.sort
+    )
+    has_range = filters.min_price is not None or filters.max_price is not None
+    return has_range and filters == scope
 
 
 def listing_page(filters: EventFilters) -> ListingPage:
@@ -222,9 +259,11 @@ def listing_page(filters: EventFilters) -> ListingPage:
     and the page's size and offset are scalar subqueries, `LIMIT (SELECT 20) OFFSET (SELECT
     40)`, evaluated once per execution. A plan made with the values then costs the same as the
     generic one, and from its 11th run on a connection the statement runs PostgreSQL's generic
-    plan. A price range, dates or `available` decide the best plan (walk the sort's index until
-    the page is full, or collect the matches and sort them: it depends on how many match), so
-    those listings are still planned with their values (`listing_json` tells PostgreSQL so)."""
+    plan. A price range alone is planned once too, with a branch for few matches and one for
+    many (`_price_range_page`). Dates or `available` decide the best plan (walk the sort's index
+    until the page is full, or collect the matches and sort them: it depends on how many
+    match), so those listings are still planned with their values (`listing_json` tells
+    PostgreSQL so)."""
     limit: Any = bindparam("page_limit", type_=Integer)
     offset: Any = bindparam("page_offset", type_=Integer)
     cap = match_cap(filters)
@@ -233,6 +272,8 @@ def listing_page(filters: EventFilters) -> ListingPage:
     once = planned_once(filters)
     if once:
         limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
+    if price_range_alone(filters):
+        return _price_range_page(filters, cap, limit, offset)
     listed = event_listing(filters, planned_once=once)
     page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     if counted_by_day(filters):
@@ -244,6 +285,77 @@ def listing_page(filters: EventFilters) -> ListingPage:
     )
     total = select(cast(func.count(), Integer).label("total_items")).select_from(matches)
     return ListingPage(ids=page_ids, total=total)
+
+
+# A price range with at most this many matches has them sorted in memory (a few hundred
+# microseconds); with more, walking the sort's index finds a page sooner (see below).
+SORTED_PRICE_RANGE_MATCHES = 1_000
+
+
+def _price_range_page(filters: EventFilters, cap: int, limit: Any, offset: Any) -> ListingPage:
+    """A price range's page and total, with one plan that suits narrow and wide ranges alike.
+
+    How a price range's page is best found depends on how many events it matches. Walking the
+    sort's index (soonest first, say), checking each event's price until the page is full, is
+    quick for a wide range (100-300 € matches 70 % of the catalogue: ~30 events walked for page
+    1) and, for a range that matches a handful, walks every upcoming event. Reading the range
+    from the price index and sorting it is quick for a narrow range and, for a wide one, sorts
+    tens of thousands of rows to keep 20. A plan made with the range's values picks the right
+    one, but planning the statement on every request cost ~0.4 ms, as much as running it; the
+    plan PostgreSQL would make once, without the values, guesses every range matches 0.5 % of
+    the events and sorts them all (9-20 ms on 100 000 events for a wide range). So:
+    - the total is counted as before, from the price index's range, stopping at the cap;
+    - at most SORTED_PRICE_RANGE_MATCHES: the range is read from the price index and sorted;
+    - more: the sort's index is walked, checking each event's price, until the page is full
+      (a range with over 1 000 upcoming matches is common enough for that walk to be short: on
+      100 000 events, at worst ~100 × 100 000 / 1 000 = 10 000 index entries for page 5, what
+      counting the range reads; a wide range's page 1 reads a few dozen).
+    Both branches are in the statement and PostgreSQL runs only the one whose condition holds
+    (a "One-Time Filter" in the plan), so the range's values need not be seen by the planner:
+    they reach it as scalar subqueries (`price_bounds`), like the page's size and offset, and
+    from its 11th run on a connection the statement runs PostgreSQL's generic plan. The walk
+    checks the price with `numeric_ge`/`numeric_le`, the functions behind `>=` and `<=`:
+    written as functions they cannot be served by the price index, so PostgreSQL walks the
+    sort's index there, as meant. (For the price sorts the walk is the price index's own range:
+    there the plain conditions are kept.)"""
+    listed = event_listing(filters, planned_once=True)  # the range served by the price index
+    matches = (
+        listed.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery("matches")
+    )
+    counted = (
+        select(cast(func.count(), Integer).label("total_items")).select_from(matches).cte("counted")
+    )
+    few = select(counted.c.total_items).scalar_subquery() <= SORTED_PRICE_RANGE_MATCHES
+    sort_column = getattr(Event, SORTS[filters.sort][0])
+    # Every match, read from the price index, planned as if all were read (a WITH query is run
+    # only when the branch reads it): with the LIMIT in the same query the planner could prefer
+    # walking the sort's index, which is the other branch's job.
+    in_range = (
+        listed.with_only_columns(Event.id, sort_column)
+        .order_by(None)
+        .cte("in_range")
+        .prefix_with("MATERIALIZED")
+    )
+    sorted_in_memory = (
+        select(in_range.c.id)
+        .where(few)
+        .order_by(*sort_keys(filters.sort, in_range.c))
+        .limit(limit)
+        .offset(offset)
+        .subquery("sorted_in_memory")
+    )
+    walked_by_price = SORTS[filters.sort][0] == "price_from"
+    walk = event_listing(replace(filters, min_price=None, max_price=None), planned_once=True)
+    walked = (
+        walk.where(*price_bounds(filters, planned_once=True, from_an_index=walked_by_price))
+        .with_only_columns(Event.id)
+        .where(~few)
+        .limit(limit)
+        .offset(offset)
+        .subquery("walked")
+    )
+    page_ids = union_all(select(sorted_in_memory.c.id), select(walked.c.id))
+    return ListingPage(ids=page_ids, total=select(counted.c.total_items))
 
 
 def counted_by_day(filters: EventFilters) -> bool:
