@@ -9,8 +9,10 @@ seat:
   spread the same buyers spread over --spread-events events with enough seats for all.
 For each: orders/second (all buyers served; in brackets until the last sale, before the late
 buyers' 409s), p50/p99 latency, seats sold vs capacity, the count of each status and
-the CPU time per checkout of the app's processes and of PostgreSQL (the load generator runs on
-the same machine and takes the rest). `--servers` picks how gunicorn serves the app: `wsgi`
+the CPU time per checkout of the app's processes, of PostgreSQL and of the load generator (this
+process, on the same machine), how many checkouts per second the machine's cores could serve at
+that cost, how busy the whole machine was, and the listen-queue overflows (a dropped connection
+is retried a second later: a p99 of a second or more). `--servers` picks how gunicorn serves the app: `wsgi`
 (wsgi:app on sync workers, the figure issue 12 was measured with) and/or `asgi` (asgi:app on the
 asgi worker, as gunicorn.conf.py serves it in production). Rate limits are off unless
 `--rate-limits` (checkout itself is not limited; the figure shows what the limiter's per-request
@@ -30,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil
 import psycopg
 
 from bench.buyers import BENCH_JWT_SECRET, bench_tiers, conservation, fire, make_crowd
@@ -68,10 +71,15 @@ def scenario(name: str, url: str, buyers: int, seats: int, events: int, server: 
     ) as master:
         app_processes = server_processes(master)
         app_before, db_before = cpu_seconds(app_processes), postgres_cpu()
+        load_before, machine_before = _own_cpu(), psutil.cpu_times()
+        overflows_before = _listen_overflows()
         fired = fire(args.port, "/api/cart/checkout", crowd.headers, args.concurrency)
         app_cpu = (cpu_seconds(app_processes) - app_before) / buyers * 1e6
         db_after = postgres_cpu()
         db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items()) / buyers * 1e6
+        load_cpu = (_own_cpu() - load_before) / buyers * 1e6
+        machine_cpu = _busy(psutil.cpu_times()) - _busy(machine_before)
+        overflows = _listen_overflows() - overflows_before
     db = conservation(url, crowd.tier_ids)
     created = fired.statuses.get(201, 0)
     selling = created / fired.selling_seconds if fired.selling_seconds else 0.0
@@ -84,6 +92,40 @@ def scenario(name: str, url: str, buyers: int, seats: int, events: int, server: 
         f"  sold {db['sold']}/{db['capacity']}  tickets {db['tickets']}"
         f"  statuses {dict(sorted(fired.statuses.items()))}"
     )
+    # What bounds the figure: the CPU one checkout costs everything this run started (app,
+    # PostgreSQL, this load generator), against what the machine's cores give in the run's time
+    # (the rest went to the kernel and to whatever else the machine ran).
+    ours = app_cpu + db_cpu + load_cpu
+    cores = psutil.cpu_count()
+    print(
+        f"    CPU µs/checkout: app {app_cpu:.0f} + db {db_cpu:.0f} + load generator"
+        f" {load_cpu:.0f} = {ours:.0f}, so {cores} idle cores allow at most"
+        f" {cores * 1e6 / ours:.0f} checkouts/s; the machine was busy"
+        f" {machine_cpu / (cores * fired.seconds):.0%} of the run"
+        f" ({machine_cpu / buyers * 1e6:.0f} µs of all CPU per checkout);"
+        f" listen-queue overflows {overflows}"
+    )
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process (the load generator's threads)."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _busy(times) -> float:
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def _listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full (Linux): a
+    dropped SYN is retried after a second, which would show in the p99."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return 0
+    names, values = lines[0].split(), lines[1].split()
+    return int(dict(zip(names, values, strict=True)).get("ListenOverflows", 0))
 
 
 def pgbench(url: str, tiers: int, args) -> float:

@@ -64,6 +64,21 @@ def test_checkout_creates_a_confirmed_order_with_tickets(client, buyer, tier, ma
     assert tier_event
 
 
+def test_the_checkout_answer_is_byte_for_byte_the_orders_schema_dump(client, buyer, tier, make):
+    """The checkout's 201 body is built by hand (shop/orders/presenter.py, a fast path): it must
+    be exactly what OrderEnvelopeSchema makes of the same order (GET /api/orders/{id}), key
+    order and formats included."""
+    other = make.ticket_type(make.event(title="Ballet"), name="Stalls", price=Decimal("150.5"))
+    put_in_cart(client, buyer["headers"], tier, 2)
+    put_in_cart(client, buyer["headers"], other, 1)
+    placed = checkout(client, buyer["headers"])
+    assert placed.status_code == 201
+    shown = client.get(placed.headers["Location"], headers=buyer["headers"])
+    assert shown.status_code == 200
+    assert placed.get_data(as_text=True) == shown.get_data(as_text=True)
+    assert placed.mimetype == shown.mimetype == "application/json"
+
+
 def test_order_keeps_its_snapshot_when_the_catalogue_changes(client, buyer, tier, sql):
     put_in_cart(client, buyer["headers"], tier, 1)
     order_id = checkout(client, buyer["headers"]).get_json()["data"]["id"]

@@ -104,8 +104,8 @@ def test_a_lock_held_too_long_is_a_retryable_503_not_a_hang(database_url, make, 
 def test_without_a_key_the_tier_is_unlocked_before_the_order_is_serialized(
     app, make, auth, database_url, monkeypatch
 ):
-    """Every buyer of a tier waits for its lock, so checkout commits before flask-smorest writes
-    the order out as JSON (shop/orders/checkout_routes.py): while the answer is being built,
+    """Every buyer of a tier waits for its lock, so checkout commits before it writes the order
+    out as JSON (shop/orders/checkout_routes.py): while the answer is being built,
     another transaction can lock the tier and sees the sale committed."""
     import psycopg
 
@@ -116,7 +116,7 @@ def test_without_a_key_the_tier_is_unlocked_before_the_order_is_serialized(
     user = make.user()
     make.cart([(tier, 1)], user=user, hold_minutes=-1)
     seen_by_another_transaction = []
-    shape = checkout_routes.order_view
+    shape = checkout_routes.placed_order_body
 
     def order_view_after_a_look(order, **kwargs):
         with psycopg.connect(libpq_url(database_url), autocommit=True) as other:
@@ -126,7 +126,7 @@ def test_without_a_key_the_tier_is_unlocked_before_the_order_is_serialized(
             seen_by_another_transaction.append(row[0])
         return shape(order, **kwargs)
 
-    monkeypatch.setattr(checkout_routes, "order_view", order_view_after_a_look)
+    monkeypatch.setattr(checkout_routes, "placed_order_body", order_view_after_a_look)
     response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["data"]["ticketCount"] == 1

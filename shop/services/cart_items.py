@@ -10,9 +10,11 @@ cap. Functions take explicit arguments and never commit; the route commits once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
 from shop.services.availability import live_hold
@@ -47,12 +49,13 @@ from shop.services.errors import (
     ValidationFailed,
 )
 
-# A tier by id with its event (so the on-sale check needs no query), with the columns that
-# start a change: add_item's first round trip does both.
+# A tier by id (its id and its event's, not a draft's), with the columns that start a change:
+# add_item's first round trip does both. Plain columns, not the ORM object: the change locks
+# and reads the tier again (`begin_change`), and everything is judged on that read, so this
+# one only has to say which tier (building the objects cost more CPU than the query).
 _START_WITH_TIER = (
-    select(TicketType, *START_COLUMNS)
+    select(TicketType.id, TicketType.event_id, *START_COLUMNS)
     .join(TicketType.event)
-    .options(contains_eager(TicketType.event))
     .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
 )
 _START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(ADDRESS_LOCK)
@@ -65,11 +68,11 @@ def resolve_ticket_type(
     *,
     event_id: int | None,
     ticket_type_id: int | None,
-) -> tuple[TicketType, datetime]:
-    """The tier a POST /api/cart/items means (by id, or an event's single on-sale tier) and the
-    time of the change, which this starts (`start_change`). A tier named by id is read in the
-    same round trip as the change starts: that read takes no lock, so the address lock is
-    still the first lock taken."""
+) -> tuple[int, datetime]:
+    """The id of the tier a POST /api/cart/items means (by id, or an event's single on-sale
+    tier) and the time of the change, which this starts (`start_change`). A tier named by id
+    is read in the same round trip as the change starts: that read takes no lock, so the
+    address lock is still the first lock taken."""
     if ticket_type_id is not None:
         statement = _START_WITH_TIER if address is None else _START_FOR_ADDRESS_WITH_TIER
         row = session.execute(
@@ -77,14 +80,13 @@ def resolve_ticket_type(
         ).first()
         if row is None:
             raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
-        tier = row.TicketType
-        if event_id is not None and tier.event_id != event_id:
+        if event_id is not None and row.event_id != event_id:
             raise ValidationFailed(
-                f"Ticket type {ticket_type_id} belongs to event {tier.event_id}, not {event_id}."
+                f"Ticket type {ticket_type_id} belongs to event {row.event_id}, not {event_id}."
                 " Send the ticket type alone, or with the event it belongs to.",
                 errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
             )
-        return tier, row.now
+        return row.id, row.now
     now = start_change(session, policy, address)
     event = session.scalar(
         select(Event).where(Event.id == event_id, Event.status != EventStatus.DRAFT)
@@ -106,7 +108,7 @@ def resolve_ticket_type(
                 "ticket_type_id": [f"Required: one of {', '.join(str(t.id) for t in on_sale)}."]
             },
         )
-    return on_sale[0], now
+    return on_sale[0].id, now
 
 
 def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
@@ -150,9 +152,11 @@ def _check_address_hold(
     cart = change.cart
     if cart.user_id is not None or cart.client_address is None:
         return
-    elsewhere = session.execute(
-        _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
-    ).scalar_one()
+    elsewhere = change.address_held  # read with the cart's lines when the change began
+    if elsewhere is None:
+        elsewhere = session.execute(
+            _HELD_BY_ADDRESS_ELSEWHERE, {"address": cart.client_address, "cart_id": cart.id}
+        ).scalar_one()
     limit = policy.max_seats_per_address
     if elsewhere + cart_seats > limit:
         raise AddressHoldLimit(
@@ -188,7 +192,7 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    tier, now = resolve_ticket_type(
+    tier_id, now = resolve_ticket_type(
         session,
         policy,
         change_address(owner, adds_seats=True),
@@ -196,13 +200,13 @@ def add_item(
         ticket_type_id=ticket_type_id,
     )
     change = begin_change(
-        session, owner, policy, extra_tier_ids={tier.id}, now=now, adds_seats=True
+        session, owner, policy, extra_tier_ids={tier_id}, now=now, adds_seats=True
     )
-    if tier.id not in change.tiers:
+    if tier_id not in change.tiers:
         # Deleted (with its event, or alone) by an admin after the unlocked read above and
         # before the lock: it is gone, as if the read had come a moment later.
-        raise TicketTypeNotFound(f"There is no ticket type {tier.id}.")
-    tier = change.tiers[tier.id]
+        raise TicketTypeNotFound(f"There is no ticket type {tier_id}.")
+    tier = change.tiers[tier_id]
     _ensure_on_sale(session, tier, change.now)
     lines = {line.ticket_type_id: line for line in change.lines}
     currency = cart_currency(change, lines.values())
@@ -223,21 +227,93 @@ def add_item(
         raise QuantityOverLimit(errors={"quantity": [f"At most {MAX_LINE_QUANTITY} per line."]})
     _check_quantity(session, change, tier, wanted)
     _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
+    # The customer has just seen the current price: the line takes it.
+    written = _write_hold_and_line(session, change, tier, wanted)
     if line is None:
         line = CartItem(
+            id=written.id,
             cart_id=change.cart.id,
             event_id=tier.event_id,
             ticket_type_id=tier.id,
             quantity=wanted,
             unit_price=tier.price,
+            created_at=written.created_at,
+            updated_at=written.updated_at,
         )
+        # Written above: the session takes it as a row it has read, not as one to insert.
+        make_transient_to_detached(line)
         session.add(line)
         change.lines.append(line)
     else:
-        line.quantity = wanted
-        line.unit_price = tier.price  # the customer has just seen the current price
-    session.flush()
+        set_committed_value(line, "quantity", wanted)
+        set_committed_value(line, "unit_price", tier.price)
+        set_committed_value(line, "updated_at", written.updated_at)
     return change.outcome(lines_known=True)
+
+
+# What a change writes on its cart: the hold (_renew_hold), the address a guest cart moved to,
+# and its version (`updated_at`, which checkout compares).
+_CART_CHANGE_COLUMNS = (
+    "hold_started_at",
+    "hold_renewals",
+    "hold_expires_at",
+    "client_address",
+    "updated_at",
+)
+# An add's writes in one round trip: the cart (its hold renewed, its version moved on) and the
+# line (new, or raised: the line of that tier, which the cart's lock keeps from changing under
+# us). The ORM's unit of work would send them as two statements, and spend more CPU working out
+# what changed than PostgreSQL spends running them.
+_WRITE_HOLD_AND_LINE = text(
+    """
+    WITH cart_written AS (
+        UPDATE cart SET hold_started_at = :hold_started_at, hold_renewals = :hold_renewals,
+                        hold_expires_at = :hold_expires_at, client_address = :client_address,
+                        updated_at = :updated_at
+        WHERE id = :cart_id
+        RETURNING id
+    )
+    INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)
+    SELECT id, :event_id, :ticket_type_id, :quantity, :unit_price FROM cart_written
+    ON CONFLICT (cart_id, ticket_type_id)
+        DO UPDATE SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
+                      updated_at = now()
+    RETURNING id, created_at, updated_at
+    """
+)
+
+
+def _write_hold_and_line(
+    session: Session, change: CartChange, tier: TicketType, quantity: int
+) -> Row[Any]:
+    """Write the cart's changes and its line of `tier` (`quantity` seats at the tier's price)
+    in one statement; returns the line's id and timestamps.
+
+    The cart is an ORM object whose changes (from begin_change) are written here by hand, so the
+    session is then told that the values it holds are the stored ones (`set_committed_value`):
+    the route's commit finds nothing left to flush. Anything else begin_change left unwritten
+    (a guest cart handed to the user who signed in changes its `user_id`) is flushed first, the
+    ORM's usual way."""
+    cart = change.cart
+    changed = {attr.key for attr in inspect(cart).attrs if attr.history.has_changes()}
+    if not changed <= set(_CART_CHANGE_COLUMNS):
+        session.flush()
+    values = {column: getattr(cart, column) for column in _CART_CHANGE_COLUMNS}
+    with session.no_autoflush:  # (autoflush would write the cart's changes first, on its own)
+        written = session.execute(
+            _WRITE_HOLD_AND_LINE,
+            {
+                **values,
+                "cart_id": cart.id,
+                "event_id": tier.event_id,
+                "ticket_type_id": tier.id,
+                "quantity": quantity,
+                "unit_price": tier.price,
+            },
+        ).one()
+    for column, value in values.items():
+        set_committed_value(cart, column, value)
+    return written
 
 
 def _owned_line(session: Session, change: CartChange, item_id: int) -> CartItem:

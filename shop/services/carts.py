@@ -38,6 +38,7 @@ from shop.models import Cart, CartItem, CartStatus, TicketType
 from shop.services.availability import (
     HELD_BY_OTHERS,
     held_by_others,
+    live_hold,
     seats_left,
 )
 from shop.services.errors import (
@@ -163,6 +164,24 @@ _LINES_AND_HELD = (
     .outerjoin(CartItem, CartItem.cart_id == bindparam("cart_id"))
     .order_by(CartItem.id)
 )
+# The same for a guest change that may hold more seats, with the seats the live holds of the
+# client address's OTHER guest carts take (the per-address cap), in the same round trip: it runs
+# under the address's lock (start_change took it), so no other add from the address can change
+# that figure before we commit. A new guest cart (no id yet: `cart_id` NULL) has no lines and
+# excludes no cart.
+_ADDRESS_HELD_ELSEWHERE = (
+    select(func.coalesce(func.sum(CartItem.quantity), 0))
+    .join(Cart, Cart.id == CartItem.cart_id)
+    .where(
+        Cart.client_address == bindparam("address"),
+        Cart.user_id.is_(None),
+        Cart.id != func.all(bindparam("exclude_cart_ids", type_=ARRAY(Integer))),
+        live_hold(),
+    )
+    .scalar_subquery()
+    .label("address_held")
+)
+_LINES_AND_HELD_FOR_ADDRESS = _LINES_AND_HELD.add_columns(_ADDRESS_HELD_ELSEWHERE)
 
 
 def _guest_cart(session: Session, token: str | None, *, lock: bool) -> Cart | None:
@@ -221,6 +240,9 @@ class CartChange:
     lines: list[CartItem] = field(default_factory=list)
     # Seats other carts' live holds take per locked tier, read with the lines (None: not read).
     held: dict[int, int] | None = None
+    # Seats the live holds of the client address's other guest carts take, read with the lines
+    # for a guest change that may hold more seats (None: not read; see _check_address_hold).
+    address_held: int | None = None
 
     def outcome(self, *, lines_known: bool = False) -> CartOutcome:
         """`lines_known`: the caller kept `lines` up to date with what it wrote (and flushed),
@@ -315,16 +337,25 @@ def _lines(session: Session, cart_id: int) -> list[CartItem]:
     return list(session.scalars(_CART_LINES, {"cart_id": cart_id}))
 
 
-def _lines_and_held(
-    session: Session, cart_id: int, tier_ids: Iterable[int]
-) -> tuple[list[CartItem], dict[int, int]]:
-    """The cart's lines, and the seats other carts' live holds take per tier of `tier_ids`."""
-    rows = session.execute(
-        _LINES_AND_HELD,
-        {"cart_id": cart_id, "tier_ids": list(tier_ids), "exclude_cart_ids": [cart_id]},
-    ).all()
-    held = {int(tier_id): int(seats) for tier_id, seats in (rows[0].held or {}).items()}
-    return [row.CartItem for row in rows if row.CartItem is not None], held
+def _read_lines_and_held(session: Session, change: CartChange, address: str | None) -> None:
+    """Set the change's lines, the seats other carts' live holds take per locked tier, and (with
+    `address`, a guest change that may hold more seats) the seats the address's other guest
+    carts hold: one round trip, after the statement that locked the tiers. A new guest cart
+    (not inserted yet) has no lines."""
+    cart_id = change.cart.id
+    parameters: dict[str, Any] = {
+        "cart_id": cart_id,
+        "tier_ids": list(change.tiers),
+        "exclude_cart_ids": [] if cart_id is None else [cart_id],
+    }
+    if address is None:
+        rows = session.execute(_LINES_AND_HELD, parameters).all()
+    else:
+        parameters["address"] = address
+        rows = session.execute(_LINES_AND_HELD_FOR_ADDRESS, parameters).all()
+        change.address_held = int(rows[0].address_held)
+    change.held = {int(tier_id): int(seats) for tier_id, seats in (rows[0].held or {}).items()}
+    change.lines = [row.CartItem for row in rows if row.CartItem is not None]
 
 
 def begin_change(
@@ -404,8 +435,9 @@ def begin_change(
     change = CartChange(cart, tiers, now, warnings, guest_token, created)
     if guest is not None:
         _merge(session, change, guest, policy)
-    if cart.id is not None:  # (a new guest cart has no lines yet)
-        change.lines, change.held = _lines_and_held(session, cart.id, tiers)
+    if cart.id is not None or address is not None:
+        # (A new guest cart has no lines, but a guest add counts the seats its address holds.)
+        _read_lines_and_held(session, change, address if cart.user_id is None else None)
     _renew_hold(session, change, policy)
     if cart.id is None:
         session.add(cart)

@@ -386,10 +386,14 @@ def _check(
     if not_on_sale:
         _refuse_not_on_sale(not_on_sale)
     _refuse_lines_over_order_limit(lines)
-    check_customer_limits(session, user_id, lines)
+    # Seats before the customer limit: the seats are judged on step 1's row, the limit needs a
+    # query of the customer's orders (when a tier sets one, as on-sale rushes do against
+    # scalpers). Most of a rush asks for a sold-out tier, and its 409 then costs no query more;
+    # a line both short and over the limit is refused as short (what is left is the news).
     _refuse_short_lines(
         [(line, seats_left(line.capacity, line.sold, line.held_by_others)) for line in lines]
     )
+    check_customer_limits(session, user_id, lines)
     currency = lines[0].currency
     total = sum((line.price * line.quantity for line in lines), Decimal("0.00"))
     if expected_total is not None and (
