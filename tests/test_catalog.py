@@ -706,6 +706,37 @@ def test_search_pages_are_the_same_however_many_matches_it_collects_first(
     assert walked[0]["meta"] == {"page": 1, "pageSize": 3, "totalItems": 6, "totalPages": 2}
 
 
+@pytest.mark.parametrize("sort", ["startsAt", "-startsAt", "price", "-price", "title"])
+def test_search_pages_past_the_cap_are_the_soonest_matches_from_whole_fortnights(
+    client, make, monkeypatch, sort
+):
+    """Past the cap, a soonest-first page comes from the fortnights read whole when they hold
+    it, and from walking the sort's index when they do not (page 3 here), or for any other
+    sort (shop.services.catalog._search_page): every page is the one sorting all the matches
+    gives, up to the cap. Events before now, in the current fortnight, and drafts are in no
+    page."""
+    from shop.catalog import json_bodies
+    from shop.services import catalog
+
+    make.event(title="Harbour concert past", starts_at=now() - timedelta(hours=2))
+    make.event(title="Harbour concert draft", status="draft", starts_at=now() + timedelta(days=3))
+    for n in range(10):  # ~3 a fortnight over 7 weeks
+        event = make.event(
+            title=f"Harbour concert {n}", starts_at=now() + timedelta(days=2 + 5 * n, hours=n)
+        )
+        make.ticket_type(event, price=Decimal(100 + 37 * (n % 4)))
+    urls = [f"/api/events?q=harbour&sort={sort}&pageSize=2&page={page}" for page in range(1, 5)]
+    uncapped = [client.get(url).get_json()["data"] for url in urls]
+    every_match = client.get(f"/api/events?q=harbour&sort={sort}&pageSize=100").get_json()["data"]
+    assert [event["title"] for event in every_match].count("Harbour concert past") == 0
+    assert len(every_match) == 10
+    monkeypatch.setattr(catalog, "MAX_SEARCH_MATCHES", 5)
+    monkeypatch.setattr(json_bodies, "_listing_sql", {})
+    capped = [client.get(url).get_json() for url in urls]
+    assert [body["data"] for body in capped] == [uncapped[0], uncapped[1], uncapped[2][:1], []]
+    assert capped[0]["meta"] == {"page": 1, "pageSize": 2, "totalItems": 5, "totalPages": 3}
+
+
 def test_a_search_is_one_statement_and_keeps_one_plan(app, client, make, count_queries):
     """A search is one SQL statement (no settings changed around it), and PostgreSQL plans it
     once: after psycopg prepares it and PostgreSQL's five trial plans, the connection runs one
