@@ -229,3 +229,41 @@ def admin_patches(app, admin, tier, body):
         return True
 
     return change
+
+
+# A guest browsing from one address (the per-address hold cap counts by it).
+HOME = {"REMOTE_ADDR": "203.0.113.7"}
+
+
+def add(client, tier, quantity, headers=None, environ=HOME):
+    return client.post(
+        "/api/cart/items",
+        json={"ticketTypeId": tier.id, "quantity": quantity},
+        headers=headers or {},
+        environ_base=environ,
+    )
+
+
+def token(response) -> dict:
+    return {"X-Cart-Token": response.headers["X-Cart-Token"]}
+
+
+def held_by_address(sql, address: str) -> int:
+    return sql(
+        "SELECT coalesce(sum(ci.quantity), 0) AS n FROM cart_item ci JOIN cart c"
+        " ON c.id = ci.cart_id WHERE c.client_address = :a AND c.status = 'active'"
+        " AND c.user_id IS NULL AND c.hold_expires_at > now()",
+        a=address,
+    )[0]["n"]
+
+
+def run_in_threads(count: int, action):
+    """Run `action(i)` in `count` threads released at the same moment."""
+    barrier = threading.Barrier(count)
+
+    def go(i):
+        barrier.wait()
+        return action(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(go, range(count)))

@@ -4,32 +4,9 @@ holds in the database must be what the plain rules say."""
 
 from decimal import Decimal
 
-from tests.helpers import problem
+from tests.helpers import HOME, add, held_by_address, problem, token
 
-HOME = {"REMOTE_ADDR": "203.0.113.7"}
 ELSEWHERE = {"REMOTE_ADDR": "198.51.100.20"}
-
-
-def add(client, tier, quantity, headers=None, environ=HOME):
-    return client.post(
-        "/api/cart/items",
-        json={"ticketTypeId": tier.id, "quantity": quantity},
-        headers=headers or {},
-        environ_base=environ,
-    )
-
-
-def token(response) -> dict:
-    return {"X-Cart-Token": response.headers["X-Cart-Token"]}
-
-
-def held_by_address(sql, address: str) -> int:
-    return sql(
-        "SELECT coalesce(sum(ci.quantity), 0) AS n FROM cart_item ci JOIN cart c"
-        " ON c.id = ci.cart_id WHERE c.client_address = :a AND c.status = 'active'"
-        " AND c.user_id IS NULL AND c.hold_expires_at > now()",
-        a=address,
-    )[0]["n"]
 
 
 def test_a_guest_cart_moving_to_a_new_address_counts_against_that_addresss_cap(client, make, sql):

@@ -2,28 +2,15 @@
 the per-address cap with the address's holds read with the lines, checkout racing adds of the
 same cart, one Idempotency-Key sent twice at once, and prices changing while buyers buy."""
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 
-from tests.helpers import violations
+from tests.helpers import run_in_threads, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 HOME = {"REMOTE_ADDR": "203.0.113.77"}
-
-
-def run_together(count: int, action):
-    barrier = threading.Barrier(count)
-
-    def go(i):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(go, range(count)))
 
 
 def test_one_address_racing_new_and_existing_guest_carts_never_holds_over_its_cap(app, make, sql):
@@ -49,7 +36,7 @@ def test_one_address_racing_new_and_existing_guest_carts_never_holds_over_its_ca
             .status_code
         )
 
-    statuses = run_together(10, add_three)
+    statuses = run_in_threads(10, add_three)
     held = sql(
         "SELECT coalesce(sum(ci.quantity), 0) AS n FROM cart_item ci JOIN cart c"
         " ON c.id = ci.cart_id WHERE c.client_address = :a AND c.status = 'active'"
@@ -85,7 +72,7 @@ def test_checkout_racing_adds_of_the_same_cart_charges_exactly_what_it_sold(app,
         ).status_code
 
     for _ in range(3):
-        run_together(9, act)
+        run_in_threads(9, act)
     orders = sql(
         "SELECT o.total,"
         " (SELECT sum(line_total) FROM order_item i WHERE i.order_id = o.id) AS lines,"
@@ -117,7 +104,7 @@ def test_one_idempotency_key_sent_twice_at_once_places_one_order(app, make, auth
         response = app.test_client().post("/api/cart/checkout", headers={**headers, **key})
         return response.status_code, response.get_data()
 
-    answers = run_together(4, checkout)
+    answers = run_in_threads(4, checkout)
     placed = [body for status, body in answers if status == 201]
     assert placed and len(set(placed)) == 1, answers  # replays are the same bytes
     assert {status for status, _ in answers} <= {201, 409}, answers
@@ -143,7 +130,7 @@ def test_prices_changing_while_buyers_add_and_check_out_keep_every_order_consist
         return c.post("/api/cart/checkout", headers=h).status_code
 
     for _ in range(3):
-        run_together(7, act)
+        run_in_threads(7, act)
     rows = sql(
         "SELECT i.unit_price, i.quantity, i.line_total, o.total FROM order_item i"
         " JOIN customer_order o ON o.id = i.order_id"

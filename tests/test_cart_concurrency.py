@@ -1,25 +1,10 @@
 """Concurrent cart changes on real, separate connections: no lost updates, no over-holding."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from tests.helpers import meanwhile, problem, violations
+from tests.helpers import meanwhile, problem, run_in_threads, violations
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
-
-
-def run_together(count: int, action):
-    """Run `action(i)` in `count` threads released at the same moment."""
-    barrier = threading.Barrier(count)
-
-    def go(i):
-        barrier.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(go, range(count)))
 
 
 def test_concurrent_adds_to_one_line_lose_no_update(app, make, sql):
@@ -36,7 +21,7 @@ def test_concurrent_adds_to_one_line_lose_no_update(app, make, sql):
         )
         return response.status_code
 
-    statuses = run_together(8, add_one)
+    statuses = run_in_threads(8, add_one)
     assert statuses == [201] * 8
     assert sql("SELECT quantity FROM cart_item") == [{"quantity": 9}]
     assert violations(app) == []
@@ -51,7 +36,7 @@ def test_concurrent_carts_never_hold_more_seats_than_exist(app, make, sql):
         )
         return response.status_code
 
-    statuses = run_together(12, new_cart_takes_one)
+    statuses = run_in_threads(12, new_cart_takes_one)
     assert sorted(statuses) == [201] * 5 + [409] * 7
     held = sql("SELECT sum(quantity) AS held, count(*) AS lines FROM cart_item")[0]
     assert held == {"held": 5, "lines": 5}
@@ -72,7 +57,7 @@ def test_concurrent_adds_from_one_address_never_pass_its_seat_cap(app, make, sql
         )
         return response.status_code
 
-    statuses = run_together(12, new_cart_takes_three)
+    statuses = run_in_threads(12, new_cart_takes_three)
     assert sorted(statuses) == [201] * 6 + [409] * 6  # 6 x 3 = 18 seats; a 7th would be 21
     assert sql("SELECT sum(quantity) AS held FROM cart_item") == [{"held": 18}]
     assert violations(app) == []

@@ -6,9 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import problem, rate_limited_client
+from tests.helpers import HOME, add, held_by_address, problem, rate_limited_client, token
 
-HOME = {"REMOTE_ADDR": "203.0.113.7"}
 ELSEWHERE = {"REMOTE_ADDR": "198.51.100.20"}
 
 
@@ -22,28 +21,6 @@ def tier(make):
     return make.ticket_type(
         make.event(title="Popular Show"), name="Standard", capacity=500, max_per_order=20
     )
-
-
-def add(client, tier, quantity, headers=None, environ=HOME):
-    return client.post(
-        "/api/cart/items",
-        json={"ticketTypeId": tier.id, "quantity": quantity},
-        headers=headers or {},
-        environ_base=environ,
-    )
-
-
-def token(response) -> dict:
-    return {"X-Cart-Token": response.headers["X-Cart-Token"]}
-
-
-def held_by_address(sql, address: str) -> int:
-    return sql(
-        "SELECT coalesce(sum(ci.quantity), 0) AS n FROM cart_item ci JOIN cart c"
-        " ON c.id = ci.cart_id WHERE c.client_address = :a AND c.status = 'active'"
-        " AND c.user_id IS NULL AND c.hold_expires_at > now()",
-        a=address,
-    )[0]["n"]
 
 
 # --- seats per client address ------------------------------------------------------------------
