@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -240,6 +241,76 @@ def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
     finally:
         cursor.close()
     return None if row is None else row[0]
+
+
+def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> bytes | None:
+    """What `read_value` returns, as the bytes PostgreSQL sent (a text value in UTF-8, the
+    connection's encoding), or None. For a statement that writes a whole response body, which
+    goes out as these same bytes. Every parameter of `sql` must carry a cast (`%(id)s::INTEGER`,
+    as SQLAlchemy compiles a typed bind parameter): PostgreSQL learns the types from the SQL.
+
+    Fast path, for the event detail (its statement is the whole request, and the request runs
+    ~20 000 times a minute under load): the statement goes to libpq itself, through psycopg's
+    `pgconn`, as a prepared statement named after its text; psycopg's cursor is not used. The
+    cursor's own work around the round trip (a cursor object, psycopg's count of how often it
+    saw the statement before preparing it, adapting the answer to `str`, which the route then
+    encoded back to bytes) was ~12 µs of CPU a detail, against ~6 µs for libpq's call alone
+    (`bench/request_overhead.py`). What the cursor did is kept:
+    - preparation: PostgreSQL plans the statement once per connection, as psycopg had it
+      prepared. A connection that does not have it (new, or psycopg dropped every prepared
+      statement with `DEALLOCATE ALL` after a rollback) answers "no such statement": it is
+      prepared then and run again;
+    - errors: a failed statement becomes psycopg's exception for its SQLSTATE and goes through
+      SQLAlchemy's handling as in `read_value` (a lost connection is discarded, a 503);
+    - statement events and transactions: when something listens to statements, or the
+      connection is inside a transaction (the tests run each test in one, where a failed
+      "no such statement" would abort it), `read_value` runs the statement instead; so it does
+      on a connection whose client encoding is not UTF-8 (PostgreSQL's default is the
+      database's), where psycopg decodes the text and Python encodes it in UTF-8."""
+    driver = psycopg_connection(connection)
+    pgconn = driver.pgconn
+    if (
+        _statement_events_listened(connection.engine)
+        or pgconn.transaction_status != pq.TransactionStatus.IDLE
+        or pgconn.parameter_status(b"client_encoding") != b"UTF8"
+    ):
+        value = read_value(connection, sql, values)
+        return None if value is None else value.encode()
+    numbered_sql, names = numbered_placeholders(sql)
+    name = _prepared_name(numbered_sql)
+    # (Any: psycopg's annotation leaves out None, which libpq sends as NULL)
+    parameters: list[Any] = [_text_parameter(values[parameter]) for parameter in names]
+    try:
+        result = pgconn.exec_prepared(name, parameters)
+        if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_PREPARED_STATEMENT:
+            result = pgconn.prepare(name, numbered_sql)
+            if result.status == pq.ExecStatus.COMMAND_OK:
+                result = pgconn.exec_prepared(name, parameters)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+    except psycopg.Error as error:
+        # As in `read_value`: wrapped by SQLAlchemy, a lost connection invalidated.
+        connection._handle_dbapi_exception(error, sql, values, None, None)
+    return result.get_value(0, 0) if result.ntuples else None
+
+
+# SQLSTATE 26000, invalid_sql_statement_name: "prepared statement ... does not exist".
+_NO_SUCH_PREPARED_STATEMENT = b"26000"
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_name(numbered_sql: bytes) -> bytes:
+    """A prepared statement's name for this text (psycopg names its own `_pg3_<n>`)."""
+    return b"shop_" + hashlib.sha1(numbered_sql, usedforsecurity=False).hexdigest()[:20].encode()
+
+
+def _text_parameter(value: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format (the SQL's cast says its type)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | str):
+        return str(value).encode()
+    raise TypeError(f"read_bytes takes int, str, bool or None parameters, not {type(value)}")
 
 
 # A `%(name)s` placeholder, or `%%` (a literal `%`), as psycopg reads them.

@@ -254,6 +254,98 @@ def test_a_public_read_numbers_its_placeholders_once_as_psycopg_would(database_u
         engine.dispose()
 
 
+def test_a_public_read_of_bytes_prepares_its_statement_once_per_connection(database_url):
+    """shop.database.read_bytes runs a statement through libpq as a prepared statement of its
+    own: the answer is read_value's as bytes (None for no row), the statement is prepared once
+    on the connection, and prepared again when psycopg drops every prepared statement."""
+    from sqlalchemy import create_engine
+
+    from shop.database import public_read, read_bytes, read_value
+
+    statement = "SELECT %(n)s::int || '-' || %(word)s::text || 'é' WHERE %(n)s::int > 0"
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+
+    def prepared(connection) -> list[str]:
+        rows = connection.exec_driver_sql(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE 'shop%%'"
+        )
+        return [name for (name,) in rows]
+
+    try:
+        with public_read(engine) as connection:
+            assert read_bytes(connection, statement, {"n": 7, "word": "x"}) == "7-xé".encode()
+            assert read_bytes(connection, statement, {"n": 8, "word": "y"}) == b"8-y\xc3\xa9"
+            assert read_bytes(connection, statement, {"n": 0, "word": "z"}) is None
+            assert read_value(connection, statement, {"n": 7, "word": "x"}) == "7-xé"
+            assert len(prepared(connection)) == 1
+            connection.exec_driver_sql("DEALLOCATE ALL")
+            assert read_bytes(connection, statement, {"n": 9, "word": "w"}) == "9-wé".encode()
+            assert len(prepared(connection)) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_public_read_of_bytes_is_utf8_whatever_the_connection_encoding(database_url):
+    """A body goes out in UTF-8: on a connection whose client encoding is not UTF-8,
+    read_bytes hands the text to psycopg to decode, then encodes it."""
+    from sqlalchemy import create_engine
+
+    from shop.database import public_read, read_bytes
+
+    engine = create_engine(
+        database_url, pool_size=1, max_overflow=0, connect_args={"client_encoding": "LATIN1"}
+    )
+    try:
+        with public_read(engine) as connection:
+            statement = "SELECT %(word)s::text || chr(%(code)s::int)"  # chr(233): é
+            assert read_bytes(connection, statement, {"word": "caf", "code": 233}) == (
+                "café".encode()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_public_read_of_bytes_that_fails_raises_what_sqlalchemy_would(database_url):
+    """read_bytes's failures go through SQLAlchemy's error handling like read_value's: a wrapped
+    DBAPIError with the statement and SQLSTATE (a data exception is a 422 in shop/errors.py),
+    and the connection goes on."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DataError
+
+    from shop.database import public_read, read_bytes
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with public_read(engine) as connection:
+            with pytest.raises(DataError) as raised:
+                read_bytes(connection, "SELECT (1 / %(zero)s::int)::text", {"zero": 0})
+            assert raised.value.orig.sqlstate == "22012"  # division_by_zero
+            assert raised.value.statement == "SELECT (1 / %(zero)s::int)::text"
+            assert not raised.value.connection_invalidated
+            assert read_bytes(connection, "SELECT (%(n)s::int + 1)::text", {"n": 1}) == b"2"
+        assert engine.pool.checkedout() == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_public_read_of_bytes_inside_a_transaction_leaves_it_usable(database_url):
+    """Inside a transaction (as every test runs its requests) read_bytes runs the statement as
+    read_value does: a first "no such prepared statement" would abort the transaction."""
+    from sqlalchemy import create_engine
+
+    from shop.database import read_bytes
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("CREATE TEMPORARY TABLE drill (n int)")
+            sql = "SELECT (%(n)s::int * 2)::text"
+            assert read_bytes(connection, sql, {"n": 21}) == b"42"
+            assert connection.exec_driver_sql("SELECT count(*) FROM drill").scalar() == 0
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.concurrent
 @pytest.mark.usefixtures("committed")
 @pytest.mark.parametrize("read", ["detail", "listing"])

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
 
-from shop.database import read_value
+from shop.database import read_bytes, read_value
 from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
@@ -344,10 +344,11 @@ def public_event_json(connection: Connection, event_id: int) -> bytes:
 
     Runs on `connection` (`shop.database.public_read`), not on the request's session: the
     statement is the whole request, so the session's own bookkeeping would cost more than the
-    statement does."""
+    statement does. The body is the bytes PostgreSQL sent (`shop.database.read_bytes`: libpq
+    runs the statement, without psycopg's cursor)."""
     if not _event_sql:
         _event_sql.append(compile_once(event_json_statement(), connection.dialect, {"event_id"}))
-    body = read_value(connection, _event_sql[0], {"event_id": event_id})
+    body = read_bytes(connection, _event_sql[0], {"event_id": event_id})
     if body is None:
         raise EventNotFound(f"There is no event {event_id}.")
-    return body.encode()
+    return body
