@@ -14,9 +14,10 @@ The bottom rows take the stack away altogether: no hooks at all, then a plain Fl
 the same body (no flask-smorest decorator), then the view's body alone in an app context (the
 SQL round trip, the connection's checkout from the pool and return), the same body on the
 request's ORM session as the route ran it before `shop.database.public_read`, the same body
-with the statement run by SQLAlchemy's `exec_driver_sql` rather than `shop.database.read_value`'s
-fast path (their "saves" are negative: what each costs more), then a bare psycopg connection
-running the same statement: the floor.
+with the statement run by SQLAlchemy's `exec_driver_sql` rather than `shop.database.read_bytes`'s
+fast path, and run on psycopg's cursor (`read_value`) rather than handed to libpq (their "saves"
+are negative: what each costs more), then a bare psycopg connection running the same statement
+on its cursor.
 """
 
 from __future__ import annotations
@@ -217,6 +218,23 @@ def body_through_sqlalchemy_execution(app, ids: list[int]) -> float:
         return body_only(app, ids)
 
 
+def body_through_the_cursor(app, ids: list[int]) -> float:
+    """The same body with the statement run on psycopg's cursor (`shop.database.read_value`,
+    the answer decoded to `str` and encoded again) rather than handed to libpq as a prepared
+    statement of our own (`shop.database.read_bytes`)."""
+    from unittest import mock
+
+    from shop import database
+    from shop.catalog import json_bodies
+
+    def through_the_cursor(connection, sql, values):
+        value = database.read_value(connection, sql, values)
+        return None if value is None else value.encode()
+
+    with mock.patch.object(json_bodies, "read_bytes", through_the_cursor):
+        return body_only(app, ids)
+
+
 def bare_psycopg(url: str, ids: list[int]) -> float:
     from shop.catalog import json_bodies
 
@@ -327,6 +345,10 @@ def main() -> None:
                 "  the same through exec_driver_sql",
                 lambda: body_through_sqlalchemy_execution(app, sample),
             )
+        )
+    if hasattr(database, "read_bytes"):
+        variants.append(
+            ("  the same through psycopg's cursor", lambda: body_through_the_cursor(app, sample))
         )
     variants.append(("bare psycopg, same statement", lambda: bare_psycopg(url, sample)))
 
