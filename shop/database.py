@@ -249,13 +249,13 @@ def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> byte
     goes out as these same bytes. Every parameter of `sql` must carry a cast (`%(id)s::INTEGER`,
     as SQLAlchemy compiles a typed bind parameter): PostgreSQL learns the types from the SQL.
 
-    Fast path, for the event detail (its statement is the whole request, and the request runs
-    ~20 000 times a minute under load): the statement goes to libpq itself, through psycopg's
-    `pgconn`, as a prepared statement named after its text; psycopg's cursor is not used. The
-    cursor's own work around the round trip (a cursor object, psycopg's count of how often it
-    saw the statement before preparing it, adapting the answer to `str`, which the route then
-    encoded back to bytes) was ~12 µs of CPU a detail, against ~6 µs for libpq's call alone
-    (`bench/request_overhead.py`). What the cursor did is kept:
+    Fast path, for the event detail (its statement is the whole request): the statement goes
+    to libpq itself, through psycopg's `pgconn`, as a prepared statement named after its text;
+    psycopg's cursor is not used. Run on the cursor, the detail's statement cost ~18 µs of
+    app CPU (a cursor object, psycopg's count of how often it saw the statement before
+    preparing it, its wait loop, the answer adapted to `str`, which the route then encoded
+    back to bytes); libpq's call alone costs ~6 µs (`bench/request_overhead.py`: the view body
+    through psycopg's cursor). What the cursor did is kept:
     - preparation: PostgreSQL plans the statement once per connection, as psycopg had it
       prepared. A connection that does not have it (new, or psycopg dropped every prepared
       statement with `DEALLOCATE ALL` after a rollback) answers "no such statement": it is
