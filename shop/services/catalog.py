@@ -36,7 +36,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from shop.models import Category, Event, EventStatus, PublishedEventDay, TicketType, Venue
+from shop.models import (
+    Category,
+    Event,
+    EventSearchWord,
+    EventStatus,
+    PublishedEventDay,
+    TicketType,
+    Venue,
+)
 from shop.pagination import Page, paginate
 from shop.services.availability import available_expression, held_by_ticket_type
 
@@ -384,6 +392,12 @@ def _search_page(
     # its cost once: merged into the period's read below, it was counted once per period the
     # planner imagines (1 000), and PostgreSQL, judging its one plan for every search dearer
     # than one made for these words, planned every search anew.
+    one_word = template is not None and word_table_serves(filters)
+    # A one-word search's prefix and the end of its range (`_one_word_or_full_text`), made here
+    # with the tagged words for the same reason.
+    prefix = (
+        select(func.event_search_single_prefix(tsquery)).scalar_subquery() if one_word else null()
+    )
     periods = (
         select(
             series.c.period,
@@ -392,6 +406,8 @@ def _search_page(
                 if template is not None
                 else null()
             ).label("words"),
+            prefix.label("prefix"),
+            (func.event_search_prefix_end(prefix) if one_word else null()).label("prefix_end"),
         )
         .offset(literal_column("0"))
         .subquery("periods")
@@ -403,13 +419,15 @@ def _search_page(
     # order, such as reading a small table once and checking every period's words per row).
     # That order is what lets a soonest-first page come from the periods read (below);
     # tests/test_catalog_indexes.py checks this plan on every PostgreSQL the CI runs.
-    in_that_period = (
+    in_that_period: Any = (
         listed.with_only_columns(Event.id, sort_column, periods.c.period.label("period"))
         .where(in_period)
         .order_by(None)
         .offset(literal_column("0"))
-        .lateral("in_that_period")
     )
+    if one_word:
+        in_that_period = _one_word_or_full_text(in_that_period, periods, values)
+    in_that_period = in_that_period.lateral("in_that_period")
     # Every match, planned as if all were read, so from the full-text index: with a LIMIT in
     # the same query, the planner would rather read the table until it has found enough (it
     # cannot know that a word in none of 100 000 events means reading all 100 000). A WITH
@@ -466,6 +484,63 @@ def _search_page(
     page_ids = union_all(select(sorted_in_memory.c.id), select(walked.c.id))
     total = select(func.least(found.c.matches, cap).label("total_items")).select_from(found)
     return ListingPage(ids=page_ids, total=total)
+
+
+def word_table_serves(filters: EventFilters) -> bool:
+    """A search whose other filters are only dates, sorted by start: what `event_search_word`
+    holds enough of to list (it has each match's start, not its price, title, category or
+    venue)."""
+    return filters.sort in ("starts_at", "-starts_at") and filters == EventFilters(
+        q=filters.q,
+        starts_from=filters.starts_from,
+        starts_to=filters.starts_to,
+        sort=filters.sort,
+    )
+
+
+def _one_word_or_full_text(
+    full_text_read: Select[Any], periods: Any, values: dict[str, Any]
+) -> Any:
+    """One period's matches, read from `event_search_word` when the search is one word, from the
+    full-text index otherwise (the same rows either way: id, start, period).
+
+    Why: PostgreSQL reads a GIN index as a bitmap and then visits the table row of every match,
+    even only to count it, and a search at the cap counts 1 001 of them (~1 µs each, most of a
+    one-word search's cost on 100 000 events). `event_search_word` (migration 0011) holds each
+    published event's words with its period and start in its primary key, so one period's
+    entries for a word are one range of a btree, read from the index alone (~0.1 µs each): a
+    prefix is the range from itself to `event_search_prefix_end` (words compare byte by byte,
+    like a tsquery prefix). An event with two words of the prefix ("cop": copenhagen and
+    copper) has two entries, so the period's rows are made distinct. Several words must all
+    match, which the full-text index answers by intersecting its lists without visiting rows;
+    for them the table would read every word's entries, so they keep the full-text read.
+
+    Both reads are in the statement, each behind a condition on the period's `prefix`
+    (`event_search_single_prefix`: NULL unless the query is one prefix word): PostgreSQL runs
+    one, and the plan stays the same for every search."""
+    word = EventSearchWord
+    one_word_read = (
+        select(
+            word.event_id.label("id"),
+            word.starts_at.label("starts_at"),
+            periods.c.period.label("period"),
+        )
+        .where(
+            periods.c.prefix.is_not(None),
+            word.period == periods.c.period,
+            word.word >= periods.c.prefix,
+            word.word < periods.c.prefix_end,
+        )
+        .distinct()
+        .offset(literal_column("0"))
+    )
+    if values["starts_from"] is None:
+        one_word_read = one_word_read.where(word.starts_at >= func.now())
+    else:
+        one_word_read = one_word_read.where(word.starts_at >= bindparam("starts_from"))
+    if values["starts_to"] is not None:
+        one_word_read = one_word_read.where(word.starts_at <= bindparam("starts_to"))
+    return union_all(full_text_read.where(periods.c.prefix.is_(None)), one_word_read)
 
 
 def on_sale_expression(now: SQLColumnExpression[datetime] | None = None) -> ColumnElement[bool]:
