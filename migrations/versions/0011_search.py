@@ -60,7 +60,8 @@ FUNCTIONS_SQL = f"""
 CREATE FUNCTION event_search_word_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM event_search_word;
+        -- Not DELETE: a reseed empties a million rows, and TRUNCATE leaves no dead ones behind.
+        TRUNCATE event_search_word;
     ELSIF TG_OP = 'INSERT' THEN{INSERT_WORDS.format(rows="new_rows")}
     ELSIF TG_OP = 'DELETE' THEN{DELETE_WORDS.format(rows="old_rows")}
     END IF;
