@@ -226,3 +226,53 @@ def test_a_one_word_query_has_a_prefix_and_others_have_none(app):
         assert value("SELECT 'jazzy' COLLATE \"C\" < event_search_prefix_end('jaz')")
         assert value("SELECT 'jb' COLLATE \"C\" >= event_search_prefix_end('ja')")
         db.session.rollback()
+
+
+def test_prefix_words_become_the_exact_words_they_stand_for(app, make):
+    """A search's prefix words reach the full-text index as the published words they are a
+    prefix of (`event_search_exact_query`): 1 to 8 of them as alternatives, otherwise the
+    prefix as typed (none: it matches nothing either way; more: the alternatives would cost
+    more than the prefix)."""
+    make.event(title="Nightjar nights at the Kolding harbour")
+    for n in range(9):
+        make.event(title=f"Zebra{'abcdefghi'[n]}x parade")
+    with app.app_context():
+
+        def exact(typed: str) -> str:
+            return db.session.execute(
+                text("SELECT event_search_exact_query(to_tsquery('shop_search', :q))::text"),
+                {"q": typed},
+            ).scalar()
+
+        assert exact("nigh:* & kold:*") == "( 'night' | 'nightjar' ) & 'kold'"
+        assert exact("harb:*") == "'harbour'"
+        assert exact("zebra:*") == "'zebra':*"  # 9 words
+        assert exact("zebraa:* & parade:*") == "'zebraax' & 'parad'"
+        assert exact("qwxz:*") == "'qwxz':*"  # no such word
+        assert exact("foo_nigh:*") == "'foo':* <-> ( 'night' | 'nightjar' )"  # a phrase
+        db.session.rollback()
+
+
+def test_a_new_word_is_found_by_a_prefix_that_already_stood_for_others(client, make, admin):
+    """ "zyx" stood for "zyxtar" alone; an event published later with "zyxwool" must be found by
+    "zyx gala" too: the triggers add its words to event_search_lexeme."""
+    first = make.event(title="Zyxtar gala", starts_at=now() + timedelta(days=2))
+    assert [e["id"] for e in client.get("/api/events?q=zyx gala").get_json()["data"]] == [first.id]
+    later = make.event(title="Zyxwool gala", starts_at=now() + timedelta(days=3), status="draft")
+    make.ticket_type(event=later)
+    assert client.post(f"/api/admin/events/{later.id}/publish", headers=admin).status_code == 200
+    found = client.get("/api/events?q=zyx gala").get_json()
+    assert [event["id"] for event in found["data"]] == [first.id, later.id]
+    assert found["meta"]["totalItems"] == 2
+
+
+def test_a_search_of_several_words_reads_them_as_exact_words(app):
+    """The statement hands the fortnights' read the query with exact words."""
+    from sqlalchemy.dialects import postgresql
+
+    from shop.catalog.json_bodies import listing_json_statement
+    from shop.services.catalog import EventFilters
+
+    statement = listing_json_statement(EventFilters(q="nigh kold"))
+    sql = str(statement.compile(dialect=postgresql.psycopg.dialect()))
+    assert "event_period_search_template(event_search_exact_query(" in sql

@@ -15,6 +15,10 @@ sorts its matches from a btree index alone
 - `event_search_prefix_end` and `event_search_single_prefix`: the end of a prefix's range, and
   the prefix of a tsquery that is one prefix word (NULL otherwise: such searches read the GIN
   index as before).
+- `event_search_lexeme`: every word a published event has had (kept by the same triggers,
+  never emptied but by TRUNCATE), and `event_search_exact_query`, which replaces each prefix
+  word of a search by the few words it is a prefix of: the GIN index reads exact words far
+  faster than prefixes (a two-word search on 100 000 events: 4.5 -> 0.7 ms).
 
 Revision ID: 0011_search
 Revises: 0010_vacuum_event
@@ -46,7 +50,15 @@ DELETE_WORDS = f"""
         WHERE (s.period, s.word, s.starts_at, s.event_id)
             = (gone.period, gone.word, gone.starts_at, gone.event_id);"""
 INSERT_WORDS = f"""
-        INSERT INTO event_search_word (period, word, starts_at, event_id){WORDS_OF};"""
+        INSERT INTO event_search_word (period, word, starts_at, event_id){WORDS_OF};
+        INSERT INTO event_search_lexeme (word)
+        SELECT DISTINCT word FROM ({WORDS_OF}) AS words ORDER BY word
+        ON CONFLICT DO NOTHING;"""
+
+# Every word a published event gets also goes into `event_search_lexeme` (in word order, so
+# two writers adding the same new words cannot deadlock: the second waits for the first's
+# commit). Nothing is ever taken out: a word no event has any more only makes a search's query
+# one alternative longer (see event_search_exact_query).
 
 # Inserts, deletes and truncates: statement-level triggers, like published_event_day's (0007),
 # so a bulk load (`flask seed` copies 100 000 events in one statement) inserts every word in
@@ -61,7 +73,7 @@ CREATE FUNCTION event_search_word_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         -- Not DELETE: a reseed empties a million rows, and TRUNCATE leaves no dead ones behind.
-        TRUNCATE event_search_word;
+        TRUNCATE event_search_word, event_search_lexeme;
     ELSIF TG_OP = 'INSERT' THEN{INSERT_WORDS.format(rows="new_rows")}
     ELSIF TG_OP = 'DELETE' THEN{DELETE_WORDS.format(rows="old_rows")}
     END IF;
@@ -101,6 +113,38 @@ CREATE FUNCTION event_search_single_prefix(query tsquery) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN numnode(query) = 1 THEN
         replace(substring(query::text FROM '^''((?:[^'']|'''')+)'':\\*$'), '''''', '''') END;
+
+-- 'nigh':* & 'kold':* -> 'night' & 'kold': each prefix word of a tsquery replaced by the words
+-- of published events it is a prefix of, when there are 1 to 8 of them ('co':* -> ( 'coffe' |
+-- 'comedi' | 'concert' | 'copenhagen' )); with none or more than 8 the prefix stays. The same
+-- matches: every word of a published event is in event_search_lexeme. Why: the GIN index
+-- reads a prefix word by collecting every entry under it into a bitmap before combining the
+-- words, while exact words are combined as it reads them (a two-word search on 100 000
+-- events: 4.5 ms -> 0.7 ms over 14 fortnights).
+CREATE FUNCTION event_search_exact_query(query tsquery) RETURNS tsquery
+    LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    result text := query::text;
+    quoted text;  -- a prefix as the query's text writes it (quotes doubled)
+    words text[];
+BEGIN
+    FOR quoted IN
+        SELECT DISTINCT m[1] FROM regexp_matches(result, '''((?:[^'']|'''')+)'':\\*', 'g') AS m
+    LOOP
+        SELECT array_agg(lexeme ORDER BY word) INTO words FROM (
+            SELECT word, '''' || replace(replace(word, '\\', '\\\\'), '''', '''''') || '''' AS lexeme
+            FROM event_search_lexeme
+            WHERE word >= replace(quoted, '''''', '''')
+                AND word < event_search_prefix_end(replace(quoted, '''''', ''''))
+            ORDER BY word LIMIT 9
+        ) AS found;
+        IF cardinality(words) BETWEEN 1 AND 8 THEN
+            result := replace(
+                result, '''' || quoted || ''':*', '( ' || array_to_string(words, ' | ') || ' )');
+        END IF;
+    END LOOP;
+    RETURN result::tsquery;
+END $$;
 """
 
 
@@ -115,17 +159,31 @@ def upgrade():
             "period", "word", "starts_at", "event_id", name=op.f("pk_event_search_word")
         ),
     )
+    # Vacuumed once a hundredth of its rows have changed, not a fifth: until a page is vacuumed
+    # again, an index-only scan reads the row of each of its entries as well (an admin edit
+    # dirties the pages of the event's old rows).
+    op.execute(
+        "ALTER TABLE event_search_word SET (autovacuum_vacuum_scale_factor = 0.01,"
+        " autovacuum_vacuum_insert_scale_factor = 0.01)"
+    )
+    op.create_table(
+        "event_search_lexeme",
+        sa.Column("word", sa.Text(collation="C"), nullable=False),
+        sa.PrimaryKeyConstraint("word", name=op.f("pk_event_search_lexeme")),
+    )
     op.execute(FUNCTIONS_SQL)
     op.execute(INSERT_WORDS.format(rows="event"))
     # A new table's pages are not marked all-visible until it is vacuumed, and until then an
     # index-only scan reads each entry's row as well (see 0010).
     with op.get_context().autocommit_block():
-        op.execute("VACUUM (ANALYZE) event_search_word")
+        op.execute("VACUUM (ANALYZE) event_search_word, event_search_lexeme")
 
 
 def downgrade():
+    op.execute("DROP FUNCTION event_search_exact_query(tsquery)")
     op.execute("DROP FUNCTION event_search_single_prefix(tsquery)")
     op.execute("DROP FUNCTION event_search_prefix_end(text)")
     op.execute("DROP FUNCTION event_search_word_sync() CASCADE")
     op.execute("DROP FUNCTION event_search_word_move() CASCADE")
+    op.drop_table("event_search_lexeme")
     op.drop_table("event_search_word")

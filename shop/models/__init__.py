@@ -12,6 +12,7 @@ from shop.models.cart import Cart, CartItem
 from shop.models.catalog import (
     Category,
     Event,
+    EventSearchLexeme,
     EventSearchWord,
     PublishedEventDay,
     TicketType,
@@ -32,6 +33,7 @@ __all__ = [
     "CartStatus",
     "Category",
     "Event",
+    "EventSearchLexeme",
     "EventSearchWord",
     "EventStatus",
     "IdempotencyKey",

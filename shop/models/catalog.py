@@ -204,6 +204,18 @@ class EventSearchWord(Base):
     event_id: Mapped[int] = mapped_column(primary_key=True)
 
 
+class EventSearchLexeme(Base):
+    """Every word a published event has had (its `search_vector`'s lexemes): what a search's
+    prefix words are expanded into, so the full-text index reads exact words (see
+    `event_search_exact_query`, migration 0011). Kept by the same triggers as
+    `EventSearchWord`; words are never taken out (one no event has any more only adds an
+    alternative that matches nothing)."""
+
+    __tablename__ = "event_search_lexeme"
+
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+
+
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 
