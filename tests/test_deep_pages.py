@@ -8,8 +8,6 @@ events long, whatever the page."""
 
 import pytest
 
-from tests.factories import now
-
 INDEX_ENTRIES_READ = (
     "SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(indexrelid)), 0) AS n"
     " FROM pg_index WHERE indrelid = 'event'::regclass"
@@ -62,9 +60,7 @@ def test_every_page_of_every_event_is_the_page_a_plain_walk_finds(client, make, 
 
 
 @pytest.mark.parametrize("sort", ["startsAt", "-startsAt"])
-def test_a_deep_page_walks_about_a_days_events_not_every_event_before_it(
-    client, make, sql, sort
-):
+def test_a_deep_page_walks_about_a_days_events_not_every_event_before_it(client, make, sql, sort):
     insert_days_of_concerts(sql, make, days=60, per_day=40)
     query = {"sort": sort, "page": 100}  # events 1 981-2 000 of ~2 380
     client.get("/api/events", query_string=query)  # planned and prepared alike

@@ -235,15 +235,15 @@ def listing_page(filters: EventFilters) -> ListingPage:
         limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
     listed = event_listing(filters, planned_once=once)
     if counted_by_day(filters):
-        # Today's rest, counted once (a WITH query) for the total and for skipping days.
         today_rest = (
             listed.with_only_columns(func.count().label("events"))
             .where(Event.starts_at < midnight_utc(TODAY + 1))
             .order_by(None)
-            .cte("today_rest")
         )
-        today_events = select(today_rest.c.events).scalar_subquery()
+        today_events: Any = today_rest.scalar_subquery()
         if skips_days(filters):
+            # Counted once (a WITH query) for the total and for skipping days.
+            today_events = select(today_rest.cte("today_rest").c.events).scalar_subquery()
             listed, offset = skip_days(listed, filters, offset, today_events)
         page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
         return ListingPage(ids=page_ids, total=day_counted_total(filters, cap, today_events))
