@@ -68,9 +68,10 @@ def test_a_deep_page_walks_about_a_days_events_not_every_event_before_it(client,
     body = client.get("/api/events", query_string=query).get_json()
     read = sql(INDEX_ENTRIES_READ)[0]["n"] - before
     assert len(body["data"]) == 20
-    # The page's day (40 events), today's rest (40 at most), the page's 20 events by id:
-    # walking to the page read 2 000 index entries.
-    assert read <= 150, f"{read} index entries read for page 100"
+    # Walking to the page read over 2 000 index entries. Now: the page's day (40 events),
+    # today's rest (40 at most) and the page's 20 events by id; ~140 entries on PostgreSQL 18,
+    # ~230 on 15 (which counts its index reads differently).
+    assert read <= 400, f"{read} index entries read for page 100"
 
 
 def test_a_deep_page_of_a_category_still_walks_and_shows_the_same_events(client, make, sql):
