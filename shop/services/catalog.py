@@ -234,19 +234,22 @@ def listing_page(filters: EventFilters) -> ListingPage:
     if once:
         limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
     listed = event_listing(filters, planned_once=once)
-    if counted_by_day(filters):
+    if skips_days(filters):
+        # Today's rest, counted once (a WITH query) for the total and for skipping days.
         today_rest = (
             listed.with_only_columns(func.count().label("events"))
             .where(Event.starts_at < midnight_utc(TODAY + 1))
             .order_by(None)
+            .cte("today_rest")
         )
-        today_events: Any = today_rest.scalar_subquery()
-        if skips_days(filters):
-            # Counted once (a WITH query) for the total and for skipping days.
-            today_events = select(today_rest.cte("today_rest").c.events).scalar_subquery()
-            listed, offset = skip_days(listed, filters, offset, today_events)
+        today_events = select(today_rest.c.events).scalar_subquery()
+        total = day_counted_total(filters, cap, today_events)
+        listed, offset = skip_days(listed, filters, offset, today_events)
         page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
-        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap, today_events))
+        return ListingPage(ids=page_ids, total=total)
+    if counted_by_day(filters):
+        page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
+        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
     page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
@@ -264,7 +267,7 @@ def counted_by_day(filters: EventFilters) -> bool:
     return filters == scope and not (filters.category and filters.city)
 
 
-def day_counted_total(filters: EventFilters, cap: int, today_rest: Any) -> Select[int]:
+def day_counted_total(filters: EventFilters, cap: int, today_rest: Any = None) -> Select[int]:
     """How many events `event_listing(filters)` lists, up to `cap`, without visiting them:
     for every upcoming event, a category's or a city's (`counted_by_day`).
 
@@ -272,19 +275,31 @@ def day_counted_total(filters: EventFilters, cap: int, today_rest: Any) -> Selec
     all, per category and per venue, kept exact by triggers in the same transaction as every
     change to `event` (migration 0007). The events that have not started are those of the days
     after today, summed from that table (a few hundred rows), plus today's that start from now
-    on (`today_rest`: counted from an index, a day's worth). Time passing needs no upkeep: as
+    on, counted from an index (a day's worth; `today_rest`: that count, when the statement
+    has it already). Time passing needs no upkeep: as
     days go by, fewer of the table's rows are after today. Walking up to 10 000 index entries
     instead costs ~15 times as much, and these listings are most of what visitors ask for."""
     day = PublishedEventDay
-    later_days = (
+    if today_rest is None:
+        later_days = select(func.coalesce(func.sum(day.events), 0)).where(*later_days_of(filters))
+        # An aggregate over today's matches (not a bare expression), so PostgreSQL computes it
+        # once even though totalItems and totalPages both use it.
+        total = func.least(func.count() + later_days.scalar_subquery(), cap)
+        return (
+            event_listing(filters, planned_once=True)
+            .with_only_columns(cast(total, Integer).label("total_items"))
+            .where(Event.starts_at < midnight_utc(TODAY + 1))
+            .order_by(None)
+        )
+    summed = (
         select(func.coalesce(func.sum(day.events), 0).label("events"))
         .where(*later_days_of(filters))
         .subquery("later_days")
     )
     # Read FROM an aggregate, so PostgreSQL sums the days once, although totalItems and
     # totalPages both use the total (a scalar subquery would be copied into each).
-    total = func.least(today_rest + later_days.c.events, cap)
-    return select(cast(total, Integer).label("total_items")).select_from(later_days)
+    total = func.least(today_rest + summed.c.events, cap)
+    return select(cast(total, Integer).label("total_items")).select_from(summed)
 
 
 # Today's date in UTC: `published_event_day` counts the days after it.
