@@ -50,6 +50,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_search_periods.py": (3,),
     "test_search_words.py": (3,),
     "test_price_range_reach.py": (3,),
+    "test_deep_pages.py": (3,),
     "test_listing_attacks.py": (3,),
     "test_search_attacks.py": (3,),
     "test_request_hooks_attacks.py": (3,),
