@@ -35,6 +35,10 @@ def only_validator(field: fields.Field, kind: type[validate.Validator]):
     return field.validators[0]
 
 
+def wire_name(field: fields.Field, name: str) -> str:
+    return field.data_key or name
+
+
 class CommonArguments:
     """The listing's most common query arguments, checked without marshmallow's machinery.
 
@@ -58,14 +62,16 @@ class CommonArguments:
         self.numbers: dict[str, tuple[str, int, int]] = {}
         for name in self.STRINGS:
             length = only_validator(fields_[name], validate.Length)
-            if length.equal is not None:
-                raise TypeError(f"{name}: an exact length is not read by CommonArguments")
-            self.strings[fields_[name].data_key] = (name, length.min or 0, length.max)
+            if length.equal is not None or length.max is None:
+                raise TypeError(f"{name}: CommonArguments reads a Length with a maximum")
+            self.strings[wire_name(fields_[name], name)] = (name, length.min or 0, length.max)
         for name in self.NUMBERS:
             bounds = only_validator(fields_[name], validate.Range)
             if not (bounds.min_inclusive and bounds.max_inclusive):
-                raise TypeError(f"{name}: an open range is not read by CommonArguments")
-            self.numbers[fields_[name].data_key] = (name, bounds.min, bounds.max)
+                raise TypeError(f"{name}: CommonArguments reads a closed Range")
+            if bounds.min is None or bounds.max is None:
+                raise TypeError(f"{name}: CommonArguments reads a Range with both bounds")
+            self.numbers[wire_name(fields_[name], name)] = (name, bounds.min, bounds.max)
         self.defaults = {name: fields_[name].load_default for name in self.NUMBERS}
         self.default_sort = fields_["sort"].load_default
 
