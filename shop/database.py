@@ -208,15 +208,10 @@ def public_read(bind: Engine | Connection) -> Iterator[Connection]:
         connection.close()
 
 
-def read_value(
-    connection: Connection, sql: str, values: dict[str, Any], *, prepare: bool | None = None
-) -> Any:
+def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
     """The first column of the first row that `sql` (driver SQL: `%(name)s` parameters, as
     `exec_driver_sql` takes it) returns, or None when it returns no row. What the public reads
     run on their `public_read` connection: one statement whose single value is the answer.
-
-    `prepare=False`: psycopg never prepares this statement (by default it prepares what it has
-    run 5 times on the connection), so PostgreSQL plans it with its values on every run.
 
     Fast path: the statement goes straight to the psycopg cursor under the SQLAlchemy
     connection. `exec_driver_sql` would build an execution context, a cursor result with its
@@ -232,24 +227,12 @@ def read_value(
       `SQLALCHEMY_RECORD_QUERIES`, a tracing tool), the statement runs through `exec_driver_sql`
       so that they see it."""
     if _statement_events_listened(connection.engine):
-        if prepare is not False:
-            return connection.exec_driver_sql(sql, values).scalar()
-        # SQLAlchemy's execute takes no `prepare`: preparing is off on the connection for
-        # this one statement (a Python setting, no round trip).
-        driver = psycopg_connection(connection)
-        threshold = driver.prepare_threshold
-        driver.prepare_threshold = None
-        try:
-            return connection.exec_driver_sql(sql, values).scalar()
-        finally:
-            driver.prepare_threshold = threshold
+        return connection.exec_driver_sql(sql, values).scalar()
     numbered_sql, names = numbered_placeholders(sql)
     # (SQLAlchemy types the driver connection as a DBAPI one, hence Any)
     cursor: Any = psycopg.RawCursor(psycopg_connection(connection))
     try:
-        row = cursor.execute(
-            numbered_sql, [values[name] for name in names], prepare=prepare
-        ).fetchone()
+        row = cursor.execute(numbered_sql, [values[name] for name in names]).fetchone()
     except psycopg.Error as error:
         # SQLAlchemy's own handler for a failed execution (private, hence pinned versions and
         # tests/test_failure_drills.py): wraps the error, invalidates a lost connection.
