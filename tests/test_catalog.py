@@ -670,23 +670,30 @@ def test_catalogue_reads_run_on_the_driver_unless_statement_events_are_listened_
 ):
     """shop.database.read_value hands the statement to psycopg directly (SQLAlchemy's
     `exec_driver_sql` is not called), unless something listens to statement events: then it
-    goes through SQLAlchemy so that they see it. The answers are the same both ways."""
+    goes through SQLAlchemy so that they see it. The answers are the same both ways. A price
+    range's listing sets `plan_cache_mode` around its statement, through read_value too."""
     from sqlalchemy.engine import Connection
 
     event = make.event(title="Driver night")
-    make.ticket_type(event)
-    paths = ["/api/events", f"/api/events/{event.id}", "/api/events?q=driver"]
+    make.ticket_type(event, price=Decimal("150.00"))
+    paths = [
+        "/api/events",
+        f"/api/events/{event.id}",
+        "/api/events?q=driver",
+        "/api/events?minPrice=100",
+    ]
     with count_queries() as statements:
         through_sqlalchemy = [client.get(path) for path in paths]
-    assert len(statements) == 3
+    assert len(statements) == 6  # the price range: SET, the listing, RESET
 
     def refuse(*args, **kwargs):
         raise AssertionError("exec_driver_sql was called")
 
     monkeypatch.setattr(Connection, "exec_driver_sql", refuse)
     direct = [client.get(path) for path in paths]
-    assert [answer.status_code for answer in direct] == [200, 200, 200]
+    assert [answer.status_code for answer in direct] == [200, 200, 200, 200]
     assert [answer.data for answer in direct] == [answer.data for answer in through_sqlalchemy]
+    assert ids(direct[3]) == [event.id]
     assert client.get("/api/events/2147483647").status_code == 404
 
 
