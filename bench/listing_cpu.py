@@ -43,14 +43,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-if "--code" in sys.argv:  # before anything imports `shop`
-    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
-
 import psycopg
 
 from bench.common import bench_database, python_env
 
+if "--code" in sys.argv:  # before anything imports `shop` (bench.common put this checkout first)
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 os.environ.update(python_env())  # rate limits off, log at WARNING: before `shop` reads them
+
 from bench.mixes import browse_paths, detail_paths, public_event_ids, search_paths
 
 CATALOGUES = (10_000, 100_000)
