@@ -95,26 +95,32 @@ def calls_per_request(app, environs: list[dict]) -> float:
     return pstats.Stats(profile).total_calls / len(environs)  # type: ignore[attr-defined]
 
 
+# Bodies of the listing statements, by database, statement and values (answered_at_once).
+_bodies: dict[tuple, str] = {}
+
+
 @contextlib.contextmanager
 def answered_at_once() -> Iterator[None]:
     """Every listing statement replaced by one that returns the same body at once (computed by
-    the real statement the first time its values are seen), with the same parameters."""
+    the real statement the first time its values are seen on that database, during the
+    warm-up), with the same parameters. Statements without parameters (SET) run as they are."""
     from shop.catalog import json_bodies
     from shop.database import numbered_placeholders
 
     real_read_value = json_bodies.read_value
-    bodies: dict[tuple, str] = {}
     echo_sql: dict[str, str] = {}
 
     def read_value(connection, sql, values, **kwargs):
-        key = (sql, tuple(sorted(values.items(), key=lambda item: item[0])))
-        if key not in bodies:
-            bodies[key] = real_read_value(connection, sql, values, **kwargs)
+        names = numbered_placeholders(sql)[1]
+        if not names:
+            return real_read_value(connection, sql, values, **kwargs)
+        key = (connection.engine.url.database, sql, tuple(sorted(values.items())))
+        if key not in _bodies:
+            _bodies[key] = real_read_value(connection, sql, values, **kwargs)
         if sql not in echo_sql:
-            names = numbered_placeholders(sql)[1]
             used = ", ".join(f"%({name})s::text" for name in names)
             echo_sql[sql] = f"SELECT %(echo_body)s::text WHERE num_nulls({used}) >= 0"
-        return real_read_value(connection, echo_sql[sql], {**values, "echo_body": bodies[key]})
+        return real_read_value(connection, echo_sql[sql], {**values, "echo_body": _bodies[key]})
 
     json_bodies.read_value = read_value
     try:
