@@ -241,6 +241,89 @@ def test_query_parameters_are_read_as_their_first_non_empty_values(app, client, 
         assert parser.load_querystring(request, Tagged())["tag"] == ["a", "b"]
 
 
+# Query strings that the listing's fast path for common arguments reads, and ones it leaves to
+# marshmallow (other arguments, unknown ones, values that are not plainly valid).
+COMMON_QUERIES = [
+    {},
+    {"page": "7"},
+    {"page": "1000000", "pageSize": "100", "sort": "-price"},
+    {"pageSize": "1", "sort": "title", "q": "jazz cop"},
+    {"category": "jazz", "city": "Aarhus", "page": "3", "sort": "startsAt"},
+    {"q": "x" * 200, "category": "c" * 60, "city": "C" * 100},
+    {"q": "   ", "sort": "price"},
+    {"city": "Århus", "page": "012"},
+]
+UNCOMMON_QUERIES = [
+    {"page": "0"},
+    {"page": "1000001"},
+    {"page": "+2"},
+    {"page": " 2"},
+    {"page": "1_0"},
+    {"page": "٣"},
+    {"pageSize": "101"},
+    {"pageSize": "2.0"},
+    {"pageSize": "9" * 30},
+    {"sort": "cheapest"},
+    {"q": "x" * 201},
+    {"category": "c" * 61},
+    {"city": "C" * 101},
+    {"minPrice": "100"},
+    {"from": "2027-01-01"},
+    {"available": "true"},
+    {"pagesize": "10"},
+    {"page": "2", "unknown": "1"},
+]
+
+
+@pytest.mark.parametrize("query", COMMON_QUERIES + UNCOMMON_QUERIES, ids=str)
+def test_the_common_listing_arguments_load_as_marshmallow_loads_them(query):
+    """EventQuerySchema reads the common arguments (page, pageSize, q, category, city, sort)
+    without marshmallow's machinery (shop.catalog.schemas.CommonArguments): same result as
+    marshmallow's load for every query, and the same refusal (ValidationError, same messages)
+    for every invalid one."""
+    from marshmallow import RAISE, Schema, ValidationError
+
+    from shop.catalog.schemas import EventQuerySchema
+
+    schema = EventQuerySchema()
+
+    def load(loader):
+        try:
+            return loader(schema, dict(query), unknown=RAISE)
+        except ValidationError as error:
+            return error.messages
+
+    assert load(EventQuerySchema.load) == load(Schema.load)
+    assert (schema._common.load(query) is not None) == (query in COMMON_QUERIES)
+
+
+def test_the_common_listing_arguments_skip_marshmallows_load(client, make, monkeypatch):
+    """The common arguments are read without marshmallow's field deserialization; anything
+    else (here a price range, and an invalid page) still goes through it."""
+    from marshmallow import Schema
+
+    make.ticket_type(make.event(title="Jazz at noon"), price=Decimal("150.00"))
+    paths = [
+        "/api/events",
+        "/api/events?page=1&pageSize=5&sort=-startsAt",
+        "/api/events?q=jazz&category=no-such&city=Nowhere",
+    ]
+    loaded_by_marshmallow: list[dict] = []
+    marshmallow_load = Schema._do_load
+
+    def recording_load(schema, data, *args, **kwargs):
+        loaded_by_marshmallow.append(data)
+        return marshmallow_load(schema, data, *args, **kwargs)
+
+    monkeypatch.setattr(Schema, "_do_load", recording_load)
+    answers = [client.get(path) for path in paths]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert loaded_by_marshmallow == []
+    assert ids(client.get("/api/events?minPrice=100")) != []
+    assert client.get("/api/events?page=0").status_code == 422
+    assert loaded_by_marshmallow == [{"minPrice": "100"}, {"page": "0"}]
+
+
 def test_list_is_one_statement_whatever_the_page_size(client, make, count_queries):
     for _ in range(30):
         make.ticket_type(make.event())
@@ -591,23 +674,30 @@ def test_catalogue_reads_run_on_the_driver_unless_statement_events_are_listened_
 ):
     """shop.database.read_value hands the statement to psycopg directly (SQLAlchemy's
     `exec_driver_sql` is not called), unless something listens to statement events: then it
-    goes through SQLAlchemy so that they see it. The answers are the same both ways."""
+    goes through SQLAlchemy so that they see it. The answers are the same both ways. A price
+    range's listing sets `plan_cache_mode` around its statement, through read_value too."""
     from sqlalchemy.engine import Connection
 
     event = make.event(title="Driver night")
-    make.ticket_type(event)
-    paths = ["/api/events", f"/api/events/{event.id}", "/api/events?q=driver"]
+    make.ticket_type(event, price=Decimal("150.00"))
+    paths = [
+        "/api/events",
+        f"/api/events/{event.id}",
+        "/api/events?q=driver",
+        "/api/events?minPrice=100",
+    ]
     with count_queries() as statements:
         through_sqlalchemy = [client.get(path) for path in paths]
-    assert len(statements) == 3
+    assert len(statements) == 6  # the price range: SET, the listing, RESET
 
     def refuse(*args, **kwargs):
         raise AssertionError("exec_driver_sql was called")
 
     monkeypatch.setattr(Connection, "exec_driver_sql", refuse)
     direct = [client.get(path) for path in paths]
-    assert [answer.status_code for answer in direct] == [200, 200, 200]
+    assert [answer.status_code for answer in direct] == [200, 200, 200, 200]
     assert [answer.data for answer in direct] == [answer.data for answer in through_sqlalchemy]
+    assert ids(direct[3]) == [event.id]
     assert client.get("/api/events/2147483647").status_code == 404
 
 
