@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from shop.models import EventStatus
 from shop.schemas import (
@@ -26,84 +26,6 @@ SORT_PARAMETER = {
     "-price": "-price",
     "title": "title",
 }
-
-
-def only_validator(field: fields.Field, kind: type[validate.Validator]):
-    """The field's one validator, of `kind` (anything else: CommonArguments cannot read it)."""
-    if len(field.validators) != 1 or not isinstance(field.validators[0], kind):
-        raise TypeError(f"{field}: CommonArguments reads one {kind.__name__} validator")
-    return field.validators[0]
-
-
-def wire_name(field: fields.Field, name: str) -> str:
-    return field.data_key or name
-
-
-class CommonArguments:
-    """The listing's most common query arguments, checked without marshmallow's machinery.
-
-    Fast path: marshmallow's load walks every field of the schema with its validators, hooks
-    and error collection on every request: ~20 µs of CPU, most of what a listing's query
-    arguments cost (webargs' whole parse: 32 µs before, 18 with this). Most listing requests
-    send only `page`, `pageSize`, `q`, `category`, `city` and `sort`, whose checks are a
-    length, a range or a choice: a few comparisons. `load` returns what the schema would for
-    those, and None for anything else (another argument, an unknown one, or a value that is
-    not plainly valid: `page=0`, `page=+2`, `sort=price2`), which marshmallow then loads as
-    before. So every refusal and its message still come from the schema, and the limits are
-    read from the schema's own fields (one source of truth). tests/test_catalog.py checks that
-    both ways load the same."""
-
-    STRINGS = ("q", "category", "city")  # checked by their length alone
-    NUMBERS = ("page", "page_size")  # integers checked by their range alone
-
-    def __init__(self, schema: Schema) -> None:
-        fields_ = schema.fields
-        # wire name -> (field name, shortest, longest) / (field name, lowest, highest)
-        self.strings: dict[str, tuple[str, int, int]] = {}
-        self.numbers: dict[str, tuple[str, int, int]] = {}
-        for name in self.STRINGS:
-            length = only_validator(fields_[name], validate.Length)
-            if length.equal is not None or length.max is None:
-                raise TypeError(f"{name}: CommonArguments reads a Length with a maximum")
-            self.strings[wire_name(fields_[name], name)] = (name, length.min or 0, length.max)
-        for name in self.NUMBERS:
-            bounds = only_validator(fields_[name], validate.Range)
-            if not (bounds.min_inclusive and bounds.max_inclusive):
-                raise TypeError(f"{name}: CommonArguments reads a closed Range")
-            if bounds.min is None or bounds.max is None:
-                raise TypeError(f"{name}: CommonArguments reads a Range with both bounds")
-            self.numbers[wire_name(fields_[name], name)] = (name, bounds.min, bounds.max)
-        self.defaults = {name: fields_[name].load_default for name in self.NUMBERS}
-        self.default_sort = fields_["sort"].load_default
-
-    def load(self, data: dict) -> dict | None:
-        """The loaded arguments (as `EventQuerySchema().load(data)`), or None: not common."""
-        loaded = dict(self.defaults)
-        sort = self.default_sort
-        for parameter, value in data.items():
-            if not isinstance(value, str):
-                return None
-            if parameter in self.strings:
-                name, shortest, longest = self.strings[parameter]
-                if not shortest <= len(value) <= longest:
-                    return None
-                loaded[name] = value
-            elif parameter in self.numbers:
-                # ASCII digits only: marshmallow's `int()` also reads " 2", "+2", "1_0" and
-                # other scripts' digits; those are left to it.
-                name, lowest, highest = self.numbers[parameter]
-                if not (value.isascii() and value.isdigit() and len(value) <= 9):
-                    return None
-                number = int(value)
-                if not lowest <= number <= highest:
-                    return None
-                loaded[name] = number
-            elif parameter == "sort" and value in SORT_PARAMETER:
-                sort = value
-            else:
-                return None
-        loaded["sort"] = SORT_PARAMETER[sort]  # (the schema's post_load)
-        return loaded
 
 
 class EventQuerySchema(PageQuerySchema):
@@ -153,19 +75,6 @@ class EventQuerySchema(PageQuerySchema):
         validate=validate.OneOf(list(SORT_PARAMETER)),
         metadata={"description": "Sort order; ties are broken by id"},
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._common = CommonArguments(self)
-
-    def load(self, data, *, many=None, partial=None, unknown=None):
-        """marshmallow's load, with a fast path for what most listing requests send (see
-        `CommonArguments.load`)."""
-        if many is None and partial is None and isinstance(data, dict):
-            loaded = self._common.load(data)
-            if loaded is not None:
-                return loaded
-        return super().load(data, many=many, partial=partial, unknown=unknown)
 
     @post_load
     def catalogue_sort(self, data, **kwargs):
