@@ -9,7 +9,9 @@ often) and, on the seeded bench database:
   CPU time over the whole mix) and the wall time per search;
 - EXPLAIN (ANALYZE, BUFFERS) EXECUTE of that generic plan for each search, grouped by how many
   events match (none, under a page, under the cap, at the cap): execution time and buffers per
-  search and each group's share of the mix's execution time, then the slowest searches.
+  search and each group's share of the mix's execution time, the same per number of words
+  typed (one word reads `event_search_word`, several the full-text index), then the slowest
+  searches.
 """
 
 from __future__ import annotations
@@ -108,6 +110,18 @@ def main() -> None:
                 f" {statistics.mean(row[2] for row in members):.0f} buffers per search,"
                 f" {sum(row[1] for row in members) / executed:.0%} of the mix's execution time"
             )
+    # The same per number of words typed: one word reads `event_search_word` (migration 0011),
+    # several the full-text index, so their costs grow differently with the catalogue.
+    for count, kind in ((1, "one word"), (2, "two words")):
+        of_kind = [row for row in rows if len(row[0].split()) == count]
+        for group in GROUPS:
+            members = [row for row in of_kind if group_of(row[3], 20) == group]
+            if members:
+                print(
+                    f"  {kind:<9} {group:<14} {len(members):>4} searches: execution"
+                    f" {statistics.mean(row[1] for row in members):.2f} ms,"
+                    f" {statistics.mean(row[2] for row in members):.0f} buffers per search"
+                )
     print("  slowest:")
     for term, ms, buffers, matches in sorted(rows, key=lambda row: -row[1])[:8]:
         print(f"    q={term!r}: {ms:.2f} ms, {buffers} buffers, totalItems {matches}")

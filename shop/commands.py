@@ -110,7 +110,9 @@ def vacuum_catalogue() -> None:
     if not current_app.config["VACUUM_AFTER_SEED"]:
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM (ANALYZE) event, ticket_type, venue, category")
+        connection.exec_driver_sql(
+            "VACUUM (ANALYZE) event, event_search_word, ticket_type, venue, category"
+        )
 
 
 @click.command("create-admin")

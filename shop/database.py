@@ -211,8 +211,9 @@ def public_read(bind: Engine | Connection) -> Iterator[Connection]:
 
 def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
     """The first column of the first row that `sql` (driver SQL: `%(name)s` parameters, as
-    `exec_driver_sql` takes it) returns, or None when it returns no row. What the public reads
-    run on their `public_read` connection: one statement whose single value is the answer.
+    `exec_driver_sql` takes it) returns, or None when it returns no row or is a command that
+    returns none (`SET`). What the public reads run on their `public_read` connection: one
+    statement whose single value is the answer.
 
     Fast path: the statement goes straight to the psycopg cursor under the SQLAlchemy
     connection. `exec_driver_sql` would build an execution context, a cursor result with its
@@ -228,12 +229,14 @@ def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
       `SQLALCHEMY_RECORD_QUERIES`, a tracing tool), the statement runs through `exec_driver_sql`
       so that they see it."""
     if _statement_events_listened(connection.engine):
-        return connection.exec_driver_sql(sql, values).scalar()
+        result = connection.exec_driver_sql(sql, values)
+        return result.scalar() if result.returns_rows else None
     numbered_sql, names = numbered_placeholders(sql)
     # (SQLAlchemy types the driver connection as a DBAPI one, hence Any)
     cursor: Any = psycopg.RawCursor(psycopg_connection(connection))
     try:
-        row = cursor.execute(numbered_sql, [values[name] for name in names]).fetchone()
+        cursor.execute(numbered_sql, [values[name] for name in names])
+        row = cursor.fetchone() if cursor.description is not None else None
     except psycopg.Error as error:
         # SQLAlchemy's own handler for a failed execution (private, hence pinned versions and
         # tests/test_failure_drills.py): wraps the error, invalidates a lost connection.

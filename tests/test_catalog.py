@@ -377,7 +377,7 @@ def test_postgresql_built_listing_matches_the_documented_schema(app, client, mak
     from shop.models import Event
 
     with_price = make.event(
-        title='Quotes " and \\ and Århus ✓',
+        title='Quotes " and \\ and Århus ✓, a\ttab, a\nnew line and \x01',
         venue_id=places["cph"].id,
         category_id=places["jazz"].id,
         image_url="https://i/1.jpg",
@@ -405,6 +405,10 @@ def test_postgresql_built_listing_matches_the_documented_schema(app, client, mak
             }
         )
     assert same_json(body, expected), (body, expected)
+    # Byte for byte as PostgreSQL's json_build_object/json_agg write JSON (`"key" : value`,
+    # ", " between members; the listing writes it from templates, see json_bodies.LISTING_ITEM).
+    written = json.dumps(expected, separators=(", ", " : "), ensure_ascii=False)
+    assert body.decode() == written, (body.decode(), written)
 
 
 def test_postgresql_built_event_matches_the_documented_schema(app, client, make, places):
@@ -587,23 +591,30 @@ def test_catalogue_reads_run_on_the_driver_unless_statement_events_are_listened_
 ):
     """shop.database.read_value hands the statement to psycopg directly (SQLAlchemy's
     `exec_driver_sql` is not called), unless something listens to statement events: then it
-    goes through SQLAlchemy so that they see it. The answers are the same both ways."""
+    goes through SQLAlchemy so that they see it. The answers are the same both ways. A price
+    range's listing sets `plan_cache_mode` around its statement, through read_value too."""
     from sqlalchemy.engine import Connection
 
     event = make.event(title="Driver night")
-    make.ticket_type(event)
-    paths = ["/api/events", f"/api/events/{event.id}", "/api/events?q=driver"]
+    make.ticket_type(event, price=Decimal("150.00"))
+    paths = [
+        "/api/events",
+        f"/api/events/{event.id}",
+        "/api/events?q=driver",
+        "/api/events?minPrice=100",
+    ]
     with count_queries() as statements:
         through_sqlalchemy = [client.get(path) for path in paths]
-    assert len(statements) == 3
+    assert len(statements) == 6  # the price range: SET, the listing, RESET
 
     def refuse(*args, **kwargs):
         raise AssertionError("exec_driver_sql was called")
 
     monkeypatch.setattr(Connection, "exec_driver_sql", refuse)
     direct = [client.get(path) for path in paths]
-    assert [answer.status_code for answer in direct] == [200, 200, 200]
+    assert [answer.status_code for answer in direct] == [200, 200, 200, 200]
     assert [answer.data for answer in direct] == [answer.data for answer in through_sqlalchemy]
+    assert ids(direct[3]) == [event.id]
     assert client.get("/api/events/2147483647").status_code == 404
 
 

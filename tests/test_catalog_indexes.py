@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
 from shop.extensions import db
-from shop.models import Event
+from shop.models import Event, Venue
 from shop.services.catalog import EventFilters, event_listing
 from tests.factories import now
 
@@ -246,22 +246,39 @@ def prepared_generic_plan(connection, sql: str, values: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("word", "sort"),
-    [("harpsi", "starts_at"), ("concert", "starts_at"), ("concert", "-starts_at")],
-    ids=["rare", "common", "common latest first"],
+    ("words", "sort"),
+    [
+        ("harpsi", "starts_at"),
+        ("concert", "starts_at"),
+        ("concert", "-starts_at"),
+        ("harpsi recital", "starts_at"),
+        ("concert {city}", "starts_at"),
+        ("concert {city}", "-starts_at"),
+    ],
+    ids=[
+        "rare",
+        "common",
+        "common latest first",
+        "two rare words",
+        "two common words",
+        "two common words latest first",
+    ],
 )
-def test_the_one_search_plan_suits_rare_and_common_words(app, make, word, sort):
+def test_the_one_search_plan_suits_rare_and_common_words(app, make, words, sort):
     """Every search runs one generic plan (the words are hidden from the planner). On it a rare
     word's few matches are collected fortnight by fortnight and sorted without walking the
     upcoming events. A common word's matches are collected up to the cap (+1) of its 10 000,
     from its first fortnights only, to count them; its soonest-first page comes from the
     fortnights collected whole, and any other order's from walking the sort's index
-    (shop.services.catalog._search_page)."""
+    (shop.services.catalog._search_page). One word is read from `event_search_word`'s index
+    alone, several from the full-text index (migration 0011)."""
     from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
     from shop.services.catalog import filter_values, match_cap
 
     rare = make.event(title="Harpsichord recital")
-    filters = EventFilters(q=word, sort=sort)
+    with app.app_context():
+        city = db.session.get(Venue, rare.venue_id).city.split()[0]
+    filters = EventFilters(q=words.format(city=city), sort=sort)
     values = {**filter_values(filters), **page_values(1, 20, match_cap(filters))}
     with app.app_context():
         connection = db.session.connection()
@@ -269,6 +286,7 @@ def test_the_one_search_plan_suits_rare_and_common_words(app, make, word, sort):
         # planner rightly does that).
         insert_concerts(connection, 10000, like=rare)
         connection.exec_driver_sql("ANALYZE event")
+        connection.exec_driver_sql("ANALYZE event_search_word")
         sql = compile_once(listing_json_statement(filters), connection.dialect, values)
         nodes = prepared_generic_plan(connection, sql, values)
         db.session.rollback()
@@ -277,27 +295,33 @@ def test_the_one_search_plan_suits_rare_and_common_words(app, make, word, sort):
         for n in nodes
         if n["Node Type"] == "Index Scan" and n.get("Index Name") == "ix_event_published_starts_at"
     ]
-    # Matches come from the full-text index by fortnight (a bitmap each), never from reading
-    # the table, and the fortnights are read only as far as the count needs.
+    # Matches come by fortnight from an index (the full-text one: a bitmap each; or the words'
+    # table's primary key, read alone), never from reading the table, and the fortnights are
+    # read only as far as the count needs.
     periods = [n for n in nodes if n["Node Type"] == "Function Scan"]
     # (the event's indexes: the seats left read the live holds' own index too)
-    reads = [
+    full_text_reads = [
         n
         for n in nodes
         if n["Node Type"] == "Bitmap Index Scan" and n["Index Name"].startswith("ix_event_")
     ]
+    word_reads = [n for n in nodes if n.get("Index Name") == "pk_event_search_word"]
     collected = [n["Actual Rows"] for n in nodes if n.get("Subplan Name") == "CTE matches"]
     assert len(walks) == 1, nodes  # the branch for common words is always a walk
-    assert [n["Index Name"] for n in reads] == ["ix_event_published_search_periods"]
-    assert len(periods) == 1 and reads[0]["Actual Loops"] == periods[0]["Actual Rows"]
-    if word == "harpsi":
+    assert [n["Index Name"] for n in full_text_reads] == ["ix_event_published_search_periods"]
+    assert [n["Node Type"] for n in word_reads] == ["Index Only Scan"]
+    one_word = len(filters.q.split()) == 1
+    [reads], [unused] = (word_reads, full_text_reads) if one_word else (full_text_reads, word_reads)
+    assert unused["Actual Loops"] == 0
+    assert len(periods) == 1 and reads["Actual Loops"] == periods[0]["Actual Rows"]
+    if words.startswith("harpsi"):
         assert walks[0]["Actual Loops"] == 0 and collected == [1]
         # 10 000 concerts an hour apart: every one of their 30 fortnights is read.
-        assert reads[0]["Actual Loops"] >= 30
+        assert reads["Actual Loops"] >= 30
     else:
         assert collected == [match_cap(filters) + 1]
         # 336 concerts a fortnight: the count has its 1 001 within the first 4 fortnights.
-        assert reads[0]["Actual Loops"] <= 4
+        assert reads["Actual Loops"] <= 4
         # The soonest 20 are among the fortnights read whole: no walk. Latest first: walked.
         assert walks[0]["Actual Rows"] == (20 if sort == "-starts_at" else 0)
 

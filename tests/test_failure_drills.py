@@ -225,6 +225,9 @@ def test_a_public_read_that_fails_raises_what_sqlalchemy_would_and_the_connectio
             assert not raised.value.connection_invalidated
             assert read_value(connection, "SELECT %(n)s::int + 1", {"n": 1}) == 2
             assert read_value(connection, "SELECT 1 WHERE false", {}) is None
+            assert read_value(connection, "SET work_mem = '8MB'", {}) is None  # a command
+            assert read_value(connection, "SHOW work_mem", {}) == "8MB"
+            assert read_value(connection, "RESET work_mem", {}) is None
         assert engine.pool.checkedout() == 0
     finally:
         engine.dispose()

@@ -9,7 +9,15 @@ from shop.models.auth import (
 )
 from shop.models.base import Base
 from shop.models.cart import Cart, CartItem
-from shop.models.catalog import Category, Event, PublishedEventDay, TicketType, Venue
+from shop.models.catalog import (
+    Category,
+    Event,
+    EventSearchLexeme,
+    EventSearchWord,
+    PublishedEventDay,
+    TicketType,
+    Venue,
+)
 from shop.models.enums import CartStatus, EventStatus, OrderStatus, Role, TicketStatus
 from shop.models.order import Order, OrderItem, Ticket
 from shop.models.user import User
@@ -25,6 +33,8 @@ __all__ = [
     "CartStatus",
     "Category",
     "Event",
+    "EventSearchLexeme",
+    "EventSearchWord",
     "EventStatus",
     "IdempotencyKey",
     "Order",

@@ -186,6 +186,36 @@ class PublishedEventDay(Base):
     events: Mapped[int]
 
 
+class EventSearchWord(Base):
+    """One word of a published event's `search_vector`, with the event's 14-day period (see
+    `Event.search_periods`) and start: what a one-word search counts and sorts its matches from
+    without reading the events' rows (see `shop.services.catalog._search_page`).
+
+    Kept exact by database triggers in the same transaction as every insert, update, delete or
+    truncate of `event` (migration 0011); the application never writes it. `word` compares byte
+    by byte (`COLLATE "C"`), as a tsquery prefix compares lexemes, so the words starting with a
+    prefix are one range of the primary key."""
+
+    __tablename__ = "event_search_word"
+
+    period: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class EventSearchLexeme(Base):
+    """Every word a published event has had (its `search_vector`'s lexemes): what a search's
+    prefix words are expanded into, so the full-text index reads exact words (see
+    `event_search_exact_query`, migration 0011). Kept by the same triggers as
+    `EventSearchWord`; words are never taken out (one no event has any more only adds an
+    alternative that matches nothing)."""
+
+    __tablename__ = "event_search_lexeme"
+
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+
+
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 
