@@ -250,7 +250,8 @@ def check_command() -> None:
 
     Per ticket type, sold = valid + used tickets <= capacity and sold + live holds <= capacity;
     per order, total = the sum of its lines, one ticket per seat; open carts within their hold
-    limits. Read-only; safe to run at any time (e.g. after an incident, or from a cron job)."""
+    limits; the catalogue's day counts and search words (kept by triggers) match its events.
+    Read-only; safe to run at any time (e.g. after an incident, or from a cron job)."""
     from shop.services.consistency import find_violations
 
     violations = find_violations(
@@ -263,7 +264,9 @@ def check_command() -> None:
         click.echo(str(violation))
     if violations:
         raise click.ClickException(f"{len(violations)} violations.")
-    click.echo("Everything adds up: seats, tickets, order totals and holds.")
+    click.echo(
+        "Everything adds up: seats, tickets, order totals, holds and the catalogue's counts."
+    )
 
 
 @click.command("psql", context_settings={"ignore_unknown_options": True})

@@ -263,3 +263,36 @@ def test_flask_check_lists_every_violation_and_exits_1(runner, client, make, aut
         line.startswith("line_tickets:") and "quantity 2, tickets 1" in line for line in lines
     )
     assert "4 violations" in result.output
+
+
+def test_flask_check_finds_catalogue_counts_that_no_longer_match_the_events(runner, make, sql):
+    """The day counts and search words are kept by triggers; a row changed behind their back
+    (a bulk fix with triggers off, a restore of one table) is reported by `flask check`."""
+    event = make.event(title="Harbour jazz night")
+    day = sql(
+        "SELECT starts_on FROM published_event_day WHERE category_id = 0 AND venue_id = 0"
+        " AND starts_on = (:starts_at AT TIME ZONE 'UTC')::date",
+        starts_at=event.starts_at,
+    )[0]["starts_on"]
+    assert runner.invoke(args=["check"]).exit_code == 0
+    sql(
+        "UPDATE published_event_day SET events = events + 1"
+        " WHERE category_id = 0 AND venue_id = 0 AND starts_on = :day",
+        day=day,
+    )
+    sql("DELETE FROM event_search_word WHERE event_id = :id AND word = 'harbour'", id=event.id)
+    sql(
+        "INSERT INTO event_search_word (period, word, starts_at, event_id)"
+        " SELECT period, 'zzyzx', starts_at, event_id FROM event_search_word"
+        " WHERE event_id = :id LIMIT 1",
+        id=event.id,
+    )
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    day_line = f"event_days: day {day} (category 0, venue 0; 0: any)"
+    assert f"{day_line}: counted 2, published events 1" in lines
+    assert f"search_words: event {event.id} word 'harbour': missing" in lines
+    assert f"search_words: event {event.id} word 'zzyzx': not a published event's word" in lines
+    assert f"search_words: event {event.id} word 'zzyzx': not among the lexemes" in lines
+    assert "4 violations" in result.output

@@ -10,7 +10,12 @@ rows breaking it (none when all is well):
 - `order_total`: per order, `total` = the sum of its lines' totals;
 - `line_tickets`: per order line, one ticket per seat (tickets = `quantity`);
 - `cart_hold`: an open (`active`) cart with lines has a hold end (expired or not) no further
-  than one hold period from now, and no more renewals than allowed.
+  than one hold period from now, and no more renewals than allowed;
+- `event_days`: `published_event_day` (kept by triggers, what the listing counts from) holds
+  the number of published events starting on each day, in all, per category and per venue;
+- `search_words`: `event_search_word` (kept by triggers, what a one-word search reads) holds
+  exactly the words of the published events, each with its event's period and start, and
+  every one of them is in `event_search_lexeme` (what prefixes are expanded into).
 
 Every concurrency test and failure drill ends with `find_violations(...) == []`.
 """
@@ -87,6 +92,50 @@ RULES = {
         ORDER BY c.id
         """
     ),
+    # A day whose counter left zero behind is fine (counters are netted, not deleted).
+    "event_days": text(
+        """
+        WITH recounted AS (
+            SELECT coalesce(category_id, 0) AS category_id, coalesce(venue_id, 0) AS venue_id,
+                   starts_on, count(*) AS events
+            FROM (
+                SELECT category_id, venue_id, (starts_at AT TIME ZONE 'UTC')::date AS starts_on
+                FROM event WHERE status = 'published'
+            ) AS published
+            GROUP BY GROUPING SETS ((starts_on), (category_id, starts_on), (venue_id, starts_on))
+        )
+        SELECT coalesce(d.category_id, r.category_id) AS category_id,
+               coalesce(d.venue_id, r.venue_id) AS venue_id,
+               coalesce(d.starts_on, r.starts_on) AS starts_on,
+               coalesce(d.events, 0) AS counted, coalesce(r.events, 0) AS events
+        FROM published_event_day AS d
+        FULL JOIN recounted AS r
+            ON (r.category_id, r.venue_id, r.starts_on) = (d.category_id, d.venue_id, d.starts_on)
+        WHERE coalesce(d.events, 0) <> coalesce(r.events, 0)
+        ORDER BY 3, 1, 2
+        """
+    ),
+    "search_words": text(
+        """
+        WITH expected AS (
+            SELECT event_search_period(e.starts_at) AS period, w.lexeme COLLATE "C" AS word,
+                   e.starts_at, e.id AS event_id
+            FROM event AS e CROSS JOIN unnest(e.search_vector) AS w
+            WHERE e.status = 'published'
+        ), kept AS (
+            SELECT period, word, starts_at, event_id FROM event_search_word
+        )
+        SELECT event_id, word, 'missing' AS problem FROM (TABLE expected EXCEPT TABLE kept) AS m
+        UNION ALL
+        SELECT event_id, word, 'not a published event''s word'
+        FROM (TABLE kept EXCEPT TABLE expected) AS x
+        UNION ALL
+        SELECT DISTINCT ON (k.word) k.event_id, k.word, 'not among the lexemes'
+        FROM kept AS k
+        WHERE NOT EXISTS (SELECT 1 FROM event_search_lexeme AS l WHERE l.word = k.word)
+        ORDER BY 1, 2
+        """
+    ),
 }
 
 
@@ -113,6 +162,14 @@ def _describe(rule: str, row: Row[Any]) -> Violation:
             f"order {row.order_id} line {row.id}",
             f"quantity {row.quantity}, tickets {row.tickets}",
         )
+    if rule == "event_days":
+        return Violation(
+            rule,
+            f"day {row.starts_on} (category {row.category_id}, venue {row.venue_id}; 0: any)",
+            f"counted {row.counted}, published events {row.events}",
+        )
+    if rule == "search_words":
+        return Violation(rule, f"event {row.event_id} word {row.word!r}", str(row.problem))
     return Violation(
         rule,
         f"cart {row.id}",
