@@ -94,6 +94,17 @@ def bench_database(events: int) -> str:
     return url
 
 
+def environ_for(path: str) -> dict:
+    """A WSGI environ for `GET path`, for benches that call the app in-process (no socket)."""
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path=path, method="GET", base_url="http://127.0.0.1:5000")
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
 def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

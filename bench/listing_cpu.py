@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.common import bench_database, python_env
+from bench.common import bench_database, environ_for, python_env
 
 if "--code" in sys.argv:  # before anything imports `shop` (bench.common put this checkout first)
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
@@ -55,16 +55,6 @@ os.environ.update(python_env())  # rate limits off, log at WARNING: before `shop
 from bench.mixes import browse_paths, detail_paths, public_event_ids, search_paths
 
 CATALOGUES = (10_000, 100_000)
-
-
-def environ_for(path: str) -> dict:
-    from werkzeug.test import EnvironBuilder
-
-    builder = EnvironBuilder(path=path, method="GET", base_url="http://127.0.0.1:5320")
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
 
 
 def serve(app, environs: list[dict]) -> tuple[float, float]:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.common import bench_database
+from bench.common import bench_database, environ_for
 
 if "--code" in sys.argv:  # before anything imports `shop`
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
@@ -120,16 +120,6 @@ def log_level(level: int) -> Iterator[None]:
         yield
     finally:
         root.setLevel(before)
-
-
-def environ_for(path: str) -> dict:
-    from werkzeug.test import EnvironBuilder
-
-    builder = EnvironBuilder(path=path, method="GET", base_url="http://127.0.0.1:5231")
-    try:
-        return builder.get_environ()
-    finally:
-        builder.close()
 
 
 @contextlib.contextmanager

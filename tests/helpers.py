@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg
@@ -267,3 +268,14 @@ def run_in_threads(count: int, action):
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(go, range(count)))
+
+
+def new_event_body(venue, category, starts, title: str = "New Year Gala") -> dict:
+    """What an admin posts to create a four-hour event (`POST /api/admin/events`)."""
+    return {
+        "title": title,
+        "startsAt": starts.isoformat(),
+        "endsAt": (starts + timedelta(hours=4)).isoformat(),
+        "venueId": venue.id,
+        "categoryId": category.id,
+    }

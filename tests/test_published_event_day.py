@@ -14,6 +14,7 @@ from sqlalchemy import text
 from shop.database import libpq_url
 from shop.extensions import db
 from tests.factories import now
+from tests.helpers import new_event_body
 
 COUNTS_FROM_EVENTS = text(
     "SELECT coalesce(category_id, 0), coalesce(venue_id, 0), starts_on, count(*) FROM ("
@@ -53,13 +54,7 @@ def admin(make, auth):
 def test_admin_changes_move_events_in_and_out_of_the_day_counts(app, client, make, admin):
     venue, category = make.venue(), make.category()
     starts = now() + timedelta(days=20)
-    body = {
-        "title": "New Year Gala",
-        "startsAt": starts.isoformat(),
-        "endsAt": (starts + timedelta(hours=4)).isoformat(),
-        "venueId": venue.id,
-        "categoryId": category.id,
-    }
+    body = new_event_body(venue, category, starts)
     event_id = client.post("/api/admin/events", json=body, headers=admin).get_json()["data"]["id"]
     assert assert_day_counts_match_events(app) == {}  # a draft is not listed
     tiers = f"/api/admin/events/{event_id}/ticket-types"

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from shop.extensions import db
 from tests.factories import now
+from tests.helpers import new_event_body
 
 WORDS_FROM_EVENTS = text(
     "SELECT event_search_period(starts_at), w.lexeme, starts_at, id"
@@ -50,13 +51,7 @@ def admin(make, auth):
 def test_admin_changes_keep_the_search_words(app, client, make, admin):
     venue, category = make.venue(city="Aarhus"), make.category(name="Opera")
     starts = now() + timedelta(days=20)
-    body = {
-        "title": "New Year Gala",
-        "startsAt": starts.isoformat(),
-        "endsAt": (starts + timedelta(hours=4)).isoformat(),
-        "venueId": venue.id,
-        "categoryId": category.id,
-    }
+    body = new_event_body(venue, category, starts)
     event_id = client.post("/api/admin/events", json=body, headers=admin).get_json()["data"]["id"]
     assert assert_words_match_events(app) == set()  # a draft is not listed
     tiers = f"/api/admin/events/{event_id}/ticket-types"
