@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from shop.extensions import db
 from tests.factories import now
-from tests.helpers import new_event_body
+from tests.helpers import new_event_body, run_together, violations
 
 WORDS_FROM_EVENTS = text(
     "SELECT event_search_period(starts_at), w.lexeme, starts_at, id"
@@ -271,3 +271,36 @@ def test_a_search_of_several_words_reads_them_as_exact_words(app):
     statement = listing_json_statement(EventFilters(q="nigh kold"))
     sql = str(statement.compile(dialect=postgresql.psycopg.dialect()))
     assert "event_period_search_template(event_search_exact_query(" in sql
+
+
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_concurrent_admin_edits_that_add_the_same_new_words_keep_the_search_words(app, make, admin):
+    """Twelve admins rename twelve events at the same moment, every new title bringing the same
+    two words the catalogue never had (so every trigger inserts them into event_search_lexeme at
+    once), half of them also moving their event to another fortnight: every edit succeeds (no
+    deadlock, no 5xx), the words table equals the events' words, `flask check` finds nothing, and
+    a prefix of the new word finds all twelve."""
+    events = [make.event(title=f"Quiet evening {i}") for i in range(12)]
+
+    def rename(i, event):
+        def act():
+            body = {"title": f"Zorblat quuxbar evening {i}"}
+            if i % 2:
+                body["startsAt"] = (event.starts_at + timedelta(days=30)).isoformat()
+                body["endsAt"] = (event.starts_at + timedelta(days=30, hours=2)).isoformat()
+            response = app.test_client().patch(
+                f"/api/admin/events/{event.id}", json=body, headers=admin
+            )
+            return response.status_code
+
+        return act
+
+    statuses = run_together([rename(i, event) for i, event in enumerate(events)])
+
+    assert statuses == [200] * 12
+    assert_words_match_events(app)
+    assert violations(app) == []
+    found = app.test_client().get("/api/events?q=quuxb&pageSize=20").get_json()
+    assert found["meta"]["totalItems"] == 12
+    assert {item["id"] for item in found["data"]} == {event.id for event in events}
