@@ -94,6 +94,13 @@ def bench_database(events: int) -> str:
     return url
 
 
+def import_shop_from_code_argument() -> None:
+    """With `--code DIR` on the command line, `import shop` finds DIR's checkout first (for an
+    in-process before/after). Call it before anything imports `shop`."""
+    if "--code" in sys.argv:
+        sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
+
+
 def environ_for(path: str) -> dict:
     """A WSGI environ for `GET path`, for benches that call the app in-process (no socket)."""
     from werkzeug.test import EnvironBuilder

@@ -46,13 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.common import bench_database, environ_for, python_env
+from bench.common import bench_database, environ_for, import_shop_from_code_argument, python_env
 
-if "--code" in sys.argv:  # before anything imports `shop` (bench.common put this checkout first)
-    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
+import_shop_from_code_argument()
 os.environ.update(python_env())  # rate limits off, log at WARNING: before `shop` reads them
 
-from bench.mixes import browse_paths, detail_paths, public_event_ids, search_paths
+from bench.mixes import browse_paths, detail_paths, public_event_ids, search_paths  # noqa: E402 (after import_shop_from_code_argument)
 
 CATALOGUES = (10_000, 100_000)
 

@@ -37,12 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.common import bench_database, environ_for
+from bench.common import bench_database, environ_for, import_shop_from_code_argument
 
-if "--code" in sys.argv:  # before anything imports `shop`
-    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
+import_shop_from_code_argument()
 
-from shop.database import libpq_url
+from shop.database import libpq_url  # noqa: E402 (after import_shop_from_code_argument)
 
 
 def event_detail_body(event_id: int) -> bytes:
