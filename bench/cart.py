@@ -1,6 +1,6 @@
 """Add-to-cart cost in-process, and the hold drill: how many seats one client address can hold.
 
-    python bench/cart.py [--adds 300] [--flood 1000]
+    python bench/cart.py [--adds 300] [--flood 1000] [--code DIR] [--calls]
 
 In-process (Flask's test client, no HTTP server, so the figure is the app and its SQL): the
 median and p90 of `POST /api/cart/items` answered with the cart (wall clock, PostgreSQL's work
@@ -16,6 +16,8 @@ prints the seats that address holds afterwards (cap 20), then whether a buyer fr
 address still buys. `flood()` is importable (bench/abuse.py can call it).
 
 Everything runs on its own database `shop_bench_cart` (embedded server, or BENCH_DATABASE_URL's).
+`--code DIR` measures another checkout's app (say, main's) with this same script and database:
+run it and this checkout's turn about for a same-run before/after.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from bench.common import import_shop_from_code_argument  # noqa: E402
+
+import_shop_from_code_argument()
 
 from sqlalchemy import event, text  # noqa: E402
 
@@ -134,8 +140,26 @@ def counting_statements(app):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def timed_adds(app, client, label, count, before, add) -> None:
-    """Run `before()` (untimed) then `add()` (timed, must answer 201) `count` times."""
+def calls_per_add(before, add, first: int, count: int = 20) -> float:
+    """Python function calls per `add()` (cProfile), over `count` extra adds numbered from
+    `first`: a figure of the app's work that a busy machine does not blur."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    for n in range(first, first + count):
+        before(n)
+        profile.enable()
+        response = add(n)
+        profile.disable()
+        assert response.status_code == 201, response.get_data(as_text=True)
+    return pstats.Stats(profile).total_calls / count
+
+
+def timed_adds(app, client, label, count, before, add, calls: bool = False) -> None:
+    """Run `before()` (untimed) then `add()` (timed, must answer 201) `count` times; with
+    `calls`, first count the Python function calls of 20 more adds (not timed)."""
+    per_add = f"  Python calls {calls_per_add(before, add, count):5.0f}" if calls else ""
     timings = []
     cpu = []
     statements = []
@@ -153,11 +177,11 @@ def timed_adds(app, client, label, count, before, add) -> None:
         f"{label:<26} median {statistics.median(timings):5.2f} ms"
         f"  p90 {timings[int(len(timings) * 0.9)]:5.2f} ms"
         f"  app CPU {statistics.median(cpu):5.2f} ms"
-        f"  SQL statements {statistics.median(statements):.0f}"
+        f"  SQL statements {statistics.median(statements):.0f}{per_add}"
     )
 
 
-def measure_adds(app, adds: int) -> None:
+def measure_adds(app, adds: int, calls: bool = False) -> None:
     tier_ids, token = arrange(app)
     client = app.test_client()
     signed_in = {"Authorization": f"Bearer {token}"}
@@ -181,6 +205,7 @@ def measure_adds(app, adds: int) -> None:
         adds,
         lambda n: client.delete("/api/cart", headers=signed_in),
         lambda n: add(tier_ids[0], signed_in),
+        calls,
     )
     client.delete("/api/cart", headers=signed_in)
     for tier_id in tier_ids[:19]:
@@ -196,7 +221,7 @@ def measure_adds(app, adds: int) -> None:
         line_of_the_20th.append(response.get_json()["data"]["items"][-1]["id"])
         return response
 
-    timed_adds(app, client, "signed-in, 19 lines", adds, drop_20th, add_20th)
+    timed_adds(app, client, "signed-in, 19 lines", adds, drop_20th, add_20th, calls)
     timed_adds(
         app,
         client,
@@ -204,6 +229,7 @@ def measure_adds(app, adds: int) -> None:
         adds,
         lambda n: None,
         lambda n: add(tier_ids[0], address=f"10.{n // 250}.{n % 250}.1"),
+        calls,
     )
 
 
@@ -267,10 +293,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adds", type=int, default=300, help="timed adds per scenario")
     parser.add_argument("--flood", type=int, default=1000, help="adds from one address")
+    parser.add_argument("--code", type=Path, help="measure another checkout's app")
+    parser.add_argument(
+        "--calls", action="store_true", help="also Python function calls per add (cProfile)"
+    )
     args = parser.parse_args()
     app = bench_app()
-    print(f"add-to-cart in-process ({args.adds} adds each; {ROOT.name})")
-    measure_adds(app, args.adds)
+    code = args.code.resolve().name if args.code else ROOT.name
+    print(f"add-to-cart in-process ({args.adds} adds each; {code})")
+    measure_adds(app, args.adds, args.calls)
     result = flood(app, args.flood)
     print(
         f"drill: {args.flood} adds from one address in {result['seconds']:.1f} s:"
