@@ -68,6 +68,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "security/test_injection.py": (3,),
     "test_auth.py": (4,),
     "test_cart.py": (4,),
+    "test_cart_json.py": (4,),
     "test_cart_concurrency.py": (4,),
     "test_lapsed_hold_concurrency.py": (4,),
     "security/test_api2_authentication.py": (4,),

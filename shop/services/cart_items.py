@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
@@ -294,8 +294,8 @@ def _write_hold_and_line(
     in one statement; returns the line's id and timestamps.
 
     The cart is an ORM object whose changes (from begin_change) are written here by hand, so the
-    session is then told that the values it holds are the stored ones (`set_committed_value`):
-    the route's commit finds nothing left to flush. Anything else begin_change left unwritten
+    session is then told that the values it holds are the stored ones (see below): the route's
+    commit finds nothing left to flush. Anything else begin_change left unwritten
     (a guest cart handed to the user who signed in changes its `user_id`) is flushed first, the
     ORM's usual way."""
     cart = change.cart
@@ -320,8 +320,16 @@ def _write_hold_and_line(
         )
         .one()
     )
-    for column, value in values.items():
-        set_committed_value(cart, column, value)
+    # The session must now take the cart as stored. `set_committed_value` would make each value
+    # committed but leave the object flagged as modified, and the route's commit would then run
+    # a whole (empty) flush for it: ~100-300 µs of CPU for nothing. Taking the object out of the
+    # session (`make_transient`, this object alone, no cascade) and back in as a row as read
+    # (`make_transient_to_detached`, what add_item does for a new line) marks it clean: the
+    # commit finds nothing to flush. Everything it holds is what the statement above stored
+    # (anything else was flushed before it).
+    make_transient(cart)
+    make_transient_to_detached(cart)
+    session.add(cart)
     return written
 
 
