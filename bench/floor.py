@@ -16,7 +16,9 @@ measures, in the same interleaved rounds and beside the same hello, how far the 
       answering the same URLs with the same statements, served like the shop;
   (c) the same bare app running a trivial page statement (20 events by an index, no count, no
       seats left: the issue's "bare Flask + psycopg page query" reference);
-  (d) the shop itself on the same URLs (as bench/run_all.py measures it).
+  (d) the shop itself on the same URLs (as bench/run_all.py measures it);
+  (e) the bare app sending a body of the mix's mean size without any SQL (the stack's floor
+      for such an answer).
 
 wrk -t2 -c16 drives hello, (b), (c) and (d); each workload runs --seconds per round, --runs
 rounds interleaved, figures are medians. CPU per request is read from /proc for the gunicorn
@@ -52,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -282,6 +285,16 @@ def wrk_figures(port: int, master, paths: list[str] | None, seconds: int) -> Fig
     )
 
 
+def mean_body_size(port: int, paths: list[str], count: int = 300) -> int:
+    """The mean length of the answers to `count` of `paths` (spread over the list)."""
+    step = max(1, len(paths) // count)
+    sizes = []
+    for path in paths[::step][:count]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as answer:
+            sizes.append(len(answer.read()))
+    return round(statistics.mean(sizes))
+
+
 def median(runs: list[Figures]) -> Figures:
     return Figures(
         *(statistics.median(getattr(run, name) for run in runs) for name in Figures.__annotations__)
@@ -324,6 +337,7 @@ def main() -> None:
                 (f"{mix} {tag}: (d) shop", "shop", size, mix),
                 (f"{mix} {tag}: (b) bare app", "bare", size, mix),
                 (f"{mix} {tag}: (a) pgbench", "pgbench", size, mix),
+                (f"{mix} {tag}: (e) body, no SQL", "body", size, mix),
             ]
         workloads += [
             (f"trivial page {tag}: (c) bare app", "trivial", size, ""),
@@ -350,13 +364,24 @@ def main() -> None:
                 )
             )
 
+        # The mean size of each mix's answers, for its body-only workload (e).
+        body_paths = {
+            (size, mix): [f"/body?bytes={mean_body_size(ports[f'bare {size}'], paths[mix])}"]
+            for size in sizes
+            for mix in mixes
+        }
+
         def measure(kind: str, size: int, mix: str, seconds: int) -> Figures:
             if kind == "pgbench":
                 return pgbench_run(databases[size], scripts[mix], seconds, args.warmup)
             server = (
                 "hello" if kind == "hello" else f"{'shop' if kind == 'shop' else 'bare'} {size}"
             )
-            chosen = {"hello": None, "trivial": trivial_paths}.get(kind, paths.get(mix))
+            chosen = {
+                "hello": None,
+                "trivial": trivial_paths,
+                "body": body_paths.get((size, mix)),
+            }.get(kind, paths.get(mix))
             return wrk_figures(ports[server], masters[server], chosen, seconds)
 
         for _label, kind, size, mix in workloads:  # warm up every worker and its connection
@@ -416,30 +441,46 @@ def report(figures: dict[str, Figures], workloads, args, loads, elapsed: float) 
     for size in sizes:
         tag = f"{size // 1000}k"
         trivial = figures[f"trivial page {tag}: (c) bare app"]
-        trivial_machine = CORES * 1e6 / trivial.rps
         for mix in args.mixes.split(","):
             shop = figures[f"{mix} {tag}: (d) shop"]
             bare = figures[f"{mix} {tag}: (b) bare app"]
+            body = figures[f"{mix} {tag}: (e) body, no SQL"]
             alone = figures[f"{mix} {tag}: (a) pgbench"]
-            shop_machine, bare_machine = CORES * 1e6 / shop.rps, CORES * 1e6 / bare.rps
             print(
-                f"\n{mix} {tag}: the shop {shop_machine:.0f} µs a request"
-                f" ({shop.rps / hello.rps:.3f} x hello) ="
-                f" stack floor (trivial page) {trivial_machine:.0f}"
-                f" + these statements' work over the trivial one {bare_machine - trivial_machine:.0f}"
-                f" + the shop's own Python over the bare app {shop_machine - bare_machine:.0f}"
+                f"\n{mix} {tag}, per request: machine µs (cores / req/s) and own CPU µs (app + db +"
+                " load), each step over the one above"
             )
+            ladder = [
+                ("hello", hello),
+                ("(e) a body of the mix's size, no SQL", body),
+                ("(b) the shop's statement, bare app", bare),
+                ("(d) the shop's own Python (the shop)", shop),
+            ]
+            above = None
+            for name, figure in ladder:
+                machine, own = CORES * 1e6 / figure.rps, own_cpu(figure)
+                step = (
+                    f"  +{machine - CORES * 1e6 / above.rps:>6.0f}  +{own - own_cpu(above):>6.0f}"
+                    if above
+                    else ""
+                )
+                print(
+                    f"  {name:<40} {machine:>6.0f} {own:>6.0f}{step}"
+                    f"   {figure.rps / hello.rps:.3f} x hello ({own_cpu(hello) / own:.3f} by CPU)"
+                )
+                above = figure
             print(
-                f"  PostgreSQL alone: {alone.db_us:.0f} µs of its CPU a statement"
-                f" ({alone.db_us / budget:.0%} of the {budget:.0f} µs budget;"
-                f" in the shop {shop.db_us:.0f}, in the bare app {bare.db_us:.0f});"
-                f" pgbench's {alone.rps:.0f} statements/s = {alone.rps / hello.rps:.2f} x hello"
+                f"  {TARGET} x hello allows {budget:.0f} machine µs ({own_cpu(hello) / TARGET:.0f}"
+                f" own CPU µs at hello's {own_cpu(hello):.0f}); PostgreSQL alone (pgbench) spends"
+                f" {alone.db_us:.0f} µs of its CPU a statement ({alone.db_us / budget:.0%} of the"
+                f" machine budget; {bare.db_us:.0f} in the bare app, {shop.db_us:.0f} in the"
+                f" shop) and runs {alone.rps:.0f}/s = {alone.rps / hello.rps:.2f} x hello"
             )
-            verdict = "reachable" if bare.rps / hello.rps >= TARGET else "NOT reachable"
+            verdict = "within" if bare.rps / hello.rps >= TARGET else "NOT within"
             print(
-                f"  the bare app on the same SQL: {bare.rps / hello.rps:.3f} x hello, so"
-                f" {TARGET} x is {verdict} by app work alone with this SQL; with the trivial"
-                f" page the same stack reaches {trivial.rps / hello.rps:.3f} x"
+                f"  with no Python beyond the bare app's, this SQL gives {bare.rps / hello.rps:.3f}"
+                f" x hello: {TARGET} x is {verdict} reach of app work alone; a trivial page"
+                f" statement on the same stack gives {trivial.rps / hello.rps:.3f} x"
             )
     (start, end) = (" ".join(f"{value:.1f}" for value in load) for load in loads)
     print(

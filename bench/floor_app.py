@@ -11,7 +11,9 @@ No flask-smorest, no request hooks, no rate limiter, no ETag, no SQLAlchemy engi
   with `SET`/`RESET plan_cache_mode` around it where the shop has them) and answers with the
   bytes PostgreSQL sent;
 - `GET /page?page=N` runs a trivial page statement instead: 20 upcoming events by the start-time
-  index, no count, no seats left (the issue's "bare Flask + psycopg page query" reference).
+  index, no count, no seats left (the issue's "bare Flask + psycopg page query" reference);
+- `GET /body?bytes=N` sends N bytes without asking PostgreSQL anything: what the stack costs
+  for a body the size of a listing's, before any SQL.
 
 Each worker keeps one psycopg connection (a sync worker serves one request at a time), in
 autocommit, and sends each statement to libpq as a named prepared statement, prepared on its
@@ -22,6 +24,7 @@ prepares a statement from its 5th run on a connection: the same plans once warm.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -88,6 +91,16 @@ def listing():
     body = run(sql, parameters)
     checked(pgconn().exec_(CUSTOM_PLANS_OFF))
     return Response(body, mimetype="application/json")
+
+
+@app.get("/body")
+def body_only():
+    return Response(_body(int(request.args["bytes"])), mimetype="application/json")
+
+
+@functools.lru_cache(maxsize=4)
+def _body(size: int) -> bytes:
+    return b'{"data" : "' + b"x" * max(0, size - 14) + b'"}'
 
 
 @app.get("/page")
