@@ -30,8 +30,9 @@ pgbench runs in its simple protocol with SQL-level `PREPARE` once per connection
 `EXECUTE name(values)` per URL: its extended protocol (-M prepared) would read the `:MI` of the
 shop's `'HH24:MI:SS'` format as a pgbench variable. A prepared statement is planned the same
 way either way (PostgreSQL's plan cache); `EXECUTE` adds parsing a one-line statement, a few
-µs. The URL is drawn at random per transaction and found by a binary tree of `\\if`s in the
-script (no lookup query). The first seconds of each pgbench run (new connections prepare and
+µs. The URL is drawn at random per transaction: pgbench draws one of up to 128 scripts (the
+sample's URLs grouped by statement, weighted by their number), the script one of its URLs by a
+binary tree of `\\if`s (no lookup query). The first seconds of each pgbench run (new connections prepare and
 plan, as a worker does once in its life) are left out: PostgreSQL's CPU and the transactions
 are counted over a window after --warmup seconds, from pgbench's per-second log.
 
@@ -109,21 +110,42 @@ def sql_literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def pgbench_script(paths: list[str]) -> str:
-    """A pgbench script that runs, per transaction, what the shop sends for one of `paths`
-    (drawn at random): `SET plan_cache_mode` where the shop sets it, the listing statement
-    (`EXECUTE` of the same SQL, prepared once per connection), `RESET`.
+# pgbench takes at most 128 scripts (-f); each gets a share of the sample.
+MAX_SCRIPTS = 128
+
+
+@dataclass
+class Script:
+    """A pgbench script, its weight (how many of the sample's URLs it holds) and the name of
+    the statement it prepares."""
+
+    text: str
+    weight: int
+    prepared: str
+
+
+def pgbench_scripts(paths: list[str]) -> list[Script]:
+    """pgbench scripts that run, per transaction, what the shop sends for one of `paths`
+    (drawn at random, each as likely): `SET plan_cache_mode` where the shop sets it, the
+    listing statement (`EXECUTE` of the same SQL, prepared once per connection), `RESET`.
 
     The prepared statements' text is exactly what PostgreSQL receives from the shop (psycopg's
     `$n` form). pgbench replaces `:name` with a variable's value in its simple protocol only
     when the variable exists, so the SQL's own `:MI` and `::INTEGER` pass through untouched
-    (its variables are named `floor_*`)."""
-    names: dict[bytes, str] = {}
-    requests = []
+    (its variables are named `floor_*`).
+
+    Why many scripts: pgbench skips the commands of an `\\if` branch not taken one by one, so
+    a script's cost per transaction grows with its length (one script of 5 000 URLs cost
+    pgbench ~290 µs of CPU a transaction, on the cores PostgreSQL needs). The URLs are grouped
+    by statement and cut into scripts of a few dozen; pgbench draws a script by weight, the
+    script a URL: every URL of the sample as likely as in one script. Each script prepares
+    only its own statement."""
+    by_statement: dict[bytes, list[list[str]]] = {}
     for path in paths:
         statement = listing_statement(dict(parse_qsl(urlsplit(path).query)))
         sql, values = statement.numbered()
-        name = names.setdefault(sql, f"floor_{len(names)}")
+        requests = by_statement.setdefault(sql, [])
+        name = f"floor_{list(by_statement).index(sql)}"
         execute = f"EXECUTE {name}({', '.join(sql_literal(value) for value in values)});"
         if statement.custom_plan:
             requests.append(
@@ -131,20 +153,26 @@ def pgbench_script(paths: list[str]) -> str:
             )
         else:
             requests.append([execute])
-    prepares = [f"PREPARE {name} AS {sql.decode()};" for sql, name in names.items()]
-    return script_around(prepares, requests)
+    per_script = math.ceil(len(paths) / (MAX_SCRIPTS - len(by_statement)))
+    scripts = []
+    for number, (sql, requests) in enumerate(by_statement.items()):
+        name = f"floor_{number}"
+        for first in range(0, len(requests), per_script):
+            chunk = requests[first : first + per_script]
+            scripts.append(Script(script_around(name, sql, chunk), len(chunk), name))
+    return scripts
 
 
-def trivial_script(pages: int = TRIVIAL_PAGES) -> str:
+def trivial_scripts(pages: int = TRIVIAL_PAGES) -> list[Script]:
     """pgbench's version of the bare app's trivial page: pages 1..`pages` at random."""
     requests = [[f"EXECUTE floor_page({(page - 1) * 20});"] for page in range(1, pages + 1)]
-    return script_around([f"PREPARE floor_page AS {TRIVIAL_PAGE.decode()};"], requests)
+    return [Script(script_around("floor_page", TRIVIAL_PAGE, requests), pages, "floor_page")]
 
 
-def script_around(prepares: list[str], requests: list[list[str]]) -> str:
-    """Prepare once per connection (`floor_ready`, set to 0 for every client by `-D`), then
-    one of `requests` at random per transaction, found by a binary tree of `\\if`s (log2 of
-    the sample's size comparisons, instead of a lookup query to PostgreSQL)."""
+def script_around(name: str, sql: bytes, requests: list[list[str]]) -> str:
+    """Prepare `sql` as `name` once per connection (`:name_ready`, 0 for every client by `-D`
+    until this sets it), then one of `requests` at random per transaction, found by a binary
+    tree of `\\if`s (instead of a lookup query to PostgreSQL)."""
 
     def tree(low: int, high: int) -> list[str]:
         if low == high:
@@ -160,9 +188,9 @@ def script_around(prepares: list[str], requests: list[list[str]]) -> str:
 
     return "\n".join(
         [
-            "\\if :floor_ready = 0",
-            *prepares,
-            "\\set floor_ready 1",
+            f"\\if :{name}_ready = 0",
+            f"PREPARE {name} AS {sql.decode()};",
+            f"\\set {name}_ready 1",
             "\\endif",
             f"\\set floor_request random(0, {len(requests) - 1})",
             *tree(0, len(requests) - 1),
@@ -171,12 +199,16 @@ def script_around(prepares: list[str], requests: list[list[str]]) -> str:
     )
 
 
-def pgbench_run(url: str, script: str, seconds: int, warmup: int) -> Figures:
-    """pgbench -c16 -j2 on `script`; transactions and CPU counted over `seconds` after
+def pgbench_run(url: str, scripts: list[Script], seconds: int, warmup: int) -> Figures:
+    """pgbench -c16 -j2 on `scripts`; transactions and CPU counted over `seconds` after
     `warmup` seconds (the backends are alive then, so their CPU can be read)."""
     with tempfile.TemporaryDirectory() as work:
-        script_file = Path(work, "floor.sql")
-        script_file.write_text(script)
+        files = []
+        for number, script in enumerate(scripts):
+            path = Path(work, f"floor_{number}.sql")
+            path.write_text(script.text)
+            files += ["-f", f"{path}@{script.weight}"]
+        ready = sorted({f"{script.prepared}_ready=0" for script in scripts})
         command = [
             embedded_bin("pgbench"),
             "-n",
@@ -188,10 +220,8 @@ def pgbench_run(url: str, script: str, seconds: int, warmup: int) -> Figures:
             "2",
             "-T",
             str(warmup + seconds + 2),
-            "-D",
-            "floor_ready=0",
-            "-f",
-            str(script_file),
+            *(argument for variable in ready for argument in ("-D", variable)),
+            *files,
             "-l",
             "--aggregate-interval=1",
             "--log-prefix",
@@ -323,8 +353,8 @@ def main() -> None:
     started, load_before = time.time(), os.getloadavg()
     paths = {mix: MIXES[mix]() for mix in mixes}
     samples = {mix: random.Random(12).sample(paths[mix], args.sample) for mix in mixes}
-    scripts = {mix: pgbench_script(samples[mix]) for mix in mixes}
-    scripts["trivial page"] = trivial_script()
+    scripts = {mix: pgbench_scripts(samples[mix]) for mix in mixes}
+    scripts["trivial page"] = trivial_scripts()
     databases = {size: bench_database(size) for size in sizes}
 
     # (label, kind, size, mix): kind "hello", "shop", "bare", "trivial" (bare app's /page),
@@ -384,9 +414,12 @@ def main() -> None:
             }.get(kind, paths.get(mix))
             return wrk_figures(ports[server], masters[server], chosen, seconds)
 
-        for _label, kind, size, mix in workloads:  # warm up every worker and its connection
+        # Warm up every worker and its connection; the mixes longer: each of the shop's four
+        # workers compiles each of the mix's ~30 statements once (tens of ms each), and
+        # psycopg prepares a statement on its 5th run on a connection.
+        for _label, kind, size, mix in workloads:
             if kind != "pgbench":
-                measure(kind, size, mix, 1)
+                measure(kind, size, mix, 3 if kind in ("shop", "bare") else 1)
         for _ in range(args.runs):
             for label, kind, size, mix in workloads:
                 runs[label].append(measure(kind, size, mix, args.seconds))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bench.floor import pgbench_script, sql_literal
+from bench.floor import MAX_SCRIPTS, pgbench_scripts, sql_literal
 from bench.floor_sql import listing_statement
 from bench.mixes import browse_paths, search_paths
 
@@ -63,20 +63,33 @@ def test_floor_statement_is_what_the_listing_route_sends(client, path):
     assert {name for name in parameters if f"%({name})s" in expected.sql} == set(expected.values)
 
 
-def test_pgbench_script_prepares_each_statement_once_and_executes_each_url():
+def test_pgbench_scripts_prepare_each_statement_and_execute_each_url_once():
     paths = [
         "/api/events?category=jazz&page=2",
         "/api/events?category=rock&page=1",
         "/api/events?minPrice=100&maxPrice=300&page=3&sort=-price",
         "/api/events?q=jazz+cop",
     ]
-    script = pgbench_script(paths)
-    assert script.count("PREPARE ") == 3  # two URLs share the category listing's statement
-    assert script.count("EXECUTE ") == 4
+    scripts = pgbench_scripts(paths)
+    text = "\n".join(script.text for script in scripts)
+    # three statements (the two categories share one); a script per URL at this sample size
+    weights: dict[str, int] = {}
+    for script in scripts:
+        weights[script.prepared] = weights.get(script.prepared, 0) + script.weight
+    assert weights == {"floor_0": 2, "floor_1": 1, "floor_2": 1}
+    # each script prepares its statement once per connection (guarded by `floor_<n>_ready`)
+    assert all(script.text.count("PREPARE ") == 1 for script in scripts)
+    assert text.count("EXECUTE ") == 4
     # the price range is planned with its values, as the shop runs it
-    assert script.count("SET plan_cache_mode = force_custom_plan;") == 1
-    jazz = listing_statement(query_of(paths[0]))
-    sql, values = jazz.numbered()
-    assert f"AS {sql.decode()};" in script
-    assert f"({', '.join(sql_literal(value) for value in values)});" in script
+    assert text.count("SET plan_cache_mode = force_custom_plan;") == 1
+    sql, values = listing_statement(query_of(paths[0])).numbered()
+    assert f"PREPARE floor_0 AS {sql.decode()};" in scripts[0].text
+    assert f"EXECUTE floor_0({', '.join(sql_literal(value) for value in values)});" in text
     assert sql_literal("it's") == "'it''s'"
+
+
+def test_pgbench_scripts_stay_within_pgbenchs_limit_and_keep_every_url():
+    paths = browse_paths(5000)
+    scripts = pgbench_scripts(paths)
+    assert len(scripts) <= MAX_SCRIPTS
+    assert sum(script.weight for script in scripts) == len(paths)
