@@ -36,9 +36,10 @@ binary tree of `\\if`s (no lookup query). The first seconds of each pgbench run 
 plan, as a worker does once in its life) are left out: PostgreSQL's CPU and the transactions
 are counted over a window after --warmup seconds, from pgbench's per-second log.
 
-Finally the arithmetic: what 0.35 x hello allows per request, and where each mix's machine time
-goes (the shop's own Python over the bare app, the statements' work over the trivial page, the
-stack's floor).
+Finally the arithmetic: what 0.35 x hello allows per request, and each mix's request built up
+from hello: (e) a body of its size (the stack's floor), (b) running the shop's statement, (d)
+the shop's own layers, in machine µs (cores / req/s: moves with whatever else runs) and in own
+CPU µs (app + db + load: what "x hello by CPU" compares, the ratio on cores nobody else uses).
 """
 
 from __future__ import annotations
@@ -274,7 +275,10 @@ def machine_share(before, after, requests: int) -> dict[str, float]:
     def idle(times) -> float:
         return times.idle + getattr(times, "iowait", 0.0)
 
-    total = sum(after) - sum(before)
+    def elapsed(times) -> float:  # (guest time is counted in user time already)
+        return sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+
+    total = elapsed(after) - elapsed(before)
     idle_seconds = idle(after) - idle(before)
     return {
         "busy_us": (total - idle_seconds) / max(requests, 1) * 1e6,
