@@ -16,7 +16,10 @@ INDEX_ENTRIES_READ = (
 
 
 def insert_priced_concerts(sql, make, count: int) -> None:
-    """`count` upcoming concerts, one tier each, priced 100-399 by id."""
+    """`count` upcoming concerts, one tier each, priced 100-399 by id, in a catalogue of their
+    own: TRUNCATE (undone with the test's transaction) gives `event` fresh files, so the dead
+    index entries that earlier tests' rolled-back rows left behind are not counted here."""
+    sql("TRUNCATE event CASCADE")
     like = make.event()
     sql(
         "INSERT INTO event (title, starts_at, ends_at, venue_id, category_id, status)"
