@@ -4,8 +4,7 @@ The floor bench runs the app's own listing statements without the app: in pgbenc
 Flask + psycopg app (bench/floor_app.py). Both need, for a URL such as
 `/api/events?category=jazz&page=2&sort=-price`, the SQL text and values that
 `shop.catalog.json_bodies.listing_json` sends for it. This module builds them with the app's own
-functions (`listing_json_statement`, `compile_once`, `filter_values`, `page_values`,
-`match_cap`, `planned_once`), so a change to the listing's SQL reaches the floor bench too, and
+functions (`listing_sql`, which `listing_json` calls, and `planned_once`), so a change to the listing's SQL reaches the floor bench too, and
 tests/test_floor_sql.py checks, URL by URL, that the statements and values equal what the app
 sends through HTTP (so the two cannot drift apart unnoticed).
 
@@ -22,10 +21,10 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-from shop.catalog.json_bodies import compile_once, listing_json_statement, page_values
+from shop.catalog.json_bodies import listing_sql
 from shop.catalog.schemas import SORT_PARAMETER
 from shop.database import numbered_placeholders
-from shop.services.catalog import EventFilters, filter_values, match_cap, planned_once
+from shop.services.catalog import EventFilters, planned_once
 
 # The psycopg dialect the app's engine uses: the SQL text is compiled for it (its casts,
 # `%(name)s` placeholders).
@@ -67,29 +66,12 @@ class ListingStatement:
         return sql, [self.values[name] for name in names]
 
 
-# SQL text per shape, compiled once per process like the app's (`json_bodies._listing_sql`),
-# with the names of the values it uses (filters left out are not sent).
-_compiled: dict[tuple, tuple[str, tuple[str, ...]]] = {}
-
-
 def listing_statement(query: Mapping[str, str]) -> ListingStatement:
-    """The statement `listing_json` sends for this query string (the same steps, in the same
-    order: values, shape, compiled text, plan mode)."""
+    """The statement `listing_json` sends for this query string (its own `listing_sql`, and the
+    same plan mode), with only the values its SQL uses (filters left out are not sent)."""
     filters, page, page_size = listing_arguments(query)
-    values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
-    shape = (
-        filters.sort,
-        bool(filters.available),
-        bool(filters.q),
-        match_cap(filters),
-        *(name for name, value in values.items() if value is None),
-    )
-    compiled = _compiled.get(shape)
-    if compiled is None:
-        sql = compile_once(listing_json_statement(filters), DIALECT, values)
-        used = tuple(name for name in values if f"%({name})s" in sql)
-        compiled = _compiled[shape] = (sql, used)
-    sql, used = compiled
+    sql, values = listing_sql(filters, page, page_size, DIALECT)
+    used = tuple(name for name in values if f"%({name})s" in sql)
     return ListingStatement(
         sql, {name: values[name] for name in used}, not (filters.q or planned_once(filters))
     )

@@ -12,6 +12,8 @@ for the same rows, keys in the same order.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -224,6 +226,25 @@ def compile_once(statement: Select, dialect, value_names) -> str:
 _listing_sql: dict[tuple, str] = {}
 
 
+def listing_sql(
+    filters: EventFilters, page: int, page_size: int, dialect
+) -> tuple[str, dict[str, Any]]:
+    """The listing statement's SQL for the shape of `filters` (compiled once per process, see
+    listing_json) and this page's values for it."""
+    values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
+    shape = (
+        filters.sort,
+        bool(filters.available),
+        bool(filters.q),
+        match_cap(filters),
+        *(name for name, value in values.items() if value is None),
+    )
+    sql = _listing_sql.get(shape)
+    if sql is None:
+        sql = _listing_sql[shape] = compile_once(listing_json_statement(filters), dialect, values)
+    return sql, values
+
+
 def listing_json(connection: Connection, filters: EventFilters, page: int, page_size: int) -> bytes:
     """One page of the public listing, as the response body (see listing_json_statement).
 
@@ -240,18 +261,7 @@ def listing_json(connection: Connection, filters: EventFilters, page: int, page_
     so for that statement (`plan_cache_mode`), or, once psycopg has prepared it, it may settle
     on a generic plan that guesses a price range matches 0.5 % of the events and collects and
     sorts all of them when they are 70 % (9-20 ms instead of 2 ms on 100 000 events)."""
-    values = {**filter_values(filters), **page_values(page, page_size, match_cap(filters))}
-    shape = (
-        filters.sort,
-        bool(filters.available),
-        bool(filters.q),
-        match_cap(filters),
-        *(name for name, value in values.items() if value is None),
-    )
-    sql = _listing_sql.get(shape)
-    if sql is None:
-        statement = listing_json_statement(filters)
-        sql = _listing_sql[shape] = compile_once(statement, connection.dialect, values)
+    sql, values = listing_sql(filters, page, page_size, connection.dialect)
     if filters.q or planned_once(filters):
         return read_value(connection, sql, values).encode()
     # (The setting and its reset go through `read_value`'s fast path too: SQLAlchemy's
