@@ -106,12 +106,16 @@ def test_one_guest_cart_hopping_between_addresses_never_lets_either_pass_its_cap
     def act(i):
         address = (a, b)[i % 2]
         if i % 3 == 0:
-            return post(app, tier, 4, token, address).status_code
-        return post(app, tier, 3, address=address).status_code
+            return "hopper", post(app, tier, 4, token, address).status_code
+        return "new cart", post(app, tier, 3, address=address).status_code
 
     for _ in range(3):
-        statuses = run_in_threads(10, act)
-        assert set(statuses) <= {201, 409, 503}, statuses
+        results = run_in_threads(10, act)
+        # The hopper's one line grows by 4 an add: once past maxPerOrder (20) it is refused
+        # with 422 quantity_over_limit, unless an address cap (409) refused it first; which of
+        # the two comes first depends on the order the adds took their turns.
+        assert {s for who, s in results if who == "hopper"} <= {201, 409, 422, 503}, results
+        assert {s for who, s in results if who == "new cart"} <= {201, 409, 503}, results
         assert held_by_address(sql, a) <= 20 and held_by_address(sql, b) <= 20
     assert violations(app) == []
 
