@@ -377,7 +377,7 @@ def _indexes_built_afterwards(
     session: Session,
     tables: list[str],
     other_indexes: list[str],
-    other_constraints: list[str] = [],  # noqa: B006 - read only
+    other_constraints: list[str],
 ) -> Iterator[None]:
     """Bulk loading the way pg_restore does it: drop the tables' secondary indexes, unique
     constraints and foreign keys (and `other_indexes` and `other_constraints`, of other tables:

@@ -242,6 +242,7 @@ def listing_page(filters: EventFilters) -> ListingPage:
     if once:
         limit, offset = select(limit).scalar_subquery(), select(offset).scalar_subquery()
     listed = event_listing(filters, planned_once=once)
+    total: Select[int] | None = None
     if skips_days(filters):
         # Today's rest, counted once (a WITH query) for the total and for skipping days.
         today_rest = (
@@ -253,12 +254,11 @@ def listing_page(filters: EventFilters) -> ListingPage:
         today_events = select(today_rest.c.events).scalar_subquery()
         total = day_counted_total(filters, cap, today_events)
         listed, offset = skip_days(listed, filters, offset, today_events)
-        page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
-        return ListingPage(ids=page_ids, total=total)
-    if counted_by_day(filters):
-        page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
-        return ListingPage(ids=page_ids, total=day_counted_total(filters, cap))
+    elif counted_by_day(filters):
+        total = day_counted_total(filters, cap)
     page_ids = listed.with_only_columns(Event.id).limit(limit).offset(offset)
+    if total is not None:
+        return ListingPage(ids=page_ids, total=total)
     # min(matches, cap): a walk that stops at the cap instead of visiting every match. Browsing
     # counts from an index alone (every filter but `available` has one that covers it).
     matches = (
