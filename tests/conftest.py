@@ -240,26 +240,17 @@ def make(app: Flask):
 @pytest.fixture
 def count_queries():
     """`with count_queries() as queries: ...` then `len(queries)`: SQL statements sent."""
-    from contextlib import contextmanager
+    from functools import partial
 
-    from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    @contextmanager
-    def counting():
-        statements: list[str] = []
+    from tests.helpers import recorded
 
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
+    def note(statements, conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
 
-        event.listen(Engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(Engine, "before_cursor_execute", record)
-
-    return counting
+    return partial(recorded, Engine, "before_cursor_execute", note)
 
 
 class AuthActions:

@@ -279,3 +279,21 @@ def new_event_body(venue, category, starts, title: str = "New Year Gala") -> dic
         "venueId": venue.id,
         "categoryId": category.id,
     }
+
+
+@contextmanager
+def recorded(target, identifier: str, record_into) -> Iterator[list]:
+    """`with recorded(Engine, "before_cursor_execute", note) as seen:` listens to a SQLAlchemy
+    event while the block runs; `note(seen, *event_arguments)` appends what it wants to `seen`."""
+    seen: list = []
+
+    def listener(*arguments):
+        record_into(seen, *arguments)
+
+    from sqlalchemy import event
+
+    event.listen(target, identifier, listener)
+    try:
+        yield seen
+    finally:
+        event.remove(target, identifier, listener)

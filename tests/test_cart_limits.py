@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import HOME, add, held_by_address, problem, rate_limited_client, token
+from tests.helpers import (
+    HOME,
+    add,
+    held_by_address,
+    problem,
+    rate_limited_client,
+    recorded,
+    token,
+)
 
 ELSEWHERE = {"REMOTE_ADDR": "198.51.100.20"}
 
@@ -335,25 +343,14 @@ def test_a_guest_add_to_its_cart_reads_the_address_holds_with_the_lines(
 def flushes(app):
     """`with flushes() as counted: ...` then `len(counted)`: the session flushes (the ORM's
     unit of work runs, whether or not it has SQL to send)."""
-    from contextlib import contextmanager
+    from functools import partial
 
-    from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    @contextmanager
-    def counting():
-        counted: list[int] = []
+    def note(counted, session, flush_context, instances):
+        counted.append(len(session.dirty) + len(session.new) + len(session.deleted))
 
-        def record(session, flush_context, instances):
-            counted.append(len(session.dirty) + len(session.new) + len(session.deleted))
-
-        event.listen(Session, "before_flush", record)
-        try:
-            yield counted
-        finally:
-            event.remove(Session, "before_flush", record)
-
-    return counting
+    return partial(recorded, Session, "before_flush", note)
 
 
 def test_an_add_leaves_the_commit_nothing_to_flush(client, make, auth, flushes):
