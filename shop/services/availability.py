@@ -128,6 +128,31 @@ def held_by_ticket_type() -> Subquery:
     )
 
 
+def held_seats_per_event() -> Subquery:
+    """Subquery (event_id, held): per event with live holds, the seats those holds take from
+    its unsold ones (`listed_event.unsold`, the sum over its tiers of `capacity - sold`), so
+    that `unsold - held` is the event's seats left for the public: the sum over its tiers of
+    `available_expression()`.
+
+    Why it is the same rule: per tier, `greatest(capacity - sold - held, 0)` equals
+    `(capacity - sold) - least(held, capacity - sold)` (`capacity - sold` is never negative),
+    so summed over an event's tiers it is its unsold seats less `least(held, capacity - sold)`
+    over the tiers that have live holds. Only those tiers are read (none most of the time),
+    once per statement."""
+    held = held_by_ticket_type()
+    return (
+        select(
+            TicketType.event_id,
+            cast(
+                func.sum(func.least(held.c.held, TicketType.capacity - TicketType.sold)), Integer
+            ).label("held"),
+        )
+        .join(held, held.c.ticket_type_id == TicketType.id)
+        .group_by(TicketType.event_id)
+        .subquery("held_per_event")
+    )
+
+
 def available_expression() -> ColumnElement[int]:
     """Seats left for the public of the TicketType in the surrounding query (correlated): the
     SQLAlchemy form of `seats_left_sql`, for statements that build whole answers in PostgreSQL
