@@ -189,3 +189,21 @@ def test_flask_check_reports_rows_that_drifted_from_their_events(app, make):
         f"listed_event: event {events[1].id}: item text is not what the event gives",
         f"listed_event: event {events[2].id}: missing",
     ]
+
+
+def test_seeding_writes_every_event_s_row_once_the_load_is_done(app, runner, client, make):
+    """`flask seed` loads without the triggers and writes the rows afterwards: every event has
+    its exact row, and the triggers are on again for what follows."""
+    make.event(title="Left over from before")
+    result = runner.invoke(args=["seed", "--reset", "--events", "60"])
+    assert result.exit_code == 0, result.output
+    assert listed_event_violations(app) == []
+    with app.app_context():
+        rows, events = db.session.execute(
+            text("SELECT (SELECT count(*) FROM listed_event), (SELECT count(*) FROM event)")
+        ).one()
+        db.session.rollback()
+    assert rows == events == 60
+    event = make.event()
+    make.ticket_type(event, capacity=9)
+    assert assert_listed_as_in_detail(client, event.id)["ticketsAvailable"] == 9

@@ -141,7 +141,6 @@ RULES = {
     ),
     "listed_event": text(
         """
-        WITH expected AS (SELECT * FROM listed_event_expected(ARRAY(SELECT id FROM event)))
         SELECT coalesce(l.id, x.id) AS id,
                CASE WHEN l.id IS NULL THEN 'missing'
                     WHEN x.id IS NULL THEN 'not an event'
@@ -155,7 +154,7 @@ RULES = {
                              THEN format('unsold %s, its tiers have %s', l.unsold, x.unsold)
                              END)
                END AS problem
-        FROM listed_event AS l FULL JOIN expected AS x ON x.id = l.id
+        FROM listed_event AS l FULL JOIN listed_event_source AS x ON x.id = l.id
         WHERE l.id IS NULL OR x.id IS NULL
            OR (l.starts_at, l.title, l.price_from, l.item_head, l.unsold)
               IS DISTINCT FROM (x.starts_at, x.title, x.price_from, x.item_head, x.unsold)
