@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from shop.database import read_bytes, read_value
 from shop.models import Category, Event, EventStatus, ListedEvent, TicketType, Venue
-from shop.services.availability import available_expression, held_seats_per_event
+from shop.services.availability import available_expression, held_from_unsold
 from shop.services.catalog import (
     EventFilters,
     filter_values,
@@ -114,12 +114,11 @@ def listing_json_statement(filters: EventFilters) -> Select:
     on_the_page = listed.c.id == func.any(cast(id_array, ARRAY(Integer)))
     # Each item is its `listed_event` row's JSON text (written once, by triggers, when the
     # event, its venue, category or tiers change) with the seats left spliced in: the event's
-    # unsold seats less what live holds take from them (`held_seats_per_event`: nothing for
-    # most events). So a page reads 20 rows by primary key, where building the items here
-    # joined venue and category, read every tier of every event and formatted 13 values per
-    # item (PostgreSQL's CPU per browse statement ~740 -> ~410 µs; docs/decisions.md "The
-    # listing's read model").
-    held = held_seats_per_event()
+    # unsold seats less what live holds take from them (`held_from_unsold`: nothing, without
+    # reading a tier, when no cart holds seats). So a page reads 20 rows by primary key, where
+    # building the items here joined venue and category, read every tier of every event and
+    # formatted 13 values per item (PostgreSQL's CPU per browse statement ~760 -> ~510 µs;
+    # docs/decisions.md "The listing's read model").
     rows = (
         select(
             listed.c.id,
@@ -127,11 +126,13 @@ def listing_json_statement(filters: EventFilters) -> Select:
             listed.c.title,
             listed.c.price_from,
             listed.c.item_head,
-            (listed.c.unsold - func.coalesce(held.c.held, 0)).label("tickets_available"),
+            (listed.c.unsold - held_from_unsold(listed.c.id)).label("tickets_available"),
         )
-        .select_from(listed)
-        .outerjoin(held, held.c.event_id == listed.c.id)
         .where(on_the_page)
+        # A query of its own (a constant OFFSET 0 keeps PostgreSQL from merging it into the
+        # aggregate above), so the seats left are worked out once per row: merged, the item
+        # would compute them twice (the seats and `soldOut`), with the live holds summed twice.
+        .offset(literal_column("0"))
         .subquery("page_rows")
     )
     # The item's text, then the seats and `soldOut`, as the whole item was written before
