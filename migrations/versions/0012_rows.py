@@ -9,7 +9,7 @@ them
   tiers of `capacity - sold`. A page then takes 20 rows by primary key and subtracts what live
   holds take from them (usually nothing), instead of joining venue and category, reading every
   tier of every event and formatting 13 values per item: PostgreSQL's CPU per browse statement
-  ~740 -> ~410 µs in pgbench (docs/decisions.md "The listing's read model").
+  ~890 -> ~510 µs in pgbench (docs/decisions.md "The listing's read model").
 - Statement-level triggers keep it exact in the same transaction as the change: `event`
   (insert: a new row; an update of a listed value: the item again), `venue` and `category`
   (a renamed one: its events' items), `ticket_type` (insert, update, delete: `unsold` moves by

@@ -117,7 +117,7 @@ def listing_json_statement(filters: EventFilters) -> Select:
     # unsold seats less what live holds take from them (`held_from_unsold`: nothing, without
     # reading a tier, when no cart holds seats). So a page reads 20 rows by primary key, where
     # building the items here joined venue and category, read every tier of every event and
-    # formatted 13 values per item (PostgreSQL's CPU per browse statement ~760 -> ~510 µs;
+    # formatted 13 values per item (PostgreSQL's CPU per browse statement ~890 -> ~510 µs;
     # docs/decisions.md "The listing's read model").
     rows = (
         select(
