@@ -371,7 +371,8 @@ def begin_change(
 ) -> CartChange:
     """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
     ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
-    token on an anonymous request.
+    token on an anonymous request. A new guest cart comes back not yet inserted (`cart.id` is
+    None, the cart is not in the session): the caller's write inserts it (`add_item`).
 
     `adds_seats`: the change may hold more seats. An anonymous one then first takes the lock of
     its client address, so concurrent adds from one address are counted one after the other."""
@@ -420,11 +421,13 @@ def begin_change(
         if not create:
             raise missing()
         guest_token = new_guest_token()
-        # Added to the session only once its hold is set below: one INSERT, no UPDATE.
+        # Not inserted here: the caller's write inserts it with its first line, in one statement
+        # (add_item: the only change that creates a guest cart). Until then it has no id.
         cart = Cart(
             guest_token_hash=hash_token(guest_token),
             status=CartStatus.ACTIVE,
             client_address=address,
+            hold_renewals=0,
         )
         created = True
 
@@ -435,13 +438,10 @@ def begin_change(
     change = CartChange(cart, tiers, now, warnings, guest_token, created)
     if guest is not None:
         _merge(session, change, guest, policy)
-    if cart.id is not None or address is not None:
-        # (A new guest cart has no lines, but a guest add counts the seats its address holds.)
-        _read_lines_and_held(session, change, address if cart.user_id is None else None)
+    # (A new guest cart has no lines yet, but the holds on the tier and, for a guest add, the
+    # seats its address holds still count.)
+    _read_lines_and_held(session, change, address if cart.user_id is None else None)
     _renew_hold(session, change, policy)
-    if cart.id is None:
-        session.add(cart)
-        session.flush()
     return change
 
 
