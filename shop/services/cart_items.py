@@ -22,6 +22,7 @@ from shop.services.carts import (
     ADDRESS_LOCK,
     MAX_LINE_QUANTITY,
     START_COLUMNS,
+    USER_CART_LOCKED,
     CartChange,
     CartOutcome,
     CartOwner,
@@ -59,6 +60,22 @@ _START_WITH_TIER = (
     .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
 )
 _START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(ADDRESS_LOCK)
+# A signed-in add that sends no guest token starts with its cart: one round trip starts the
+# change, says which tier (its event's id, NULL when there is no such tier or it is a draft's)
+# and locks the user's active cart, the first lock of this change in the global order (no
+# address lock: that is for guests; no guest cart to lock before it). It returns no row when
+# the user has no active cart yet: add_item then starts the usual way and begin_change creates
+# the cart. The tier read takes no lock, as in _START_WITH_TIER. (`lock_timeout` bounds the
+# cart lock's wait even if PostgreSQL evaluated set_config after taking it: every connection
+# starts with the same timeout, shop/__init__.py.)
+_TIER_EVENT_ID = (
+    select(TicketType.event_id)
+    .join(TicketType.event)
+    .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
+    .scalar_subquery()
+    .label("tier_event_id")
+)
+_START_WITH_USER_CART = USER_CART_LOCKED.add_columns(*START_COLUMNS, _TIER_EVENT_ID)
 
 
 def resolve_ticket_type(
@@ -82,14 +99,7 @@ def resolve_ticket_type(
             .execute(statement, {**start_parameters(policy, address), "tier_id": ticket_type_id})
             .first()
         )
-        if row is None:
-            raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
-        if event_id is not None and row.event_id != event_id:
-            raise ValidationFailed(
-                f"Ticket type {ticket_type_id} belongs to event {row.event_id}, not {event_id}."
-                " Send the ticket type alone, or with the event it belongs to.",
-                errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
-            )
+        _check_named_tier(ticket_type_id, event_id, None if row is None else row.event_id)
         return row.id, row.now
     now = start_change(session, policy, address)
     event = session.scalar(
@@ -113,6 +123,40 @@ def resolve_ticket_type(
             },
         )
     return on_sale[0].id, now
+
+
+def _check_named_tier(ticket_type_id: int, event_id: int | None, tier_event_id: int | None) -> None:
+    """Refuse a tier named by id that does not exist or is a draft event's (`tier_event_id`
+    None: 404), or that is not a tier of the event the request also named (422)."""
+    if tier_event_id is None:
+        raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
+    if event_id is not None and tier_event_id != event_id:
+        raise ValidationFailed(
+            f"Ticket type {ticket_type_id} belongs to event {tier_event_id}, not {event_id}."
+            " Send the ticket type alone, or with the event it belongs to.",
+            errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
+        )
+
+
+def _start_with_user_cart(
+    session: Session,
+    policy: HoldPolicy,
+    user_id: int,
+    *,
+    event_id: int | None,
+    ticket_type_id: int,
+) -> tuple[Cart, datetime] | None:
+    """Start a signed-in add of a tier named by id with the user's active cart locked
+    (`_START_WITH_USER_CART`): the cart and the change's time, or None when the user has no
+    active cart (the caller starts the usual way and creates it)."""
+    row = session.execute(
+        _START_WITH_USER_CART,
+        {**start_parameters(policy, None), "user_id": user_id, "tier_id": ticket_type_id},
+    ).first()
+    if row is None:
+        return None
+    _check_named_tier(ticket_type_id, event_id, row.tier_event_id)
+    return row.Cart, row.now
 
 
 def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
@@ -196,15 +240,30 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    tier_id, now = resolve_ticket_type(
-        session,
-        policy,
-        change_address(owner, adds_seats=True),
-        event_id=event_id,
-        ticket_type_id=ticket_type_id,
-    )
+    started = None
+    if ticket_type_id is not None and owner.user_id is not None and owner.guest_token is None:
+        started = _start_with_user_cart(
+            session, policy, owner.user_id, event_id=event_id, ticket_type_id=ticket_type_id
+        )
+    if started is not None:
+        tier_id, (user_cart, now) = ticket_type_id, started
+    else:
+        user_cart = None
+        tier_id, now = resolve_ticket_type(
+            session,
+            policy,
+            change_address(owner, adds_seats=True),
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+        )
     change = begin_change(
-        session, owner, policy, extra_tier_ids={tier_id}, now=now, adds_seats=True
+        session,
+        owner,
+        policy,
+        extra_tier_ids={tier_id},
+        now=now,
+        adds_seats=True,
+        user_cart=user_cart,
     )
     if tier_id not in change.tiers:
         # Deleted (with its event, or alone) by an admin after the unlocked read above and

@@ -141,6 +141,7 @@ _USER_CART = select(Cart).where(
     Cart.user_id == bindparam("user_id"), Cart.status == CartStatus.ACTIVE
 )
 _USER_CART_LOCKED = _USER_CART.with_for_update().execution_options(populate_existing=True)
+USER_CART_LOCKED = _USER_CART_LOCKED  # (add_item starts a signed-in add with it: cart_items.py)
 _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
 # A changing cart's lines, and on every row the seats other carts' live holds take on the locked
 # tiers (`{tier id: seats}` as JSON, computed once): one round trip instead of two. The outer
@@ -368,6 +369,7 @@ def begin_change(
     missing: type[NotFound] = CartNotFound,
     now: datetime | None = None,
     adds_seats: bool = False,
+    user_cart: Cart | None = None,
 ) -> CartChange:
     """Lock (or create) the owner's cart, merge a guest cart into a signed-in user's, lock every
     ticket type involved, and renew or restart the hold. Raises CartNotFound for a dead guest
@@ -375,7 +377,10 @@ def begin_change(
     None, the cart is not in the session): the caller's write inserts it (`add_item`).
 
     `adds_seats`: the change may hold more seats. An anonymous one then first takes the lock of
-    its client address, so concurrent adds from one address are counted one after the other."""
+    its client address, so concurrent adds from one address are counted one after the other.
+
+    `user_cart`: the signed-in owner's active cart, already locked by the caller's first
+    statement (add_item's, with `now`), for a request that sends no guest token; not read again."""
     address = change_address(owner, adds_seats)
     # A caller that already started the change (add_item: it resolves the tier first) passes
     # the time start_change read; now() is the transaction's start time either way.
@@ -393,7 +398,12 @@ def begin_change(
             guest = None  # signed in: a stale guest token is harmless
 
     if owner.user_id is not None:
-        cart = _user_cart(session, owner.user_id, lock=True)
+        if user_cart is not None:
+            # (Locked before any other cart only because no guest cart is involved.)
+            assert guest is None and owner.guest_token is None
+            cart = user_cart
+        else:
+            cart = _user_cart(session, owner.user_id, lock=True)
         if cart is None and guest is not None:
             # Nothing to merge into: the guest cart becomes the user's, its token stops working.
             guest.user_id = owner.user_id
