@@ -27,6 +27,7 @@ from shop.services.carts import (
     CartOutcome,
     CartOwner,
     HoldPolicy,
+    LockedTier,
     available_for,
     begin_change,
     cart_currency,
@@ -100,6 +101,7 @@ def resolve_ticket_type(
             .first()
         )
         _check_named_tier(ticket_type_id, event_id, None if row is None else row.event_id)
+        assert row is not None  # (_check_named_tier refused it otherwise)
         return row.id, row.now
     now = start_change(session, policy, address)
     event = session.scalar(
@@ -159,7 +161,7 @@ def _start_with_user_cart(
     return row.Cart, row.now
 
 
-def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
+def _check_quantity(session: Session, change: CartChange, tier: LockedTier, quantity: int) -> None:
     """Refuse a line quantity over the per-order maximum (422) or over what is left (409)."""
     if quantity > tier.max_per_order:
         raise QuantityOverLimit(
@@ -219,8 +221,8 @@ def _cart_seats(change: CartChange) -> int:
     return sum(line.quantity for line in change.lines)
 
 
-def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
-    event = session.get_one(Event, tier.event_id)
+def _ensure_on_sale(tier: LockedTier, now: datetime) -> None:
+    event = tier.event
     if not tier_on_sale(event, tier, now):
         if event.status == EventStatus.CANCELLED:
             raise NotOnSale(
@@ -240,15 +242,14 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    started = None
+    user_cart = None
     if ticket_type_id is not None and owner.user_id is not None and owner.guest_token is None:
         started = _start_with_user_cart(
             session, policy, owner.user_id, event_id=event_id, ticket_type_id=ticket_type_id
         )
-    if started is not None:
-        tier_id, (user_cart, now) = ticket_type_id, started
-    else:
-        user_cart = None
+        if started is not None:
+            (user_cart, now), tier_id = started, ticket_type_id
+    if user_cart is None:
         tier_id, now = resolve_ticket_type(
             session,
             policy,
@@ -270,7 +271,7 @@ def add_item(
         # before the lock: it is gone, as if the read had come a moment later.
         raise TicketTypeNotFound(f"There is no ticket type {tier_id}.")
     tier = change.tiers[tier_id]
-    _ensure_on_sale(session, tier, change.now)
+    _ensure_on_sale(tier, change.now)
     lines = {line.ticket_type_id: line for line in change.lines}
     currency = cart_currency(change, lines.values())
     if currency is not None and tier.currency != currency:
@@ -364,7 +365,7 @@ _INSERT_CART_AND_LINE = text(
 
 
 def _write_hold_and_line(
-    session: Session, change: CartChange, tier: TicketType, quantity: int
+    session: Session, change: CartChange, tier: LockedTier, quantity: int
 ) -> Row[Any]:
     """Write the cart's changes and its line of `tier` (`quantity` seats at the tier's price)
     in one statement; returns the line's id and timestamps.
@@ -437,7 +438,7 @@ def set_quantity(
     line = _owned_line(session, change, item_id)
     tier = change.tiers[line.ticket_type_id]
     if quantity > line.quantity:
-        _ensure_on_sale(session, tier, change.now)
+        _ensure_on_sale(tier, change.now)
         _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
     _check_quantity(session, change, tier, quantity)
     line.quantity = quantity
