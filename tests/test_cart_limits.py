@@ -401,3 +401,37 @@ def test_an_add_leaves_the_commit_nothing_to_flush(client, make, auth, flushes):
     assert guest == []
     lines = client.get("/api/cart", headers=headers).get_json()["data"]["items"]
     assert [line["quantity"] for line in lines] == [1, 3]
+
+
+def test_a_change_reads_its_locked_tiers_as_plain_values(app, make):
+    """The tier lock returns plain values (`LockedTier`), not ORM objects: a cart change never
+    writes a tier, and two tracked objects per tier (with its event) cost more CPU than the
+    statement. The cart and its lines stay ORM objects (changes write them)."""
+    from shop.extensions import db
+    from shop.services import cart_items
+    from shop.services.carts import CartOwner, HoldPolicy
+
+    event = make.event(title="Plain")
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(3)]
+    user = make.user()
+    with app.app_context():
+        session = db.session()
+        for tier in tiers:
+            outcome = cart_items.add_item(
+                session,
+                CartOwner(user_id=user.id),
+                HoldPolicy(),
+                event_id=None,
+                ticket_type_id=tier.id,
+                quantity=1,
+            )
+        assert {type(row).__name__ for row in session.identity_map.values()} == {
+            "Cart",
+            "CartItem",
+        }
+        assert outcome.read is not None
+        locked = outcome.read.tiers
+        assert [(t.name, t.event.title, t.sold) for t in locked.values()] == [
+            (f"Tier {n}", "Plain", 0) for n in range(3)
+        ]
+        session.rollback()
