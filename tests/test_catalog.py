@@ -686,6 +686,8 @@ def test_listings_run_through_libpq_and_answer_what_the_cursor_answers(
             starts_at=now() + timedelta(days=day),
         )
         make.ticket_type(event, price=Decimal(price))
+    with app.app_context():
+        db.engine.dispose()  # one pooled connection serves all of these requests, one by one
     start = (now() + timedelta(days=2)).astimezone(SHOP_TIMEZONE)
     paths = [
         "/api/events",
