@@ -172,6 +172,38 @@ def test_unknown_ticket_type_and_draft_events_are_404(client, make):
     )
 
 
+def test_a_signed_in_add_into_a_cart_refuses_unknown_draft_and_other_events_tiers(
+    client, make, auth, sql
+):
+    """A signed-in add to an existing cart reads the tier in the statement that locks the cart
+    (one round trip): the same refusals, and the cart stays as it was."""
+    headers = auth.headers(make.user())
+    event = make.event()
+    tier = make.ticket_type(event)
+    assert add(client, tier, 2, headers).status_code == 201
+    before = sql("SELECT id, quantity, updated_at FROM cart_item")
+    draft = make.ticket_type(make.event(status="draft"))
+    other = make.event()
+    refused = {
+        404: [{"ticketTypeId": 999999}, {"ticketTypeId": draft.id}],
+        422: [{"ticketTypeId": tier.id, "eventId": other.id}],
+    }
+    for status, bodies in refused.items():
+        for body in bodies:
+            response = client.post("/api/cart/items", json={**body, "quantity": 1}, headers=headers)
+            code = "ticket_type_not_found" if status == 404 else "validation_failed"
+            problem(response, status, code)
+    assert sql("SELECT id, quantity, updated_at FROM cart_item") == before
+    # The tier named with its own event is added.
+    response = client.post(
+        "/api/cart/items",
+        json={"ticketTypeId": tier.id, "eventId": event.id, "quantity": 1},
+        headers=headers,
+    )
+    assert response.status_code == 201
+    assert response.get_json()["data"]["items"][0]["quantity"] == 3
+
+
 @pytest.mark.parametrize(
     "setup",
     [

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask_jwt_extended import current_user, verify_jwt_in_request
+from flask_jwt_extended import current_user
 
+from shop.jwt_manager import verify_jwt_in_request
 from shop.services.errors import Forbidden
 
 

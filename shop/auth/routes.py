@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
+from flask_jwt_extended import current_user, decode_token, get_jwt
 from jwt import PyJWTError
 
 from shop.auth.schemas import (
@@ -24,6 +24,7 @@ from shop.auth.schemas import (
 from shop.cart.presenter import cart_view
 from shop.cart.routes import CART_TOKEN_HEADER, cart_token_parameter, hold_policy
 from shop.extensions import db, limiter
+from shop.jwt_manager import jwt_required
 from shop.openapi import Blueprint, problem_response
 from shop.ratelimit import failed_sign_in, login_account_key
 from shop.services import accounts, carts

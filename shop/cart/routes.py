@@ -9,11 +9,12 @@ import functools
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended import get_jwt_identity
 
 from shop.cart.presenter import cart_json, cart_view
 from shop.cart.schemas import CartEnvelopeSchema, CartItemCreateSchema, CartItemUpdateSchema
 from shop.extensions import db, limiter
+from shop.jwt_manager import verify_jwt_in_request
 from shop.openapi import ID, Blueprint
 from shop.services import cart_items, carts
 from shop.services.errors import CartMerged

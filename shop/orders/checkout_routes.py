@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
 from shop.cart.routes import cart_token_parameter, guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import commit_unless_keyed, idempotent
+from shop.jwt_manager import jwt_required
 from shop.openapi import Blueprint
 from shop.orders.presenter import placed_order_body
 from shop.orders.schemas import CheckoutSchema, OrderEnvelopeSchema

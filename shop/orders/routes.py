@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
 from shop.idempotency import idempotent
+from shop.jwt_manager import jwt_required
 from shop.openapi import ID, Blueprint
 from shop.orders.presenter import order_view
 from shop.orders.schemas import (

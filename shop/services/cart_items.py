@@ -22,10 +22,12 @@ from shop.services.carts import (
     ADDRESS_LOCK,
     MAX_LINE_QUANTITY,
     START_COLUMNS,
+    USER_CART_LOCKED,
     CartChange,
     CartOutcome,
     CartOwner,
     HoldPolicy,
+    LockedTier,
     available_for,
     begin_change,
     cart_currency,
@@ -59,6 +61,22 @@ _START_WITH_TIER = (
     .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
 )
 _START_FOR_ADDRESS_WITH_TIER = _START_WITH_TIER.add_columns(ADDRESS_LOCK)
+# A signed-in add that sends no guest token starts with its cart: one round trip starts the
+# change, says which tier (its event's id, NULL when there is no such tier or it is a draft's)
+# and locks the user's active cart, the first lock of this change in the global order (no
+# address lock: that is for guests; no guest cart to lock before it). It returns no row when
+# the user has no active cart yet: add_item then starts the usual way and begin_change creates
+# the cart. The tier read takes no lock, as in _START_WITH_TIER. (`lock_timeout` bounds the
+# cart lock's wait even if PostgreSQL evaluated set_config after taking it: every connection
+# starts with the same timeout, shop/__init__.py.)
+_TIER_EVENT_ID = (
+    select(TicketType.event_id)
+    .join(TicketType.event)
+    .where(TicketType.id == bindparam("tier_id"), Event.status != EventStatus.DRAFT)
+    .scalar_subquery()
+    .label("tier_event_id")
+)
+_START_WITH_USER_CART = USER_CART_LOCKED.add_columns(*START_COLUMNS, _TIER_EVENT_ID)
 
 
 def resolve_ticket_type(
@@ -82,14 +100,8 @@ def resolve_ticket_type(
             .execute(statement, {**start_parameters(policy, address), "tier_id": ticket_type_id})
             .first()
         )
-        if row is None:
-            raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
-        if event_id is not None and row.event_id != event_id:
-            raise ValidationFailed(
-                f"Ticket type {ticket_type_id} belongs to event {row.event_id}, not {event_id}."
-                " Send the ticket type alone, or with the event it belongs to.",
-                errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
-            )
+        _check_named_tier(ticket_type_id, event_id, None if row is None else row.event_id)
+        assert row is not None  # (_check_named_tier refused it otherwise)
         return row.id, row.now
     now = start_change(session, policy, address)
     event = session.scalar(
@@ -115,7 +127,41 @@ def resolve_ticket_type(
     return on_sale[0].id, now
 
 
-def _check_quantity(session: Session, change: CartChange, tier: TicketType, quantity: int) -> None:
+def _check_named_tier(ticket_type_id: int, event_id: int | None, tier_event_id: int | None) -> None:
+    """Refuse a tier named by id that does not exist or is a draft event's (`tier_event_id`
+    None: 404), or that is not a tier of the event the request also named (422)."""
+    if tier_event_id is None:
+        raise TicketTypeNotFound(f"There is no ticket type {ticket_type_id}.")
+    if event_id is not None and tier_event_id != event_id:
+        raise ValidationFailed(
+            f"Ticket type {ticket_type_id} belongs to event {tier_event_id}, not {event_id}."
+            " Send the ticket type alone, or with the event it belongs to.",
+            errors={"ticket_type_id": [f"Not a ticket type of event {event_id}."]},
+        )
+
+
+def _start_with_user_cart(
+    session: Session,
+    policy: HoldPolicy,
+    user_id: int,
+    *,
+    event_id: int | None,
+    ticket_type_id: int,
+) -> tuple[Cart, datetime] | None:
+    """Start a signed-in add of a tier named by id with the user's active cart locked
+    (`_START_WITH_USER_CART`): the cart and the change's time, or None when the user has no
+    active cart (the caller starts the usual way and creates it)."""
+    row = session.execute(
+        _START_WITH_USER_CART,
+        {**start_parameters(policy, None), "user_id": user_id, "tier_id": ticket_type_id},
+    ).first()
+    if row is None:
+        return None
+    _check_named_tier(ticket_type_id, event_id, row.tier_event_id)
+    return row.Cart, row.now
+
+
+def _check_quantity(session: Session, change: CartChange, tier: LockedTier, quantity: int) -> None:
     """Refuse a line quantity over the per-order maximum (422) or over what is left (409)."""
     if quantity > tier.max_per_order:
         raise QuantityOverLimit(
@@ -175,8 +221,8 @@ def _cart_seats(change: CartChange) -> int:
     return sum(line.quantity for line in change.lines)
 
 
-def _ensure_on_sale(session: Session, tier: TicketType, now: datetime) -> None:
-    event = session.get_one(Event, tier.event_id)
+def _ensure_on_sale(tier: LockedTier, now: datetime) -> None:
+    event = tier.event
     if not tier_on_sale(event, tier, now):
         if event.status == EventStatus.CANCELLED:
             raise NotOnSale(
@@ -196,22 +242,36 @@ def add_item(
     quantity: int,
 ) -> CartOutcome:
     """Put `quantity` tickets of a tier in the cart (raising the line if the tier is there)."""
-    tier_id, now = resolve_ticket_type(
-        session,
-        policy,
-        change_address(owner, adds_seats=True),
-        event_id=event_id,
-        ticket_type_id=ticket_type_id,
-    )
+    user_cart = None
+    if ticket_type_id is not None and owner.user_id is not None and owner.guest_token is None:
+        started = _start_with_user_cart(
+            session, policy, owner.user_id, event_id=event_id, ticket_type_id=ticket_type_id
+        )
+        if started is not None:
+            (user_cart, now), tier_id = started, ticket_type_id
+    if user_cart is None:
+        tier_id, now = resolve_ticket_type(
+            session,
+            policy,
+            change_address(owner, adds_seats=True),
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+        )
     change = begin_change(
-        session, owner, policy, extra_tier_ids={tier_id}, now=now, adds_seats=True
+        session,
+        owner,
+        policy,
+        extra_tier_ids={tier_id},
+        now=now,
+        adds_seats=True,
+        user_cart=user_cart,
     )
     if tier_id not in change.tiers:
         # Deleted (with its event, or alone) by an admin after the unlocked read above and
         # before the lock: it is gone, as if the read had come a moment later.
         raise TicketTypeNotFound(f"There is no ticket type {tier_id}.")
     tier = change.tiers[tier_id]
-    _ensure_on_sale(session, tier, change.now)
+    _ensure_on_sale(tier, change.now)
     lines = {line.ticket_type_id: line for line in change.lines}
     currency = cart_currency(change, lines.values())
     if currency is not None and tier.currency != currency:
@@ -282,13 +342,30 @@ _WRITE_HOLD_AND_LINE = text(
     ON CONFLICT (cart_id, ticket_type_id)
         DO UPDATE SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
                       updated_at = now()
-    RETURNING id, created_at, updated_at
+    RETURNING id, created_at, updated_at, cart_id
+    """
+)
+# The same for a guest's first add: the new cart is inserted (not updated) with its hold, in the
+# same round trip as its line. The ORM would insert it in a flush of its own (another round
+# trip), and spend more CPU on that flush than PostgreSQL spends on both inserts.
+_INSERT_CART_AND_LINE = text(
+    """
+    WITH cart_written AS (
+        INSERT INTO cart (guest_token_hash, status, hold_started_at, hold_renewals,
+                          hold_expires_at, client_address, created_at, updated_at)
+        VALUES (:guest_token_hash, :status, :hold_started_at, :hold_renewals,
+                :hold_expires_at, :client_address, :updated_at, :updated_at)
+        RETURNING id
+    )
+    INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)
+    SELECT id, :event_id, :ticket_type_id, :quantity, :unit_price FROM cart_written
+    RETURNING id, created_at, updated_at, cart_id
     """
 )
 
 
 def _write_hold_and_line(
-    session: Session, change: CartChange, tier: TicketType, quantity: int
+    session: Session, change: CartChange, tier: LockedTier, quantity: int
 ) -> Row[Any]:
     """Write the cart's changes and its line of `tier` (`quantity` seats at the tier's price)
     in one statement; returns the line's id and timestamps.
@@ -297,21 +374,28 @@ def _write_hold_and_line(
     session is then told that the values it holds are the stored ones (see below): the route's
     commit finds nothing left to flush. Anything else begin_change left unwritten
     (a guest cart handed to the user who signed in changes its `user_id`) is flushed first, the
-    ORM's usual way."""
+    ORM's usual way. A new guest cart (no id yet: begin_change left it to this write) is
+    inserted with the line instead."""
     cart = change.cart
-    changed = {attr.key for attr in inspect(cart).attrs if attr.history.has_changes()}
-    if not changed <= set(_CART_CHANGE_COLUMNS):
-        session.flush()
+    new_cart = cart.id is None
     values = {column: getattr(cart, column) for column in _CART_CHANGE_COLUMNS}
+    if new_cart:
+        statement = _INSERT_CART_AND_LINE
+        values |= {"guest_token_hash": cart.guest_token_hash, "status": cart.status.value}
+    else:
+        statement = _WRITE_HOLD_AND_LINE
+        changed = {attr.key for attr in inspect(cart).attrs if attr.history.has_changes()}
+        if not changed <= set(_CART_CHANGE_COLUMNS):
+            session.flush()
+        values["cart_id"] = cart.id
     # (On the session's connection, past session.execute: the session's autoflush would write
     # the cart's changes first, on their own.)
     written = (
         session.connection()
         .execute(
-            _WRITE_HOLD_AND_LINE,
+            statement,
             {
                 **values,
-                "cart_id": cart.id,
                 "event_id": tier.event_id,
                 "ticket_type_id": tier.id,
                 "quantity": quantity,
@@ -320,6 +404,9 @@ def _write_hold_and_line(
         )
         .one()
     )
+    if new_cart:
+        # What the insert stored: its id, and `created_at` is the change's clock like `updated_at`.
+        cart.id, cart.created_at = written.cart_id, cart.updated_at
     # The session must now take the cart as stored. `set_committed_value` would make each value
     # committed but leave the object flagged as modified, and the route's commit would then run
     # a whole (empty) flush for it: ~100-300 µs of CPU for nothing. Taking the object out of the
@@ -351,7 +438,7 @@ def set_quantity(
     line = _owned_line(session, change, item_id)
     tier = change.tiers[line.ticket_type_id]
     if quantity > line.quantity:
-        _ensure_on_sale(session, tier, change.now)
+        _ensure_on_sale(tier, change.now)
         _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
     _check_quantity(session, change, tier, quantity)
     line.quantity = quantity
