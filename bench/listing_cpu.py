@@ -15,6 +15,9 @@ gunicorn, the workloads interleaved in every round. Printed per workload and cat
   runs the same Python and psycopg work (its parameters sent, the same body received) but the
   statement is `SELECT <the body>`, which PostgreSQL answers without work. The difference
   with the real run is what the worker's CPU pays for waiting on PostgreSQL;
+- the listing statements of both mixes that run without a `SET` around them, alone on one
+  pooled connection: CPU µs per statement through psycopg's cursor (`read_value`) and through
+  libpq (`read_bytes`, what the listing route uses);
 - then the same Python work (a fixed loop) around a statement that makes the worker wait a
   given time without PostgreSQL doing anything (`SELECT pg_sleep(x)`): the worker's CPU per
   iteration against how long it waited.
@@ -86,37 +89,96 @@ def calls_per_request(app, environs: list[dict]) -> float:
 
 
 # Bodies of the listing statements, by database, statement and values (answered_at_once).
-_bodies: dict[tuple, str] = {}
+_bodies: dict[tuple, str | bytes] = {}
 
 
 @contextlib.contextmanager
 def answered_at_once() -> Iterator[None]:
     """Every listing statement replaced by one that returns the same body at once (computed by
     the real statement the first time its values are seen on that database, during the
-    warm-up), with the same parameters. Statements without parameters (SET) run as they are."""
+    warm-up), with the same parameters, sent the same way (`read_bytes` or `read_value`,
+    whichever the checkout's listing calls). Statements without parameters (SET) run as they
+    are."""
     from shop.catalog import json_bodies
     from shop.database import numbered_placeholders
 
-    real_read_value = json_bodies.read_value
     echo_sql: dict[str, str] = {}
 
-    def read_value(connection, sql, values, **kwargs):
-        names = numbered_placeholders(sql)[1]
-        if not names:
-            return real_read_value(connection, sql, values, **kwargs)
-        key = (connection.engine.url.database, sql, tuple(sorted(values.items())))
-        if key not in _bodies:
-            _bodies[key] = real_read_value(connection, sql, values, **kwargs)
-        if sql not in echo_sql:
-            used = ", ".join(f"%({name})s::text" for name in names)
-            echo_sql[sql] = f"SELECT %(echo_body)s::text WHERE num_nulls({used}) >= 0"
-        return real_read_value(connection, echo_sql[sql], {**values, "echo_body": _bodies[key]})
+    def answering_at_once(real):
+        def read(connection, sql, values, **kwargs):
+            names = numbered_placeholders(sql)[1]
+            if not names:
+                return real(connection, sql, values, **kwargs)
+            key = (connection.engine.url.database, sql, tuple(sorted(values.items())))
+            if key not in _bodies:
+                _bodies[key] = real(connection, sql, values, **kwargs)
+            if sql not in echo_sql:
+                used = ", ".join(f"%({name})s::text" for name in names)
+                echo_sql[sql] = f"SELECT %(echo_body)s::text WHERE num_nulls({used}) >= 0"
+            body = _bodies[key]
+            echo = body.decode() if isinstance(body, bytes) else body
+            return real(connection, echo_sql[sql], {**values, "echo_body": echo}, **kwargs)
 
-    json_bodies.read_value = read_value
+        return read
+
+    patched = [name for name in ("read_value", "read_bytes") if hasattr(json_bodies, name)]
+    real = {name: getattr(json_bodies, name) for name in patched}
+    for name in patched:
+        setattr(json_bodies, name, answering_at_once(real[name]))
     try:
         yield
     finally:
-        json_bodies.read_value = real_read_value
+        for name in patched:
+            setattr(json_bodies, name, real[name])
+
+
+def listing_statements(app, paths: list[str]) -> list[tuple[str, dict]]:
+    """The SQL and values the listing route sends for `paths`, those it sends alone (no `SET`
+    around them: a search, or a listing planned once)."""
+    from flask import request
+
+    from shop.catalog import json_bodies
+    from shop.catalog.schemas import EventQuerySchema
+    from shop.extensions import db
+    from shop.openapi import Blueprint
+    from shop.services import catalog
+
+    schema = EventQuerySchema()
+    statements = []
+    for path in paths:
+        with app.test_request_context(path):
+            arguments = Blueprint.ARGUMENTS_PARSER.parse(schema, request, location="query")
+            page, page_size = arguments.pop("page"), arguments.pop("page_size")
+            filters = catalog.EventFilters(**arguments)
+            if filters.q or catalog.planned_once(filters):
+                sql, values = json_bodies.listing_sql(filters, page, page_size, db.engine.dialect)
+                statements.append((sql, values))
+    return statements
+
+
+def statement_alone(app, statements: list[tuple[str, dict]], rounds: int) -> dict[str, float]:
+    """CPU µs per listing statement, run on one pooled connection by `read_value` (psycopg's
+    cursor, the answer decoded to `str` and encoded again) and by `read_bytes` (libpq, the
+    answer's bytes), interleaved rounds."""
+    from shop import database
+    from shop.extensions import db
+
+    ways = {"psycopg's cursor (read_value)": lambda c, sql, v: database.read_value(c, sql, v)}
+    if hasattr(database, "read_bytes"):
+        ways["libpq (read_bytes)"] = database.read_bytes
+    figures: dict[str, list[float]] = {way: [] for way in ways}
+    with app.app_context(), database.public_read(db.engine) as connection:
+        for read in ways.values():  # warm up: prepare every statement
+            for sql, values in statements:
+                read(connection, sql, values)
+        for _round in range(rounds):
+            for way, read in ways.items():
+                started = time.process_time()
+                for sql, values in statements:
+                    read(connection, sql, values)
+                spent = time.process_time() - started
+                figures[way].append(spent / len(statements) * 1e6)
+    return {way: statistics.median(values) for way, values in figures.items()}
 
 
 def fixed_work() -> int:
@@ -202,6 +264,12 @@ def main() -> None:
         cpu = statistics.median(value[0] for value in values)
         wall = statistics.median(value[1] for value in values)
         print(f"{name:<18} {events:>8} {cpu:11.0f} {wall:12.0f} {calls[(name, events)]:10.0f}")
+    app = apps[CATALOGUES[0]]
+    statements = listing_statements(app, mixes["browse"] + mixes["search"])
+    print(f"\nthe statement alone: {len(statements)} listing statements of the browse and search")
+    print(f"mixes sent alone (no SET around them), {CATALOGUES[0]} events, CPU us per statement")
+    for way, cpu in statement_alone(app, statements, args.rounds).items():
+        print(f"  {way:<32} {cpu:5.0f}")
     waits = work_around_waits(libpq_url(urls[CATALOGUES[0]]), [0, 0.5, 1.5, 3], 1000, args.rounds)
     print("\nthe same Python work around a wait for PostgreSQL (SELECT pg_sleep)")
     for wait, cpu in waits.items():

@@ -8,6 +8,7 @@ list; the last one to exit stops the server, so nothing is left running and noth
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -16,6 +17,8 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -249,16 +252,22 @@ def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
 def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> bytes | None:
     """What `read_value` returns, as the bytes PostgreSQL sent (a text value in UTF-8, the
     connection's encoding), or None. For a statement that writes a whole response body, which
-    goes out as these same bytes. Every parameter of `sql` must carry a cast (`%(id)s::INTEGER`,
-    as SQLAlchemy compiles a typed bind parameter): PostgreSQL learns the types from the SQL.
+    goes out as these same bytes. Parameters are None, `bool`, `int`, `str`, `Decimal` or an
+    aware `datetime`, sent as text: an `int` or `str` parameter takes its type from the cast
+    the SQL gives it (`%(id)s::INTEGER`, as SQLAlchemy compiles a typed bind parameter), a
+    `Decimal` is declared NUMERIC and a `datetime` TIMESTAMPTZ, as psycopg declares them.
 
-    Fast path, for the event detail (its statement is the whole request): the statement goes
+    Fast path, for the event detail and the listing (each statement is the whole request): the
+    statement goes
     to libpq itself, through psycopg's `pgconn`, as a prepared statement named after its text;
     psycopg's cursor is not used. Run on the cursor, the detail's statement cost ~18 µs of
     app CPU (a cursor object, psycopg's count of how often it saw the statement before
     preparing it, its wait loop, the answer adapted to `str`, which the route then encoded
     back to bytes); libpq's call alone costs ~6 µs (`bench/request_overhead.py`: the view body
-    through psycopg's cursor). What the cursor did is kept:
+    through psycopg's cursor); a listing's statement cost ~105 µs on the cursor (its ~8 KB
+    answer decoded to `str` and encoded again, psycopg's wait loop waking for each part of it)
+    and ~50 this way (`python bench/listing_cpu.py`'s "statement alone"). What the cursor did
+    is kept:
     - preparation: PostgreSQL plans the statement once per connection, as psycopg had it
       prepared. A connection that does not have it (new, or psycopg dropped every prepared
       statement with `DEALLOCATE ALL` after a rollback) answers "no such statement": it is
@@ -283,12 +292,17 @@ def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> byte
     name = _prepared_name(numbered_sql)
     # (Any: psycopg's annotation leaves out None, which libpq sends as NULL)
     parameters: list[Any] = [_text_parameter(values[parameter]) for parameter in names]
+    prepared = _prepared_on(connection)
     try:
         result = pgconn.exec_prepared(name, parameters)
         if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_PREPARED_STATEMENT:
-            result = pgconn.prepare(name, numbered_sql)
+            types = [_parameter_type(values[parameter]) for parameter in names]
+            result = pgconn.prepare(name, numbered_sql, types)
             if result.status == pq.ExecStatus.COMMAND_OK:
+                _remember_prepared(pgconn, prepared, name)
                 result = pgconn.exec_prepared(name, parameters)
+        elif name in prepared:
+            prepared.move_to_end(name)  # (the least recently used goes first)
         if result.status != pq.ExecStatus.TUPLES_OK:
             raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
     except psycopg.Error as error:
@@ -301,6 +315,36 @@ def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> byte
 _NO_SUCH_PREPARED_STATEMENT = b"26000"
 
 
+# At most this many of `read_bytes`'s statements stay prepared on a connection (psycopg bounds
+# its own the same way, `prepared_max`): each holds its parsed statement and plans in the
+# server process, and the listing has a statement per shape of filters (hundreds of possible
+# shapes, which any client can ask for).
+PREPARED_MAX = 100
+
+
+def _prepared_on(connection: Connection) -> collections.OrderedDict[bytes, None]:
+    """The names `read_bytes` prepared on this connection, least recently used first (kept with
+    the pooled connection: forgotten when it is discarded)."""
+    info = connection.connection.info
+    prepared = info.get("shop_prepared")
+    if prepared is None:
+        prepared = info["shop_prepared"] = collections.OrderedDict()
+    return prepared
+
+
+def _remember_prepared(
+    pgconn: Any, prepared: collections.OrderedDict[bytes, None], name: bytes
+) -> None:
+    """Note `name` as prepared, and deallocate the least recently used statement past
+    PREPARED_MAX. (A name may already be gone, dropped by psycopg's `DEALLOCATE ALL`: its
+    DEALLOCATE then fails harmlessly, in autocommit.)"""
+    prepared[name] = None
+    prepared.move_to_end(name)
+    while len(prepared) > PREPARED_MAX:
+        oldest, _ = prepared.popitem(last=False)
+        pgconn.exec_(b"DEALLOCATE " + oldest)
+
+
 @functools.lru_cache(maxsize=256)
 def _prepared_name(numbered_sql: bytes) -> bytes:
     """A prepared statement's name for this text (psycopg names its own `_pg3_<n>`)."""
@@ -308,12 +352,34 @@ def _prepared_name(numbered_sql: bytes) -> bytes:
 
 
 def _text_parameter(value: Any) -> bytes | None:
-    """A parameter in PostgreSQL's text format (the SQL's cast says its type)."""
+    """A parameter in PostgreSQL's text format (its type: the SQL's cast, or `_parameter_type`)."""
     if value is None:
         return None
     if isinstance(value, bool | int | str):
         return str(value).encode()
-    raise TypeError(f"read_bytes takes int, str, bool or None parameters, not {type(value)}")
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value).encode()  # ("1E+2" reads as 100 in PostgreSQL too)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat().encode()  # (with its offset: the same instant whatever TimeZone)
+    raise TypeError(
+        "read_bytes takes None, bool, int, str, finite Decimal or aware datetime parameters,"
+        f" not {value!r}"
+    )
+
+
+def _parameter_type(value: Any) -> int:
+    """The type a prepared statement declares for a parameter: NUMERIC for a `Decimal`,
+    TIMESTAMPTZ for a `datetime` (what psycopg declares for them), else 0, "unknown", for
+    PostgreSQL to take from the SQL (its cast, or the column it is compared with)."""
+    if isinstance(value, Decimal):
+        return _NUMERIC
+    if isinstance(value, datetime):
+        return _TIMESTAMPTZ
+    return 0
+
+
+# PostgreSQL's type oids (pg_type) for the parameters `_parameter_type` declares.
+_NUMERIC, _TIMESTAMPTZ = 1700, 1184
 
 
 # A `%(name)s` placeholder, or `%%` (a literal `%`), as psycopg reads them.

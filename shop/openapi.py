@@ -364,6 +364,27 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = ShopArgumentsParser()
 
+    # Fast path, on every request: flask-smorest's `alt_response` and `response` decorators
+    # document a response and also wrap the view in a function called on every request. The
+    # `alt_response` wrapper only calls the view; the `response` wrapper serializes what the
+    # view returns with the schema, or returns a finished `Response` as it is. So a view that
+    # builds its own Response (the catalogue's detail and listing: PostgreSQL wrote the body)
+    # uses `built_response`, and no view gets `alt_response`'s wrapper: the same document,
+    # ~14 µs less CPU per event detail in-process (175 -> 161, the route with and without the
+    # wrappers). The document is the decorators' own (`_apidoc`), which flask-smorest reads
+    # when the route is registered.
+
+    def alt_response(self, *args, **kwargs):
+        """`flask_smorest.Blueprint.alt_response`: documents another response the view may
+        give, without wrapping the view (the wrapper would only call it)."""
+        return _documentation_only(super().alt_response(*args, **kwargs))
+
+    def built_response(self, *args, **kwargs):
+        """`response` for a view that returns a finished `flask.Response` (status 200 and its
+        headers set by the view): documented as `response` documents it, and the view's
+        Response goes out without the wrapper, which would return it as it is."""
+        return _documentation_only(super().response(*args, **kwargs))
+
     def arguments(self, schema, *args, location="json", required=True, **kwargs):
         # webargs builds a new instance of a schema *class* on every request (deep-copying its
         # fields: a third of a cached listing's CPU); an instance is built once and reused.
@@ -391,3 +412,15 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return require_body
+
+
+def _documentation_only(documenting):
+    """A decorator that gives the view what `documenting` would document (its `_apidoc`)
+    and returns the view itself rather than `documenting`'s wrapper around it."""
+
+    def decorator(view):
+        wrapper = documenting(view)
+        view._apidoc = wrapper._apidoc
+        return view
+
+    return decorator

@@ -662,6 +662,56 @@ def test_catalogue_reads_are_one_statement_on_a_pooled_connection_without_a_sess
             assert driver.info.transaction_status == TransactionStatus.IDLE
 
 
+@pytest.mark.concurrent
+@pytest.mark.usefixtures("committed")
+def test_listings_run_through_libpq_and_answer_what_the_cursor_answers(
+    app, client, make, count_queries
+):
+    """On a pooled connection the listing's statement goes to libpq as a prepared statement of
+    its own (`shop.database.read_bytes`), with every kind of value a URL can bring sent as text
+    (a search, a category, a city, dates, prices, `available`, a page): the bodies are the ones
+    psycopg's cursor answers (the path taken while statements are counted), and one statement
+    is prepared per shape of filters."""
+    from urllib.parse import quote
+
+    from shop.extensions import db
+
+    jazz = make.category(slug="jazz", name="Jazz")
+    hall = make.venue(name="Blue Note Hall", city="Copenhagen")
+    for day, price in ((3, "99.50"), (4, "150.00"), (40, "420.00")):
+        event = make.event(
+            title=f"Cool jazz {day}",
+            category_id=jazz.id,
+            venue_id=hall.id,
+            starts_at=now() + timedelta(days=day),
+        )
+        make.ticket_type(event, price=Decimal(price))
+    with app.app_context():
+        db.engine.dispose()  # one pooled connection serves all of these requests, one by one
+    start = (now() + timedelta(days=2)).astimezone(SHOP_TIMEZONE)
+    paths = [
+        "/api/events",
+        "/api/events?page=2&pageSize=1&sort=-price",
+        "/api/events?q=cool%20ja&sort=title",
+        "/api/events?category=jazz&city=copenhagen",
+        "/api/events?minPrice=100&maxPrice=420.00&sort=price",
+        f"/api/events?from={start.date()}&to={quote((start + timedelta(days=5)).isoformat())}",
+        "/api/events?available=true&minPrice=99.51",
+    ]
+    with count_queries() as statements:  # (a listener: read_bytes runs them on the cursor)
+        on_the_cursor = [client.get(path) for path in paths]
+    assert len(statements) == 13  # four value-planned listings: SET, the listing, RESET
+    through_libpq = [client.get(path) for path in paths]
+    assert [ids(answer) for answer in through_libpq] == [ids(answer) for answer in on_the_cursor]
+    assert [len(ids(answer)) for answer in through_libpq] == [3, 1, 3, 3, 2, 2, 2]
+    assert [answer.data for answer in through_libpq] == [answer.data for answer in on_the_cursor]
+    with app.app_context(), db.engine.connect() as connection:
+        prepared = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'shop%%'"
+        ).scalar()
+    assert prepared == len(paths)  # a statement per shape, each prepared once
+
+
 def test_the_detail_reads_its_tiers_and_sums_the_live_holds_once(app, client, make):
     """The detail reads the event's tiers once (one LATERAL join gives both the `ticketTypes`
     list and the seats left that `ticketsAvailable` and `soldOut` read) and sums the live

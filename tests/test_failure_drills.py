@@ -288,6 +288,80 @@ def test_a_public_read_of_bytes_prepares_its_statement_once_per_connection(datab
         engine.dispose()
 
 
+def test_a_public_read_of_bytes_sends_prices_and_moments_as_psycopg_types_them(database_url):
+    """The listing's values go to libpq as text: a Decimal is declared NUMERIC and an aware
+    datetime TIMESTAMPTZ (what psycopg declares), so they work without a cast in the SQL; a
+    naive datetime or a NaN is refused before anything is sent."""
+    from datetime import datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import create_engine
+
+    from shop.database import public_read, read_bytes
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    statement = (
+        "SELECT (%(price)s + 1)::text || ' ' || pg_typeof(%(price)s)::text"
+        " || ' ' || to_char(%(at)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        " || ' ' || pg_typeof(%(at)s)::text"
+    )
+    copenhagen = datetime(2026, 12, 24, 18, 30, 0, 250, tzinfo=ZoneInfo("Europe/Copenhagen"))
+    try:
+        with public_read(engine) as connection:
+            assert read_bytes(
+                connection, statement, {"price": Decimal("99.50"), "at": copenhagen}
+            ) == (b"100.50 numeric 2026-12-24 17:30:00.000250 timestamp with time zone")
+            for refused in (
+                {"price": Decimal("NaN"), "at": copenhagen},
+                {"price": Decimal("1"), "at": copenhagen.replace(tzinfo=None)},
+            ):
+                with pytest.raises(TypeError):
+                    read_bytes(connection, statement, refused)
+    finally:
+        engine.dispose()
+
+
+def test_a_public_read_of_bytes_keeps_its_most_recently_used_statements_prepared(
+    database_url, monkeypatch
+):
+    """Each shape of listing is a statement of its own, and any client can ask for hundreds of
+    shapes: at most PREPARED_MAX of read_bytes's statements stay prepared on a connection, the
+    least recently used deallocated first; one asked for again is prepared again."""
+    from sqlalchemy import create_engine
+
+    from shop import database
+    from shop.database import public_read, read_bytes
+
+    monkeypatch.setattr(database, "PREPARED_MAX", 2)
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    statements = [f"SELECT (%(n)s::int + {shape})::text" for shape in range(3)]
+
+    def prepared(connection) -> set[str]:
+        rows = connection.exec_driver_sql(
+            "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'shop%%'"
+        )
+        return {text for (text,) in rows}
+
+    try:
+        with public_read(engine) as connection:
+            assert read_bytes(connection, statements[0], {"n": 1}) == b"1"
+            assert read_bytes(connection, statements[1], {"n": 1}) == b"2"
+            assert read_bytes(connection, statements[0], {"n": 2}) == b"2"  # used again
+            assert read_bytes(connection, statements[2], {"n": 1}) == b"3"
+            assert prepared(connection) == {
+                "SELECT ($1::int + 0)::text",
+                "SELECT ($1::int + 2)::text",
+            }
+            assert read_bytes(connection, statements[1], {"n": 5}) == b"6"
+            assert prepared(connection) == {
+                "SELECT ($1::int + 2)::text",
+                "SELECT ($1::int + 1)::text",
+            }
+    finally:
+        engine.dispose()
+
+
 def test_a_public_read_of_bytes_is_utf8_whatever_the_connection_encoding(database_url):
     """A body goes out in UTF-8: on a connection whose client encoding is not UTF-8,
     read_bytes hands the text to psycopg to decode, then encodes it."""

@@ -367,3 +367,27 @@ def test_every_property_and_query_parameter_is_camel_case(spec):
     for path, method, operation in operations(spec):
         for parameter in operation.get("parameters", []):
             assert "_" not in parameter["name"], f"{method.upper()} {path}: {parameter['name']}"
+
+
+def test_the_catalogue_reads_are_documented_without_a_wrapper_around_their_views(app, spec):
+    """The detail and the listing build their own Response (PostgreSQL wrote the body), so
+    their 200, 304 and 404 are documented without flask-smorest's per-request wrappers around
+    the views (`Blueprint.built_response`, and `alt_response` never wraps): the detail's view is
+    its own method, the listing's has only the arguments' parsing around it."""
+    from shop.catalog.routes import EventDetail, Events
+
+    assert not hasattr(EventDetail.get, "__wrapped__")
+    parsing = Events.get.__wrapped__  # flask-smorest's arguments, then webargs' parser
+    assert not hasattr(parsing.__wrapped__, "__wrapped__")
+    detail = spec["paths"]["/api/events/{eventId}"]["get"]["responses"]
+    listing = spec["paths"]["/api/events"]["get"]["responses"]
+    assert {"200", "304", "404"} <= set(detail) and {"200", "304", "422"} <= set(listing)
+    assert detail["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EventEnvelope"
+    }
+    assert listing["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EventPage"
+    }
+    assert {"ETag", "X-Request-ID"} <= set(detail["200"]["headers"]) & set(
+        listing["304"]["headers"]
+    )

@@ -93,8 +93,10 @@ IF_NONE_MATCH = {
 
 @events_blp.route("", parameters=[IF_NONE_MATCH])
 class Events(MethodView):
+    init_every_request = False  # (no state: one instance serves every request)
+
     @events_blp.arguments(EventQuerySchema, location="query", as_kwargs=True)
-    @events_blp.response(200, EventPageSchema, headers={"ETag": "ETag"})
+    @events_blp.built_response(200, EventPageSchema, headers={"ETag": "ETag"})
     @events_blp.alt_response(
         304,
         description="Not modified: the listing you have (If-None-Match) is current",
@@ -121,7 +123,9 @@ class Events(MethodView):
 
 @events_blp.route(f"/<{ID}:eventId>", parameters=[IF_NONE_MATCH])
 class EventDetail(MethodView):
-    @events_blp.response(200, EventEnvelopeSchema, headers={"ETag": "ETag"})
+    init_every_request = False  # (no state: one instance serves every request)
+
+    @events_blp.built_response(200, EventEnvelopeSchema, headers={"ETag": "ETag"})
     @events_blp.alt_response(
         304,
         description="Not modified: the event you have (If-None-Match) is current",
