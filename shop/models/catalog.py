@@ -216,29 +216,6 @@ class EventSearchLexeme(Base):
     word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
 
 
-class ListedEvent(Base):
-    """An event's item of the public listing, written once: its JSON text up to
-    `"ticketsAvailable" : ` (`item_head`), the columns a page sorts its items by, and `unsold`,
-    the sum over its tiers of `capacity - sold`. A listing page takes its 20 rows by id and
-    writes only the seats left (`unsold` less what live holds take) after each item (see
-    `shop.catalog.json_bodies.listing_json_statement`).
-
-    Kept exact by database triggers in the same transaction as every change to `event`,
-    `venue`, `category` or `ticket_type` (migration 0012); the application never writes it.
-    `flask check` compares every row with what it should hold (`listed_event` rule)."""
-
-    __tablename__ = "listed_event"
-
-    id: Mapped[int] = mapped_column(
-        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
-    )
-    starts_at: Mapped[datetime]
-    title: Mapped[str] = mapped_column(String(200))
-    price_from: Mapped[Decimal | None]
-    item_head: Mapped[str] = mapped_column(Text)
-    unsold: Mapped[int]
-
-
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 

@@ -128,38 +128,6 @@ def held_by_ticket_type() -> Subquery:
     )
 
 
-def held_from_unsold(event_id: SQLColumnExpression[int]) -> ColumnElement[int]:
-    """The seats live holds take from the unsold ones of `event_id` (`listed_event.unsold`, the
-    sum over its tiers of `capacity - sold`), so that `unsold - held_from_unsold(id)` is the
-    event's seats left for the public: the sum over its tiers of `available_expression()`.
-
-    Why it is the same rule: per tier, `greatest(capacity - sold - held, 0)` equals
-    `(capacity - sold) - least(held, capacity - sold)` (`capacity - sold` is never negative),
-    so summed over an event's tiers it is its unsold seats less `least(held, capacity - sold)`
-    over the tiers that have live holds.
-
-    Worked out once per statement for every event with live holds (none most of the time, a
-    few during an on-sale rush), as a JSON object keyed by event id that each row looks its own
-    id up in, like `available_expression` does per tier: a value computed once (an InitPlan),
-    whatever the planner believes about the live holds (joined to the page's rows instead, a
-    plan made while statistics counted no live holds could sum them again for each event of
-    the page). `bench/explain_catalog.py --holds 500`: ~0.4-0.9 ms of PostgreSQL CPU a page
-    with 500 live holds, ~0.1 ms with none."""
-    held = held_by_ticket_type()
-    per_event = (
-        select(
-            TicketType.event_id,
-            func.sum(func.least(held.c.held, TicketType.capacity - TicketType.sold)).label("taken"),
-        )
-        .join(held, held.c.ticket_type_id == TicketType.id)
-        .group_by(TicketType.event_id)
-        .subquery("taken_per_event")
-    )
-    taken = select(func.jsonb_object_agg(per_event.c.event_id, per_event.c.taken))
-    taken_here = taken.scalar_subquery().op("->>")(cast(event_id, Text))
-    return func.coalesce(cast(taken_here, Integer), 0)
-
-
 def available_expression() -> ColumnElement[int]:
     """Seats left for the public of the TicketType in the surrounding query (correlated): the
     SQLAlchemy form of `seats_left_sql`, for statements that build whole answers in PostgreSQL

@@ -46,7 +46,7 @@ from shop.models import (
     Venue,
 )
 from shop.pagination import Page, paginate
-from shop.services.availability import held_by_ticket_type
+from shop.services.availability import available_expression, held_by_ticket_type
 
 MAX_SEARCH_TERMS = 8
 # Each sort: the column and whether it descends. Ties are broken by id in the same direction;
@@ -661,6 +661,15 @@ def on_sale_expression(now: SQLColumnExpression[datetime] | None = None) -> Colu
         Event.starts_at > now,
         or_(TicketType.sales_start.is_(None), TicketType.sales_start <= now),
         or_(TicketType.sales_end.is_(None), now < TicketType.sales_end),
+    )
+
+
+def seats_left_for_event(event_id: SQLColumnExpression[int]) -> ColumnElement[int]:
+    """Correlated scalar: seats left over every tier of `event_id` (availability.py's rule)."""
+    return (
+        select(cast(func.coalesce(func.sum(available_expression()), 0), Integer))
+        .where(TicketType.event_id == event_id)
+        .scalar_subquery()
     )
 
 

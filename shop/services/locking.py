@@ -14,10 +14,6 @@ takes its locks in one global order, no such cycle can form. Ours, top to bottom
 5. **ticket types**, ascending id (checkout takes these last of all, in the statement that
    sells and inserts the order, so they are held for that one round trip and the commit; a
    cart whose hold lapsed takes them one statement earlier, with the cart and event locks);
-   Changing tiers (their `capacity - sold`), events, venues or categories also locks, in the
-   same statement, the events' `listed_event` rows (the listing's read model, migration 0012),
-   ascending id, from a trigger: nothing else locks them, and nothing locked after them waits
-   for a statement that takes them, so they add no cycle;
 6. **tickets**, ascending id.
 
 A path may skip levels but never goes back up. Who takes what:

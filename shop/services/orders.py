@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from sqlalchemy import Integer, bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.models import Event, Order, OrderItem, OrderStatus, Ticket, TicketStatus, TicketType
@@ -108,29 +107,14 @@ def cancel_order(session: Session, user_id: int, order_id: int) -> Order:
 
 
 def release_seats(session: Session, seats_per_tier: Mapping[int, int]) -> None:
-    """Lower `sold` by the seats of tickets just voided (tiers locked by the caller).
-
-    One statement for every tier: the trigger that moves each event's unsold seats in
-    `listed_event` (migration 0012) then locks those rows once, in ascending event id. One
-    statement per tier would lock them in tier order, and two cancels whose orders span the same
-    two events in opposite tier orders could deadlock there."""
-    if not seats_per_tier:
-        return
-    tiers = sorted(seats_per_tier)
-    released = (
-        func.unnest(
-            bindparam("tier_ids", tiers, type_=ARRAY(Integer)),
-            bindparam("seats", [seats_per_tier[tier] for tier in tiers], type_=ARRAY(Integer)),
+    """Lower `sold` by the seats of tickets just voided (tiers locked by the caller)."""
+    for tier_id, seats in sorted(seats_per_tier.items()):
+        session.execute(
+            update(TicketType)
+            .where(TicketType.id == tier_id)
+            .values(sold=TicketType.sold - seats)
+            .execution_options(synchronize_session=False)
         )
-        .table_valued("tier_id", "seats")
-        .render_derived(name="released")
-    )
-    session.execute(
-        update(TicketType)
-        .where(TicketType.id == released.c.tier_id)
-        .values(sold=TicketType.sold - released.c.seats)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def list_tickets(session: Session, user_id: int, page: int, page_size: int) -> Page:
