@@ -41,7 +41,7 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_listing_equals_plain_definition.py": (3,),
     "test_listing_as_time_passes.py": (3, 4),
     "test_public_read_answers.py": (3, 5),
-    "test_listed_event_check.py": (3,),
+    "test_flask_check_kept_tables.py": (3,),
     "test_admin_writes_during_sales.py": (5,),
     "test_schema_constraints.py": (1, 2),
     "test_enums.py": (1, 2),

@@ -137,7 +137,7 @@ def test_admin_writes_sales_and_reads_at_once_never_fail_and_add_up(apps, app, m
 def test_a_venue_rename_during_sales_never_deadlocks_a_checkout(apps, make, auth):
     """Renaming a venue rewrites its events' search vectors (trigger venue_refresh_event_search)
     while checkouts lock the same events FOR SHARE in ascending id: the trigger locks them in
-    that order too (migration 0013), so neither side is aborted as a deadlock (it was: a 503)."""
+    that order too (migration 0012), so neither side is aborted as a deadlock (it was: a 503)."""
     venue = make.venue()
     events = [make.event(venue_id=venue.id) for _ in range(8)]
     tiers = [make.ticket_type(event, capacity=500) for event in events]

@@ -11,8 +11,8 @@ aborting one of them, and the buyer got a 503 (found by a review test,
 (`FOR NO KEY UPDATE`, what the `UPDATE` takes anyway) before rewriting them, the order every
 other path uses.
 
-Revision ID: 0013_rename_lock_order
-Revises: 0012_rows
+Revision ID: 0012_rename_lock_order
+Revises: 0011_search
 Create Date: 2026-11-28
 
 """
@@ -20,8 +20,8 @@ Create Date: 2026-11-28
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0013_rename_lock_order"
-down_revision = "0012_rows"
+revision = "0012_rename_lock_order"
+down_revision = "0011_search"
 branch_labels = None
 depends_on = None
 
