@@ -190,6 +190,21 @@ def app(database_url: str) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture
+def cors_client(database_url: str) -> Iterator[FlaskClient]:
+    """A client of an app that allows two browser origins (CORS_ORIGINS), on the test database."""
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CORS_ORIGINS": ["https://shop.example", "https://admin.example"],
+        },
+    )
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_transaction(request, app: Flask) -> Iterator[None]:
     """Every test runs inside one transaction on one connection, rolled back at the end."""

@@ -273,20 +273,6 @@ def test_every_if_none_match_form_answers_as_on_main(client, catalogue):
     dump_or_compare(etag_answers(client, catalogue), EXPECTED_ETAGS, "etags")
 
 
-@pytest.fixture
-def cors_client(database_url):
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "CORS_ORIGINS": ["https://shop.example", "https://admin.example"],
-        },
-    )
-    yield app.test_client()
-    with app.app_context():
-        db.engine.dispose()
-
-
 def test_cors_on_the_public_reads_answers_as_on_main(cors_client, catalogue):
     detail = f"/api/events/{catalogue['event'].id}"
     allowed = {"Origin": "https://shop.example"}

@@ -7,8 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from shop import create_app
-from shop.extensions import db
 from tests.helpers import problem
 
 ODD_VALUES = ["100%", "%", "%%", "$1", "$$", "%(city)s", "$1::text", "a%2525", "'; --"]
@@ -111,20 +109,6 @@ def test_request_ids_are_echoed_when_sane_and_replaced_when_not(client):
         assert len(made) == 32 and int(made, 16) >= 0
     ids = {client.get("/api/events").headers["X-Request-ID"] for _ in range(20)}
     assert len(ids) == 20
-
-
-@pytest.fixture
-def cors_client(database_url):
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "CORS_ORIGINS": ["https://shop.example", "https://admin.example"],
-        },
-    )
-    yield app.test_client()
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_cors_allowed_none_and_disallowed_origins_and_preflights(cors_client):

@@ -25,7 +25,7 @@ A path may skip levels but never goes back up. Who takes what:
 | order cancel | 1 → 3 (share) → 4 → 5 → 6 |
 | admin event cancel | 3 (no key update) → 4 → 5 → 6 |
 | admin tier edit or delete | 3 (no key update) → 5 |
-| admin venue or category rename | its events: 3 (no key update), taken by the trigger that rewrites their search vectors (migration 0012_rename_lock_order) |
+| admin venue or category rename | 3 (no key update, by its trigger: migration 0012) |
 | check-in | 6 |
 
 Why events are locked `FOR NO KEY UPDATE` rather than `FOR UPDATE`: inserting a row that
