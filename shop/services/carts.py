@@ -141,8 +141,8 @@ _GUEST_CART_LOCKED = _GUEST_CART.with_for_update().execution_options(populate_ex
 _USER_CART = select(Cart).where(
     Cart.user_id == bindparam("user_id"), Cart.status == CartStatus.ACTIVE
 )
-_USER_CART_LOCKED = _USER_CART.with_for_update().execution_options(populate_existing=True)
-USER_CART_LOCKED = _USER_CART_LOCKED  # (add_item starts a signed-in add with it: cart_items.py)
+# (Public: add_item starts a signed-in add with it, cart_items.py.)
+USER_CART_LOCKED = _USER_CART.with_for_update().execution_options(populate_existing=True)
 _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
 # A changing cart's lines, and on every row the seats other carts' live holds take on the locked
 # tiers (`{tier id: seats}` as JSON, computed once): one round trip instead of two. The outer
@@ -194,7 +194,7 @@ def _guest_cart(session: Session, token: str | None, *, lock: bool) -> Cart | No
 
 
 def _user_cart(session: Session, user_id: int, *, lock: bool) -> Cart | None:
-    statement = _USER_CART_LOCKED if lock else _USER_CART
+    statement = USER_CART_LOCKED if lock else _USER_CART
     return session.scalar(statement, {"user_id": user_id})
 
 
@@ -468,7 +468,7 @@ def begin_change(
                 )
             )
             # Ours, or the one a concurrent request inserted first: it exists now either way.
-            cart = session.scalars(_USER_CART_LOCKED, {"user_id": owner.user_id}).one()
+            cart = session.scalars(USER_CART_LOCKED, {"user_id": owner.user_id}).one()
             created = True
     elif guest is not None:
         cart, guest, guest_token = guest, None, owner.guest_token
