@@ -10,11 +10,9 @@ cap. Functions take explicit arguments and never commit; the route commits once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
+from sqlalchemy import bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
 from shop.services.availability import live_hold
@@ -24,6 +22,7 @@ from shop.services.carts import (
     START_COLUMNS,
     USER_CART_LOCKED,
     CartChange,
+    CartLine,
     CartOutcome,
     CartOwner,
     HoldPolicy,
@@ -292,27 +291,20 @@ def add_item(
     _check_quantity(session, change, tier, wanted)
     _check_address_hold(session, change, policy, _cart_seats(change) + quantity)
     # The customer has just seen the current price: the line takes it.
-    written = _write_hold_and_line(session, change, tier, wanted)
-    if line is None:
-        line = CartItem(
-            id=written.id,
-            cart_id=change.cart.id,
-            event_id=tier.event_id,
-            ticket_type_id=tier.id,
-            quantity=wanted,
-            unit_price=tier.price,
-            created_at=written.created_at,
-            updated_at=written.updated_at,
-        )
-        # Written above: the session takes it as a row it has read, not as one to insert.
-        make_transient_to_detached(line)
-        session.add(line)
-        change.lines.append(line)
-    else:
-        set_committed_value(line, "quantity", wanted)
-        set_committed_value(line, "unit_price", tier.price)
-        set_committed_value(line, "updated_at", written.updated_at)
+    line_id = _write_hold_and_line(session, change, tier, wanted)
+    written = CartLine(line_id, tier.id, tier.event_id, wanted, tier.price)
+    _put_line(change, written)
     return change.outcome(lines_known=True)
+
+
+def _put_line(change: CartChange, written: CartLine) -> None:
+    """Keep `change.lines` what the cart now holds: `written` replaces the line with its id, or
+    comes last (a new line has the highest id)."""
+    for index, line in enumerate(change.lines):
+        if line.id == written.id:
+            change.lines[index] = written
+            return
+    change.lines.append(written)
 
 
 # What a change writes on its cart: the hold (_renew_hold), the address a guest cart moved to,
@@ -342,7 +334,7 @@ _WRITE_HOLD_AND_LINE = text(
     ON CONFLICT (cart_id, ticket_type_id)
         DO UPDATE SET quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
                       updated_at = now()
-    RETURNING id, created_at, updated_at, cart_id
+    RETURNING id, cart_id
     """
 )
 # The same for a guest's first add: the new cart is inserted (not updated) with its hold, in the
@@ -359,16 +351,16 @@ _INSERT_CART_AND_LINE = text(
     )
     INSERT INTO cart_item (cart_id, event_id, ticket_type_id, quantity, unit_price)
     SELECT id, :event_id, :ticket_type_id, :quantity, :unit_price FROM cart_written
-    RETURNING id, created_at, updated_at, cart_id
+    RETURNING id, cart_id
     """
 )
 
 
 def _write_hold_and_line(
     session: Session, change: CartChange, tier: LockedTier, quantity: int
-) -> Row[Any]:
+) -> int:
     """Write the cart's changes and its line of `tier` (`quantity` seats at the tier's price)
-    in one statement; returns the line's id and timestamps.
+    in one statement; returns the line's id.
 
     The cart is an ORM object whose changes (from begin_change) are written here by hand, so the
     session is then told that the values it holds are the stored ones (see below): the route's
@@ -417,15 +409,26 @@ def _write_hold_and_line(
     make_transient(cart)
     make_transient_to_detached(cart)
     session.add(cart)
-    return written
+    line_id: int = written.id
+    return line_id
 
 
-def _owned_line(session: Session, change: CartChange, item_id: int) -> CartItem:
+def _owned_line(change: CartChange, item_id: int) -> CartLine:
     item_id = change.moved.get(item_id, item_id)  # a guest line merged just now
     line = next((line for line in change.lines if line.id == item_id), None)
     if line is None:
         raise CartItemNotFound()
     return line
+
+
+# A line's new quantity at the current price (set_quantity), and a line removed (remove_item):
+# the lines are plain values (CartLine), written by hand.
+_SET_LINE = (
+    update(CartItem)
+    .where(CartItem.id == bindparam("line_id"))
+    .values(quantity=bindparam("new_quantity"), unit_price=bindparam("new_price"))
+)
+_REMOVE_LINE = delete(CartItem).where(CartItem.id == bindparam("line_id"))
 
 
 def set_quantity(
@@ -435,15 +438,17 @@ def set_quantity(
     change = begin_change(
         session, owner, policy, create=False, missing=CartItemNotFound, adds_seats=True
     )
-    line = _owned_line(session, change, item_id)
+    line = _owned_line(change, item_id)
     tier = change.tiers[line.ticket_type_id]
     if quantity > line.quantity:
         _ensure_on_sale(tier, change.now)
         _check_address_hold(session, change, policy, _cart_seats(change) - line.quantity + quantity)
     _check_quantity(session, change, tier, quantity)
-    line.quantity = quantity
-    line.unit_price = tier.price
-    session.flush()
+    # (The cart's renewed hold is the ORM's to write: the route's commit flushes it.)
+    session.connection().execute(
+        _SET_LINE, {"line_id": line.id, "new_quantity": quantity, "new_price": tier.price}
+    )
+    _put_line(change, line._replace(quantity=quantity, unit_price=tier.price))
     return change.outcome(lines_known=True)
 
 
@@ -451,11 +456,10 @@ def remove_item(
     session: Session, owner: CartOwner, policy: HoldPolicy, *, item_id: int
 ) -> CartOutcome:
     change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
-    line = _owned_line(session, change, item_id)
-    session.delete(line)
+    line = _owned_line(change, item_id)
+    session.connection().execute(_REMOVE_LINE, {"line_id": line.id})
     change.lines.remove(line)
-    session.flush()
-    release_hold_if_empty(session, change.cart)
+    release_hold_if_empty(change)
     return change.outcome(lines_known=True)
 
 

@@ -82,13 +82,29 @@ class CartOwner:
     client_address: str | None = None
 
 
+class CartLine(NamedTuple):
+    """A cart line as a change reads it under the cart's lock: plain values, not an ORM
+    `CartItem`. The rules only read a cart's lines (the currency, the line cap, the seats it
+    holds, the answer); the few writes (an add's line, a new quantity, a removed or re-checked
+    line) are one hand-written statement each, and the change then puts the new values in its
+    list (`_replace`). Loading, tracking and then expiring 20 ORM objects on every change to a
+    full cart cost more CPU than the statements themselves (docs/decisions.md, "Carts and
+    holds")."""
+
+    id: int
+    ticket_type_id: int
+    event_id: int
+    quantity: int
+    unit_price: Decimal
+
+
 @dataclass
 class CartLines:
     """What a change read under its locks and wrote: the cart's lines as they are now, their
     tiers (with their events), the seats other carts' live holds take on those tiers, and the
     transaction's clock. Enough to answer with the cart without reading it again."""
 
-    lines: list[CartItem]
+    lines: list[CartLine]
     tiers: dict[int, LockedTier]
     held: dict[int, int]
     now: datetime
@@ -155,12 +171,17 @@ _CART_LINES = select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).o
 # sees the snapshot from before the wait and misses the hold the lock's previous owner just
 # committed. A statement started after the lock was granted sees it.
 _HELD = HELD_BY_OTHERS.subquery("held")
+# The lines are plain columns in `CartLine`'s order (see CartLine for why).
 _LINES_AND_HELD = (
     select(
         select(func.json_object_agg(_HELD.c.ticket_type_id, _HELD.c.sum))
         .scalar_subquery()
         .label("held"),
-        CartItem,
+        CartItem.id,
+        CartItem.ticket_type_id,
+        CartItem.event_id,
+        CartItem.quantity,
+        CartItem.unit_price,
     )
     .select_from(select(literal(1).label("one")).subquery("one_row"))
     .outerjoin(CartItem, CartItem.cart_id == bindparam("cart_id"))
@@ -238,8 +259,9 @@ class CartChange:
     created: bool
     # Guest line id -> the line that now carries its seats (a merge may combine lines).
     moved: dict[int, int] = field(default_factory=dict)
-    # The cart's lines once merged and re-checked (loaded once; the operations reuse them).
-    lines: list[CartItem] = field(default_factory=list)
+    # The cart's lines once merged and re-checked (read once; the operations reuse them and
+    # keep them up to date with what they write).
+    lines: list[CartLine] = field(default_factory=list)
     # Seats other carts' live holds take per locked tier, read with the lines (None: not read).
     held: dict[int, int] | None = None
     # Seats the live holds of the client address's other guest carts take, read with the lines
@@ -397,14 +419,18 @@ def _read_lines_and_held(session: Session, change: CartChange, address: str | No
         "tier_ids": list(change.tiers),
         "exclude_cart_ids": [] if cart_id is None else [cart_id],
     }
+    # Plain columns on the session's connection, past the ORM's execute. (Its autoflush has
+    # nothing to do: a merge flushes its own writes before this read.)
+    connection = session.connection()
     if address is None:
-        rows = session.execute(_LINES_AND_HELD, parameters).all()
+        rows = connection.execute(_LINES_AND_HELD, parameters).all()
     else:
         parameters["address"] = address
-        rows = session.execute(_LINES_AND_HELD_FOR_ADDRESS, parameters).all()
+        rows = connection.execute(_LINES_AND_HELD_FOR_ADDRESS, parameters).all()
         change.address_held = int(rows[0].address_held)
     change.held = {int(tier_id): int(seats) for tier_id, seats in (rows[0].held or {}).items()}
-    change.lines = [row.CartItem for row in rows if row.CartItem is not None]
+    # (Columns 1-5 are the line's; a cart without lines gives one row whose line id is NULL.)
+    change.lines = [CartLine._make(row[1:6]) for row in rows if row[1] is not None]
 
 
 def begin_change(
@@ -583,7 +609,7 @@ def _merge(session: Session, change: CartChange, guest: Cart, policy: HoldPolicy
         warning["item_id"] = target.id
 
 
-def cart_currency(change: CartChange, lines: Iterable[CartItem]) -> str | None:
+def cart_currency(change: CartChange, lines: Iterable[CartItem | CartLine]) -> str | None:
     """The currency the cart is in: its first line's tier's (None while it has no lines)."""
     for line in lines:
         tier = change.tiers.get(line.ticket_type_id)
@@ -632,6 +658,21 @@ def _renew_hold(session: Session, change: CartChange, policy: HoldPolicy) -> Non
     cart.updated_at = change.now
 
 
+# A re-check's writes (_recheck_lines): the lines it removes, and the lines it lowers with their
+# new quantities (two arrays, one statement).
+_REMOVE_LINES = delete(CartItem).where(
+    CartItem.id == func.any(bindparam("line_ids", type_=ARRAY(Integer)))
+)
+_LOWER_LINES = text(
+    """
+    UPDATE cart_item SET quantity = lowered.quantity, updated_at = now()
+    FROM unnest(CAST(:line_ids AS integer[]), CAST(:quantities AS integer[]))
+         AS lowered (id, quantity)
+    WHERE cart_item.id = lowered.id
+    """
+)
+
+
 def _recheck_lines(session: Session, change: CartChange) -> None:
     """After a hold lapsed, others may have bought or held the seats: cap or drop lines.
 
@@ -644,7 +685,9 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
     if not change.lines:
         return
     available = available_for(session, change, [change.cart.id])
-    kept: list[CartItem] = []
+    kept: list[CartLine] = []
+    removed: list[int] = []
+    lowered: list[CartLine] = []
     for line in change.lines:
         tier = change.tiers[line.ticket_type_id]
         left = available[tier.id]
@@ -656,7 +699,7 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
                     line.id,
                 )
             )
-            session.delete(line)
+            removed.append(line.id)
             continue
         if line.quantity > left:
             change.warnings.append(
@@ -669,20 +712,31 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
                     kept=left,
                 )
             )
-            line.quantity = left
+            line = line._replace(quantity=left)
+            lowered.append(line)
         kept.append(line)
     change.lines = kept
-    session.flush()
+    # The lines are plain values (CartLine): at most one statement for the removed lines and
+    # one for the lowered ones, whatever their number.
+    connection = session.connection()
+    if removed:
+        connection.execute(_REMOVE_LINES, {"line_ids": removed})
+    if lowered:
+        connection.execute(
+            _LOWER_LINES,
+            {
+                "line_ids": [line.id for line in lowered],
+                "quantities": [line.quantity for line in lowered],
+            },
+        )
 
 
-def release_hold_if_empty(session: Session, cart: Cart) -> None:
+def release_hold_if_empty(change: CartChange) -> None:
     """An empty cart holds nothing. Its hold life and renewals stay counted: emptying and
-    refilling a cart does not start its hold life over."""
-    remaining = session.scalar(
-        select(func.count()).select_from(CartItem).where(CartItem.cart_id == cart.id)
-    )
-    if remaining == 0:
-        cart.hold_expires_at = None
+    refilling a cart does not start its hold life over. (`change.lines` are all the cart's
+    lines, read under its lock and kept up to date: no count query.)"""
+    if not change.lines:
+        change.cart.hold_expires_at = None
 
 
 def merge_guest_cart(
