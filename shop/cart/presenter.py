@@ -125,7 +125,10 @@ def cart_view(session: Session, outcome: CartOutcome) -> dict[str, Any]:
     if outcome.read is not None:
         rows = _lines_as_changed(outcome.read)
     else:
-        rows = session.execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
+        # Plain columns on the session's connection, past the ORM's execute (~100 µs of CPU
+        # for one statement); what the request changed is flushed first, as autoflush would.
+        session.flush()
+        rows = session.connection().execute(_CART_VIEW_LINES, {"cart_id": cart.id}).all()
     now = rows[0].now if rows else None
     hold_live = now is not None and cart.hold_expires_at is not None and cart.hold_expires_at > now
     if rows and not hold_live:

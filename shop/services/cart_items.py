@@ -316,6 +316,9 @@ _CART_CHANGE_COLUMNS = (
     "client_address",
     "updated_at",
 )
+# What else a cart change may leave unwritten (say, `user_id`: a guest cart handed to the user
+# who signed in): the ORM flushes that before the hand-written statement.
+_CART_KEYS_NOT_WRITTEN_HERE = frozenset(inspect(Cart).attrs.keys()) - set(_CART_CHANGE_COLUMNS)
 # An add's writes in one round trip: the cart (its hold renewed, its version moved on) and the
 # line (new, or raised: the line of that tier, which the cart's lock keeps from changing under
 # us). The ORM's unit of work would send them as two statements, and spend more CPU working out
@@ -376,8 +379,9 @@ def _write_hold_and_line(
         values |= {"guest_token_hash": cart.guest_token_hash, "status": cart.status.value}
     else:
         statement = _WRITE_HOLD_AND_LINE
-        changed = {attr.key for attr in inspect(cart).attrs if attr.history.has_changes()}
-        if not changed <= set(_CART_CHANGE_COLUMNS):
+        # (`unmodified`: the keys with no pending change, read off the object's state without
+        # computing every attribute's history.)
+        if not inspect(cart).unmodified >= _CART_KEYS_NOT_WRITTEN_HERE:
             session.flush()
         values["cart_id"] = cart.id
     # (On the session's connection, past session.execute: the session's autoflush would write
