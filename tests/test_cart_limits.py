@@ -403,6 +403,40 @@ def test_an_add_leaves_the_commit_nothing_to_flush(client, make, auth, flushes):
     assert [line["quantity"] for line in lines] == [1, 3]
 
 
+def test_a_signed_in_add_builds_its_locked_cart_without_the_orms_loading(
+    client, make, auth, flushes
+):
+    """A signed-in add reads its locked cart as plain columns and builds the Cart object from
+    them (`_cart_as_read`): no ORM load (~170 µs of CPU), yet the session takes the object as
+    read: the add writes it, the commit flushes nothing, and the next request sees the hold."""
+
+    from shop.models import Cart
+
+    def note(seen, target, context):
+        seen.append(target.id)
+
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(2)]
+    headers = auth.headers(make.user())
+    first = add(client, tiers[0], 1, headers).get_json()["data"]
+    with recorded(Cart, "load", note) as loaded, flushes() as flushed:
+        response = add(client, tiers[1], 2, headers)
+    assert response.status_code == 201
+    assert loaded == []
+    assert flushed == []
+    body = response.get_json()["data"]
+    assert body["id"] == first["id"]
+    assert [(line["ticketTypeId"], line["quantity"]) for line in body["items"]] == [
+        (tiers[0].id, 1),
+        (tiers[1].id, 2),
+    ]
+    assert body["holdExpiresAt"] >= first["holdExpiresAt"]
+    again = client.get("/api/cart", headers=headers).get_json()["data"]
+    assert again["holdExpiresAt"] == body["holdExpiresAt"]
+    assert again["updatedAt"] == body["updatedAt"]
+    assert [line["quantity"] for line in again["items"]] == [1, 2]
+
+
 def test_a_change_reads_its_locked_tiers_and_its_lines_as_plain_values(app, make):
     """The tier lock returns plain values (`LockedTier`), not ORM objects, and so does the read
     of the cart's lines (`CartLine`): a cart change never writes a tier and writes its lines by
@@ -479,3 +513,26 @@ def test_the_tier_lock_looks_each_tier_up_by_its_key(app, make, client, auth):
     assert not [n for n in found if n.get("Relation Name") == "ticket_type" and "Filter" in n]
     assert all(n["Node Type"] != "Seq Scan" for n in found), found
     assert found[0]["Actual Rows"] == 3  # the lines' two tiers and the added one, locked
+
+
+def test_removing_a_line_counts_no_lines_and_releases_the_hold_with_the_last(
+    client, make, auth, count_queries, sql
+):
+    """Removing a line is the change's usual statements and the DELETE: whether the cart is now
+    empty comes from its lines, read under its lock (a count query followed, before). The
+    hold stays while a line is left and is released with the last one."""
+    event = make.event()
+    tiers = [make.ticket_type(event, name=f"Tier {n}") for n in range(2)]
+    headers = auth.headers(make.user())
+    add(client, tiers[0], 1, headers)
+    lines = add(client, tiers[1], 2, headers).get_json()["data"]["items"]
+    with count_queries() as statements:
+        response = client.delete(f"/api/cart/items/{lines[0]['id']}", headers=headers)
+    assert response.status_code == 200
+    assert not [s for s in statements if "count(" in s.lower()], statements
+    assert [line["quantity"] for line in response.get_json()["data"]["items"]] == [2]
+    assert sql("SELECT hold_expires_at IS NOT NULL AS held FROM cart") == [{"held": True}]
+    last = client.delete(f"/api/cart/items/{lines[1]['id']}", headers=headers)
+    assert last.get_json()["data"]["items"] == []
+    assert sql("SELECT hold_expires_at IS NULL AS released FROM cart") == [{"released": True}]
+    assert sql("SELECT count(*) AS n FROM cart_item") == [{"n": 0}]

@@ -10,8 +10,9 @@ cap. Functions take explicit arguments and never commit; the route commits once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, inspect, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 
 from shop.models import Cart, CartItem, Event, EventStatus, TicketType
@@ -150,14 +151,43 @@ def _start_with_user_cart(
     """Start a signed-in add of a tier named by id with the user's active cart locked
     (`_START_WITH_USER_CART`): the cart and the change's time, or None when the user has no
     active cart (the caller starts the usual way and creates it)."""
-    row = session.execute(
-        _START_WITH_USER_CART,
-        {**start_parameters(policy, None), "user_id": user_id, "tier_id": ticket_type_id},
-    ).first()
+    parameters = {**start_parameters(policy, None), "user_id": user_id, "tier_id": ticket_type_id}
+    # (`.keys()`: IdentityMap is typed without `__iter__`.)
+    holds_a_cart = any(key[0] is Cart for key in session.identity_map.keys())  # noqa: SIM118
+    if holds_a_cart:
+        # The session already holds a cart (a second change in one transaction: tests and
+        # scripts): the ORM's own loading refreshes it (`populate_existing`).
+        row = session.execute(_START_WITH_USER_CART, parameters).first()
+        if row is None:
+            return None
+        _check_named_tier(ticket_type_id, event_id, row.tier_event_id)
+        return row.Cart, row.now
+    row = session.connection().execute(_START_WITH_USER_CART, parameters).first()
     if row is None:
         return None
     _check_named_tier(ticket_type_id, event_id, row.tier_event_id)
-    return row.Cart, row.now
+    return _cart_as_read(session, row), row.now
+
+
+# Fast path (_cart_as_read): the cart's columns, which are also its attributes' names.
+_CART_COLUMNS = tuple(column.key for column in Cart.__table__.columns)
+
+
+def _cart_as_read(session: Session, row: Row[Any]) -> Cart:
+    """The cart in `row` (a plain-columns read of `_START_WITH_USER_CART`) as the ORM object the
+    change goes on with, as if the session had loaded it.
+
+    Why by hand: the ORM's loading (the statement through `session.execute`, its result turned
+    into an object) cost ~170 µs more CPU than the round trip on the session's connection. Every
+    column is set, and `make_transient_to_detached` takes the values as the stored ones (a row
+    as read, nothing to write), so `session.add` makes it an ordinary persistent object: the
+    change writes it, the commit expires it. Only when no cart is in the session (checked by the
+    caller), so it never stands beside another copy of the same row."""
+    values = row._mapping
+    cart = Cart(**{column: values[column] for column in _CART_COLUMNS})
+    make_transient_to_detached(cart)
+    session.add(cart)
+    return cart
 
 
 def _check_quantity(session: Session, change: CartChange, tier: LockedTier, quantity: int) -> None:
