@@ -62,16 +62,20 @@ with the right reason (`price_changed` with the new total, `not_on_sale`, the li
 that are really short, counted without our own rolled-back increments) or the checkout sells,
 at the current prices when the buyer sent no `expectedTotal`. A savepoint rather than a new
 transaction keeps the Idempotency-Key's claim, taken earlier in the same transaction; it costs
-one round trip before any lock, and none for a checkout that step 2 refuses. Inside the same
-transaction `now()` stays the checkout's start, so the retry judges sales windows at the same
-instant the order will be stamped with; only the own hold is judged on `clock_timestamp()`,
-because other carts judge it on theirs.
+one round trip before any lock, and none for a checkout that step 2 refuses. A checkout sent
+without a key has no claim to keep (its transaction has only read the token's user): it takes
+no savepoint, and rolls the whole transaction back instead (`transaction_is_ours`); a rush's
+buyers send no key, so each sale saves that round trip. Inside the same transaction `now()`
+stays the checkout's start (after a whole rollback, the new transaction's), so the retry judges
+sales windows at the same instant the order will be stamped with; only the own hold is judged
+on `clock_timestamp()`, because other carts judge it on theirs.
 This happens a few times at most (`READ_ATTEMPTS`), then 503 CheckoutContention: retry.
 
-Any refusal raises before the caller commits, so a failed checkout leaves no trace. Every
-timestamp comes from the database clock (`now()`, the transaction's start), so `createdAt` and
-`confirmedAt` are the same instant. Payment is simulated: the order is `confirmed` at once
-(docs/decisions.md says where a payment provider would plug in).
+Any refusal raises before the caller commits, so a failed checkout leaves no trace (without a
+key, a refusal at step 2 commits the transaction's reads, which is the same: see
+`place_order`). Every timestamp comes from the database clock (`now()`, the transaction's
+start), so `createdAt` and `confirmedAt` are the same instant. Payment is simulated: the order
+is `confirmed` at once (docs/decisions.md says where a payment provider would plug in).
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ from shop.services.errors import (
     CartEmpty,
     CheckoutContention,
     CustomerLimitExceeded,
+    DomainError,
     InsufficientAvailability,
     NotOnSale,
     PriceChanged,
@@ -335,7 +340,11 @@ ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT place_order"
 
 
 def place_order(
-    session: Session, user_id: int, *, expected_total: Money | None = None
+    session: Session,
+    user_id: int,
+    *,
+    expected_total: Money | None = None,
+    transaction_is_ours: bool = False,
 ) -> PlacedOrder:
     """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
     Raises CartEmpty (422), NotOnSale (409), QuantityOverLimit (422, a line over its tier's
@@ -343,17 +352,35 @@ def place_order(
     maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
     line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart or its
     tiers kept changing); the caller commits on success and rolls back on any error. Without
-    `expected_total` the buyer pays the prices of the moment the tiers are locked."""
+    `expected_total` the buyer pays the prices of the moment the tiers are locked.
+
+    `transaction_is_ours`: the caller's transaction has only read so far (no Idempotency-Key's
+    claim to keep), so the checkout may end it. It then starts again by rolling the whole
+    transaction back instead of rolling back to a savepoint (one round trip less per sale: no
+    SAVEPOINT), and a refusal found before any write (steps 1 and 2: a sold-out tier's 409,
+    most of an on-sale rush) ends the transaction with a COMMIT of nothing before it raises,
+    so the caller's rollback finds nothing to do. Why not leave it to that rollback: psycopg
+    forgets every statement it prepared on the connection at a ROLLBACK (and sends `DEALLOCATE
+    ALL`, a round trip more, when it had any), so a worker answering refusals would never keep
+    the token's and the cart's statements prepared, and PostgreSQL would parse and plan them
+    again for every 409 (docs/decisions.md, "Checkout and orders")."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
     savepoint_taken = False
     for _attempt in range(READ_ATTEMPTS):
-        lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
-        if not lines:
-            raise CartEmpty()
-        total, currency = _check(session, user_id, lines, expected_total)
+        try:
+            lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
+            if not lines:
+                raise CartEmpty()
+            total, currency = _check(session, user_id, lines, expected_total)
+        except DomainError:
+            if transaction_is_ours:
+                session.commit()  # it wrote nothing: the same as a rollback, prepared or not
+            raise
         sale = _sale_parameters(user_id, lines, total, currency)
-        if not savepoint_taken:
+        # (With `transaction_is_ours` there is nothing before the checkout to keep, so no
+        # savepoint: a retry rolls the whole transaction back.)
+        if not transaction_is_ours and not savepoint_taken:
             # Taken only once the checks passed, before the first write: steps 1 and 2 write
             # nothing a rollback would have to undo, so a refusal (a sold-out tier's 409, most
             # of a rush) costs no round trip for it. A plain SAVEPOINT, never released: the
@@ -373,7 +400,11 @@ def place_order(
         # An event's title or start, a tier, or our hold changed since step 1: undo the close
         # and whatever sold, and run the checks again on what is true now; they refuse with the
         # right reason, or it sells (and the order copies the event as it is now).
-        connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
+        if transaction_is_ours:
+            session.rollback()  # the whole transaction: it read the token's user, nothing else
+            connection = session.connection()
+        else:
+            connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
     raise CheckoutContention()
 
 
