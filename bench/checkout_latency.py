@@ -106,8 +106,15 @@ def main() -> None:
     client = app.test_client()
 
     statements, commits = [], []
-    event.listen(Engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    event.listen(Engine, "commit", lambda conn: commits.append(1))
+
+    def count_statement(*args):
+        statements.append(args[2])
+
+    def count_commit(conn):
+        commits.append(1)
+
+    event.listen(Engine, "before_cursor_execute", count_statement)
+    event.listen(Engine, "commit", count_commit)
 
     cpu_ms = []
 
@@ -127,6 +134,10 @@ def main() -> None:
     commits.clear()
     checkout(1)
     per_checkout = (len(statements), len(commits))
+    # Counted in this untimed checkout only: a statement listener makes `read_rows` (and the
+    # catalogue's reads) take SQLAlchemy's slower path, so the timed checkouts run without it.
+    event.remove(Engine, "before_cursor_execute", count_statement)
+    event.remove(Engine, "commit", count_commit)
     if args.calls:
         import cProfile
         import pstats
