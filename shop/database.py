@@ -27,6 +27,7 @@ from psycopg import pq, sql
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 
 def normalize_database_url(url: str) -> str:
@@ -248,6 +249,16 @@ def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
     finally:
         cursor.close()
     return None if row is None else row[0]
+
+
+@functools.cache
+def driver_sql(statement: ClauseElement) -> str:
+    """A Core statement (`text()`, `select()`) as psycopg takes it, for `read_rows`: `%(name)s`
+    placeholders, with the casts SQLAlchemy gives typed parameters. Compiled once per process
+    (the statements are module constants)."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    return str(statement.compile(dialect=dialect()))
 
 
 def read_rows(connection: Connection, sql: str, values: dict[str, Any]) -> list[Any]:

@@ -87,14 +87,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, TextClause, func, select, text
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from shop.database import read_rows
+from shop.database import driver_sql, read_rows
 from shop.models import Order, OrderItem, OrderStatus, TicketStatus
 from shop.services.availability import (
     HELD_SQL,
@@ -166,14 +164,7 @@ class PlacedOrder:
 
 # A row of step 1's statement (`CART_LINES`), one per cart line: a named tuple (`line.quantity`,
 # `line.price`, ...), as `read_rows` returns rows.
-CartLine = Any
-
-
-@cache
-def driver_sql(statement: TextClause) -> str:
-    """One of the statements below as psycopg takes it (`%(name)s` placeholders), for
-    `read_rows` (compiled once per process)."""
-    return str(statement.compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
+CheckoutLine = Any
 
 
 # Step 1. The open cart, its lines with their tiers and events, and the seats other carts' live
@@ -424,7 +415,7 @@ def place_order(
 
 
 def _check(
-    session: Session, user_id: int, lines: Sequence[CartLine], expected_total: Money | None
+    session: Session, user_id: int, lines: Sequence[CheckoutLine], expected_total: Money | None
 ) -> tuple[Decimal, str]:
     """Step 2: every refusal, before any lock. Returns the total and its currency."""
     now = lines[0].now
@@ -454,7 +445,7 @@ def _check(
     return total, currency
 
 
-def _refuse_lines_over_order_limit(lines: Sequence[CartLine]) -> None:
+def _refuse_lines_over_order_limit(lines: Sequence[CheckoutLine]) -> None:
     """A tier's `max_per_order` as it is now: an admin may lower it (against scalpers at the
     start of a rush) after a cart was filled within the old limit, and the order must keep to
     the new one. Raises QuantityOverLimit (422) listing every line over it."""
@@ -471,7 +462,7 @@ def _refuse_lines_over_order_limit(lines: Sequence[CartLine]) -> None:
         )
 
 
-def _refuse_not_on_sale(lines: Sequence[CartLine]) -> NoReturn:
+def _refuse_not_on_sale(lines: Sequence[CheckoutLine]) -> NoReturn:
     raise NotOnSale(
         "Some tickets in your cart can no longer be bought. Remove those lines and check out"
         " again.",
@@ -487,7 +478,7 @@ class Closed(Enum):
     EVENT_CHANGED = "closed, but an event's title or start changed since step 1 (roll back)"
 
 
-def _close_cart(connection: Connection, lines: Sequence[CartLine]) -> Closed:
+def _close_cart(connection: Connection, lines: Sequence[CheckoutLine]) -> Closed:
     """Step 3. The order line copies each event's title and start from step 1's read, so an
     event renamed or moved meanwhile must send the checkout back to step 1 too."""
     cart = lines[0]
@@ -516,7 +507,7 @@ def _close_cart(connection: Connection, lines: Sequence[CartLine]) -> Closed:
     return Closed.AS_READ if result.events_as_read else Closed.EVENT_CHANGED
 
 
-def check_customer_limits(session: Session, user_id: int, lines: Sequence[CartLine]) -> None:
+def check_customer_limits(session: Session, user_id: int, lines: Sequence[CheckoutLine]) -> None:
     """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
     tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
     listing every line over it. No lock is needed: a user has one open cart, and the next one
@@ -564,7 +555,7 @@ def check_customer_limits(session: Session, user_id: int, lines: Sequence[CartLi
         )
 
 
-def _line_ref(line: CartLine) -> dict[str, Any]:
+def _line_ref(line: CheckoutLine) -> dict[str, Any]:
     return {
         "item_id": line.id,
         "ticket_type_id": line.ticket_type_id,
@@ -572,7 +563,7 @@ def _line_ref(line: CartLine) -> dict[str, Any]:
     }
 
 
-def _refuse_short_lines(lines_with_seats_left: list[tuple[CartLine, int]]) -> None:
+def _refuse_short_lines(lines_with_seats_left: list[tuple[CheckoutLine, int]]) -> None:
     short = [
         {**_line_ref(line), "requested": line.quantity, "available": left}
         for line, left in lines_with_seats_left
@@ -605,7 +596,7 @@ LINE_ARRAYS = {
 
 
 def _sale_parameters(
-    user_id: int, lines: Sequence[CartLine], total: Decimal, currency: str
+    user_id: int, lines: Sequence[CheckoutLine], total: Decimal, currency: str
 ) -> dict[str, Any]:
     """Step 4's parameters (new ticket codes included). Built before step 3: a cart whose hold
     lapsed holds its tiers' locks from step 3 on, and every buyer of those tiers waits for
@@ -630,7 +621,7 @@ def _sale_parameters(
 
 
 def _sell_and_place(
-    connection: Connection, lines: Sequence[CartLine], sale: dict[str, Any]
+    connection: Connection, lines: Sequence[CheckoutLine], sale: dict[str, Any]
 ) -> PlacedOrder | None:
     """Step 4: sell every line and insert the order graph (`sale`: `_sale_parameters`). None
     when nothing was placed (a line no longer fits, a tier is not what step 1 read, or our hold
