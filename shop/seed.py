@@ -295,7 +295,6 @@ def seed(
         _indexes_built_afterwards(
             session, SALES_TABLES, REBUILT_EVENT_INDEXES, REBUILT_CONSTRAINTS
         ),
-        _listed_events_written_afterwards(session),
     ):
         batch = 5000
         for start in range(0, events, batch):
@@ -322,7 +321,6 @@ def seed(
     session.execute(
         text(
             "ANALYZE event; ANALYZE event_search_word; ANALYZE ticket_type; ANALYZE venue;"
-            " ANALYZE listed_event;"
             " ANALYZE category; ANALYZE"
             " app_user; ANALYZE cart; ANALYZE customer_order; ANALYZE order_item; ANALYZE ticket"
         )
@@ -422,31 +420,6 @@ def _indexes_built_afterwards(
         session.execute(text(definition))
     for table, name, _, definition in reversed(constraints):  # unique ones before keys
         session.execute(text(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'))
-
-
-# `listed_event`'s triggers (migration 0013) would write each loaded event's row, then write it
-# again when its tiers set its `price_from`: written once after the load instead, from the view
-# the triggers read (`listed_event_source`).
-LISTED_EVENT_TRIGGERS = [("event", "listed_event_insert"), ("event", "listed_event_update")]
-
-
-@contextmanager
-def _listed_events_written_afterwards(session: Session) -> Iterator[None]:
-    """Load without `listed_event`'s triggers, then write the new events' rows in one statement.
-    One transaction, like `_indexes_built_afterwards`: if the load fails, the triggers were
-    never off."""
-    for table, trigger in LISTED_EVENT_TRIGGERS:
-        session.execute(text(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"'))
-    yield
-    for table, trigger in LISTED_EVENT_TRIGGERS:
-        session.execute(text(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"'))
-    session.execute(
-        text(
-            "INSERT INTO listed_event (id, starts_at, title, price_from, item_head)"
-            " SELECT * FROM listed_event_source AS x"
-            " WHERE NOT EXISTS (SELECT FROM listed_event AS l WHERE l.id = x.id) ORDER BY id"
-        )
-    )
 
 
 def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

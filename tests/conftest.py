@@ -68,7 +68,6 @@ WEEKS_BY_MODULE: dict[str, tuple[int, ...]] = {
     "test_cart_and_checkout_attacks.py": (5,),
     "test_cart_and_checkout_races.py": (5,),
     "test_published_event_day.py": (3,),
-    "test_listed_event.py": (3,),
     "test_cache.py": (3,),
     "test_openapi.py": (3,),
     "test_errors.py": (3,),

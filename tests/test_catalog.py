@@ -406,7 +406,7 @@ def test_postgresql_built_listing_matches_the_documented_schema(app, client, mak
         )
     assert same_json(body, expected), (body, expected)
     # Byte for byte as PostgreSQL's json_build_object/json_agg write JSON (`"key" : value`,
-    # ", " between members; the listing writes it from templates, see json_bodies and 0013).
+    # ", " between members; the listing writes it from templates, see json_bodies.LISTING_ITEM).
     written = json.dumps(expected, separators=(", ", " : "), ensure_ascii=False)
     assert body.decode() == written, (body.decode(), written)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
     Text,
@@ -31,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from shop.database import read_bytes, read_value
-from shop.models import Category, Event, EventStatus, ListedEvent, TicketType, Venue
+from shop.models import Category, Event, EventStatus, TicketType, Venue
 from shop.services.availability import available_expression
 from shop.services.catalog import (
     EventFilters,
@@ -78,16 +79,29 @@ def money_json(amount, currency):
 
 # --- the listing ---------------------------------------------------------------------------------
 
-# A listing page's JSON, written as text rather than by json_build_object and json_agg, byte for
-# byte what those write (`"key" : value`, ", " between items and keys): json_build_object works
-# out, on every call, how to write each of its arguments (the keys too), ~0.2 µs an argument.
-# Each item's text up to its seats is written once per change of the event, its venue or its
-# category, by migration 0013's `listed_event_item_head` (`format()` of one template, strings
-# quoted and escaped by `to_json`, the escaping json_build_object uses), and kept in
-# `listed_event`; the page adds the seats left. tests/test_catalog.py compares the bytes with
-# json_build_object's on values that need escaping, nulls and fractions of a second.
+# A listing page's JSON, written by `format()` from templates rather than by json_build_object
+# and json_agg, byte for byte what those write (`"key" : value`, ", " between items and keys):
+# json_build_object works out, on every call, how to write each of its arguments (the keys
+# too), ~0.2 µs an argument; a page of 20 items has ~600. Written from one template per item,
+# with each string quoted and escaped by `to_json` (the escaping json_build_object uses),
+# PostgreSQL's CPU per page is ~10 % less (197 -> 173 µs for page 1 of every event, measured
+# by alternating the two statements on one catalogue). tests/test_catalog.py compares the
+# bytes with json_build_object's on values that need escaping, nulls and fractions of a second.
 # (SQLAlchemy doubles each `%` for psycopg, whose placeholders start with one.)
+LISTING_ITEM = (
+    """'{"id" : %s, "title" : %s, "startsAt" : "%s", "endsAt" : "%s", """
+    """"venue" : {"id" : %s, "name" : %s, "city" : %s}, "category" : {"slug" : %s, """
+    """"name" : %s}, "imageUrl" : %s, "priceFrom" : %s, "ticketsAvailable" : %s, """
+    """"soldOut" : %s}'"""
+)
+MONEY = """'{"amount" : "%s", "currency" : %s}'"""
 LISTING_PAGE = """'{"data" : [%s], "meta" : %s}'"""
+
+
+def json_text(value):
+    """`value` as JSON text, as json_build_object writes it: a string quoted and escaped, NULL as
+    null."""
+    return func.coalesce(cast(func.to_json(value), Text), literal_column("'null'"))
 
 
 def listing_json_statement(filters: EventFilters) -> Select:
@@ -95,59 +109,70 @@ def listing_json_statement(filters: EventFilters) -> Select:
     availability in one round trip. It produces exactly what EventPageSchema documents.
 
     The service's `listing_page` says which events (their ids, in order) and how many match (up
-    to the cap); this adds each item with a deferred join: the `listed_event` rows of the
-    page's 20 ids alone, so page 400 costs about what page 1 does."""
+    to the cap); this adds each item's columns with a deferred join: venue and category are
+    joined for the page's 20 ids alone, so page 400 costs about what page 1 does."""
     page = listing_page(filters)
-    listed = ListedEvent.__table__
-    # The page's ids as an array, `id = ANY(ARRAY[...])`: the planner counts on a handful of
-    # elements and fetches each by primary key, whatever it guesses about the page. With `id IN
-    # (page)` a generic plan, which cannot see the LIMIT, guesses the page holds a tenth of the
-    # matches and reads the whole table to hash-join them (27 ms instead of 0.5 ms on 100 000
-    # events; a search's guessed ids would read all of `listed_event`).
-    page_ids = page.ids.subquery("page_ids")
-    id_array = select(func.array_agg(page_ids.c.id)).scalar_subquery()
-    on_the_page = listed.c.id == func.any(cast(id_array, ARRAY(Integer)))
-    # The fast path: each item is its `listed_event` row's JSON text, written once by triggers
-    # when something it shows changes (the event, its cheapest price, its venue or category),
-    # followed by the seats left, worked out here from the event's tiers with the
-    # availability rule, as the detail does. The plain version joined venue and category and
-    # formatted 11 values per item on every page (PostgreSQL's CPU per browse statement
-    # ~760 -> ~490 µs; docs/decisions.md "The listing's item text"). The seats are not kept in
-    # the row, so a sale writes nothing here.
+    on_the_page: ColumnElement[bool]
+    if filters.q:
+        on_the_page = Event.id.in_(page.ids.scalar_subquery())  # as `_search_page` plans it
+    else:
+        # The page's ids as an array, `id = ANY(ARRAY[...])`: the planner counts on a handful
+        # of elements and fetches each by primary key, whatever it guesses about the page. With
+        # `id IN (page)` a generic plan, which cannot see the LIMIT, guesses the page holds a
+        # tenth of the matches and reads the whole table to hash-join them (27 ms instead of
+        # 0.5 ms on 100 000 events).
+        page_ids = page.ids.subquery("page_ids")
+        id_array = select(func.array_agg(page_ids.c.id)).scalar_subquery()
+        on_the_page = Event.id == func.any(cast(id_array, ARRAY(Integer)))
     rows = (
         select(
-            listed.c.id,
-            listed.c.starts_at,
-            listed.c.title,
-            listed.c.price_from,
-            listed.c.item_head,
-            seats_left_for_event(listed.c.id).label("tickets_available"),
+            Event.id,
+            Event.title,
+            Event.starts_at,
+            Event.ends_at,
+            Event.image_url,
+            Event.price_from,
+            Event.currency,
+            Venue.id.label("venue_id"),
+            Venue.name.label("venue_name"),
+            Venue.city.label("venue_city"),
+            Category.slug.label("category_slug"),
+            Category.name.label("category_name"),
+            seats_left_for_event(Event.id).label("tickets_available"),
+            func.row_number().over(order_by=sort_keys(filters.sort)).label("position"),
         )
+        .join_from(Event, Venue, Venue.id == Event.venue_id)
+        .join_from(Event, Category, Category.id == Event.category_id)
         .where(on_the_page)
-        # A query of its own (a constant OFFSET 0 keeps PostgreSQL from merging it into the
-        # aggregate below), so the seats left are worked out once per row: merged, the item
-        # would compute them twice (the seats and `soldOut`).
-        .offset(literal_column("0"))
         .subquery("page_rows")
     )
-    # The item's text, then the seats and `soldOut`, as the whole item was written before
-    # (migration 0013's `listed_event_item_head` writes the rest). Joined with ", " between
-    # "[" and "]" as json_agg writes an array, in the page's order (its sort on the rows' own
-    # sort columns, ties by id as the walk broke them).
-    item = (
-        rows.c.item_head
-        + cast(rows.c.tickets_available, Text)
-        + literal_column("""', "soldOut" : '""", Text)
-        + cast(rows.c.tickets_available == 0, Text)
-        + literal_column("'}'", Text)
+    # Each item written as text from one template (`LISTING_ITEM`, see there why), joined
+    # with ", " between "[" and "]" as json_agg writes an array.
+    item = func.format(
+        literal_column(LISTING_ITEM),
+        cast(rows.c.id, Text),
+        json_text(rows.c.title),
+        iso_utc(rows.c.starts_at),
+        iso_utc(rows.c.ends_at),
+        cast(rows.c.venue_id, Text),
+        json_text(rows.c.venue_name),
+        json_text(rows.c.venue_city),
+        json_text(rows.c.category_slug),
+        json_text(rows.c.category_name),
+        json_text(rows.c.image_url),
+        case(
+            (rows.c.price_from.is_(None), literal_column("'null'")),
+            else_=func.format(
+                literal_column(MONEY), cast(rows.c.price_from, Text), json_text(rows.c.currency)
+            ),
+        ),
+        cast(rows.c.tickets_available, Text),
+        cast(rows.c.tickets_available == 0, Text),
     )
     items = (
         select(
             func.coalesce(
-                func.string_agg(
-                    item,
-                    aggregate_order_by(literal_column("', '"), *sort_keys(filters.sort, rows.c)),
-                ),
+                func.string_agg(item, aggregate_order_by(literal_column("', '"), rows.c.position)),
                 literal_column("''"),
             )
         )

@@ -216,28 +216,6 @@ class EventSearchLexeme(Base):
     word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
 
 
-class ListedEvent(Base):
-    """An event's item of the public listing, written once: its JSON text up to
-    `"ticketsAvailable" : ` (`item_head`) and the columns a page sorts its items by. A listing
-    page takes its 20 rows by id and writes only the seats left after each item, read from the
-    event's tiers (see `shop.catalog.json_bodies.listing_json_statement`).
-
-    Kept exact by database triggers in the same transaction as every change of the values an
-    item shows, on `event` (its `price_from` included), `venue` or `category` (migration 0013);
-    the application never writes it, and a sale, a hold or a cancel never touches it.
-    `flask check` compares every row with what it should hold (`listed_event` rule)."""
-
-    __tablename__ = "listed_event"
-
-    id: Mapped[int] = mapped_column(
-        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
-    )
-    starts_at: Mapped[datetime]
-    title: Mapped[str] = mapped_column(String(200))
-    price_from: Mapped[Decimal | None]
-    item_head: Mapped[str] = mapped_column(Text)
-
-
 class TicketType(TimestampMixin, Base):
     """A tier of tickets for one event: its price, how many exist and how many are sold.
 

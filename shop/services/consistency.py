@@ -15,10 +15,7 @@ rows breaking it (none when all is well):
   the number of published events starting on each day, in all, per category and per venue;
 - `search_words`: `event_search_word` (kept by triggers, what a one-word search reads) holds
   exactly the words of the published events, each with its event's period and start, and
-  every one of them is in `event_search_lexeme` (what prefixes are expanded into);
-- `listed_event`: `listed_event` (kept by triggers, what a listing page's items are) holds one
-  row per event, each with the item text and sort columns the event, its venue and category
-  give now.
+  every one of them is in `event_search_lexeme` (what prefixes are expanded into).
 
 Every concurrency test and failure drill ends with `find_violations(...) == []`.
 """
@@ -139,25 +136,6 @@ RULES = {
         ORDER BY 1, 2
         """
     ),
-    "listed_event": text(
-        """
-        SELECT coalesce(l.id, x.id) AS id,
-               CASE WHEN l.id IS NULL THEN 'missing'
-                    WHEN x.id IS NULL THEN 'not an event'
-                    ELSE concat_ws(', ',
-                        CASE WHEN l.item_head IS DISTINCT FROM x.item_head
-                             THEN 'item text is not what the event gives' END,
-                        CASE WHEN (l.starts_at, l.title, l.price_from)
-                                  IS DISTINCT FROM (x.starts_at, x.title, x.price_from)
-                             THEN 'sort columns are not the event''s' END)
-               END AS problem
-        FROM listed_event AS l FULL JOIN listed_event_source AS x ON x.id = l.id
-        WHERE l.id IS NULL OR x.id IS NULL
-           OR (l.starts_at, l.title, l.price_from, l.item_head)
-              IS DISTINCT FROM (x.starts_at, x.title, x.price_from, x.item_head)
-        ORDER BY 1
-        """
-    ),
 }
 
 
@@ -192,8 +170,6 @@ def _describe(rule: str, row: Row[Any]) -> Violation:
         )
     if rule == "search_words":
         return Violation(rule, f"event {row.event_id} word {row.word!r}", str(row.problem))
-    if rule == "listed_event":
-        return Violation(rule, f"event {row.id}", str(row.problem))
     return Violation(
         rule,
         f"cart {row.id}",
