@@ -685,8 +685,12 @@ EXPECTED_ANSWERS: dict = {
     ),
     "if_match_wrong": (
         412,
-        "Cache-Control: no-cache | Content-Type: application/json | Date: <date> | ETag: <etag>",
-        "data",
+        "Cache-Control: no-store | Content-Type: application/problem+json | ETag: <etag>",
+        {
+            "code": "precondition_failed",
+            "detail": "This is not the version If-Match names: it changed since you read it."
+            " Fetch it again; the ETag header names the version there is now.",
+        },
     ),
     "if_modified_since": (
         200,

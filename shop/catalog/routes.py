@@ -24,6 +24,7 @@ from shop.catalog.schemas import (
 from shop.database import public_read
 from shop.extensions import db
 from shop.openapi import ID, Blueprint
+from shop.problems import HTTP_PROBLEMS, problem
 from shop.services import catalog
 
 events_blp = Blueprint(
@@ -65,6 +66,18 @@ def conditional_json(body: bytes) -> Response:
     environ = request.environ
     if any(name in environ for name in CONDITIONAL_REQUEST_HEADERS):
         response.make_conditional(request)  # (in place: a 304 without a body when it matches)
+        if response.status_code == 412:
+            # An If-Match that names another version: werkzeug keeps the whole representation
+            # as the 412's body, but a refusal is a problem like every other one. The current
+            # ETag goes with it, so the client can tell which version is there now.
+            refused = problem(
+                412,
+                HTTP_PROBLEMS[412][0],
+                "This is not the version If-Match names: it changed since you read it. Fetch"
+                " it again; the ETag header names the version there is now.",
+            )
+            refused.headers["ETag"] = response.headers["ETag"]
+            return refused
     else:
         response.headers["Date"] = http_date_now()
     return response
