@@ -1,7 +1,7 @@
 """Checkout throughput under contention, through the HTTP API, beside the database's ceiling.
 
     python bench/checkout.py [--buyers 200] [--seats 50] [--spread-events 50] [--concurrency 16]
-        [--workers 4] [--servers wsgi,asgi] [--rate-limits]
+        [--workers 4] [--servers wsgi,asgi] [--rate-limits] [--code DIR]
 
 Two scenarios, each on gunicorn with a fresh crowd of signed-in buyers whose carts each hold one
 seat:
@@ -17,6 +17,8 @@ is retried a second later: a p99 of a second or more). `--servers` picks how gun
 asgi worker, as gunicorn.conf.py serves it in production). Rate limits are off unless
 `--rate-limits` (checkout itself is not limited; the figure shows what the limiter's per-request
 hook costs).
+`--code DIR` serves another checkout's code (say, main's) to the same crowd and database, for a
+before/after in one run.
 Then pgbench runs the same write transaction (lock the tier, conditional `sold + 1`, insert
 cart, order, order line and ticket) on one hot tier and on many tiers: the database's ceiling.
 """
@@ -36,7 +38,14 @@ import psutil
 import psycopg
 
 from bench.buyers import BENCH_JWT_SECRET, bench_tiers, conservation, fire, make_crowd
-from bench.common import bench_database, cpu_seconds, gunicorn, postgres_processes, server_processes
+from bench.common import (
+    ROOT,
+    bench_database,
+    cpu_seconds,
+    gunicorn,
+    postgres_processes,
+    server_processes,
+)
 from shop.database import embedded_bin, libpq_url
 
 PGBENCH_TRANSACTION = """
@@ -66,6 +75,7 @@ def scenario(name: str, url: str, buyers: int, seats: int, events: int, server: 
         args.port,
         url,
         workers=args.workers,
+        cwd=args.code or ROOT,
         JWT_SECRET_KEY=BENCH_JWT_SECRET,
         **limits,
     ) as master:
@@ -182,12 +192,13 @@ def main() -> None:
     parser.add_argument("--rate-limits", action="store_true", help="RATELIMIT_ENABLED=true")
     parser.add_argument("--seconds", type=int, default=5, help="pgbench duration")
     parser.add_argument("--port", type=int, default=5097)
+    parser.add_argument("--code", type=Path, help="serve another checkout's app")
     args = parser.parse_args()
     url = bench_database(10_000)
     print(
         f"checkout through HTTP: {args.buyers} buyers, {args.concurrency} at a time,"
         f" gunicorn x{args.workers} ({args.servers}), rate limits"
-        f" {'on' if args.rate_limits else 'off'}"
+        f" {'on' if args.rate_limits else 'off'}, code {args.code or ROOT}"
     )
     per_event = -(-args.buyers // args.spread_events)
     for server in args.servers.split(","):

@@ -24,8 +24,10 @@ from typing import Any
 
 import psycopg
 from psycopg import pq, sql
+from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 
 def normalize_database_url(url: str) -> str:
@@ -247,6 +249,49 @@ def read_value(connection: Connection, sql: str, values: dict[str, Any]) -> Any:
     finally:
         cursor.close()
     return None if row is None else row[0]
+
+
+@functools.cache
+def driver_sql(statement: ClauseElement) -> str:
+    """A Core statement (`text()`, `select()`) as psycopg takes it, for `read_rows`: `%(name)s`
+    placeholders, with the casts SQLAlchemy gives typed parameters. Compiled once per process
+    (the statements are module constants)."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    return str(statement.compile(dialect=dialect()))
+
+
+def read_rows(connection: Connection, sql: str, values: dict[str, Any]) -> list[Any]:
+    """Every row that `sql` (driver SQL: `%(name)s` parameters, as `exec_driver_sql` takes it)
+    returns, each a named tuple (`row.column`, like SQLAlchemy's `Row`), in the connection's
+    transaction. What checkout runs its statements with (`shop.services.checkout`).
+
+    Fast path, as in `read_value`: the statement goes to a psycopg `RawCursor` under the
+    SQLAlchemy connection, with its placeholders numbered once per statement text, and its
+    rows come back as named tuples. Through `exec_driver_sql` each of checkout's statements
+    also built an execution context and a cursor result with its column metadata (psycopg's
+    column objects for every column, then SQLAlchemy's own map of them: the cart read has 23
+    columns), on every checkout and every sold-out 409 of a rush (docs/decisions.md,
+    "Checkout and orders"). psycopg still prepares a statement it runs repeatedly (the
+    numbered text is the same bytes object every time, so it is found at once). What
+    SQLAlchemy adds is kept as in `read_value`: a driver error goes through the connection's
+    own error handling (wrapped the same way, a lost connection invalidated), and when
+    anything listens to statement events (the tests' statement counter) the statement runs
+    through `exec_driver_sql`, whose rows have the same attributes."""
+    if _statement_events_listened(connection.engine):
+        return list(connection.exec_driver_sql(sql, values))
+    numbered_sql, names = numbered_placeholders(sql)
+    # (SQLAlchemy types the driver connection as a DBAPI one, hence Any)
+    cursor: Any = psycopg.RawCursor(psycopg_connection(connection), row_factory=namedtuple_row)
+    try:
+        cursor.execute(numbered_sql, [values[name] for name in names])
+        rows = cursor.fetchall()
+    except psycopg.Error as error:
+        # As in `read_value`: wrapped by SQLAlchemy, a lost connection invalidated.
+        connection._handle_dbapi_exception(error, sql, values, cursor, None)
+    finally:
+        cursor.close()
+    return rows
 
 
 def read_bytes(connection: Connection, sql: str, values: dict[str, Any]) -> bytes | None:

@@ -52,13 +52,19 @@ def _replay(stored: idempotency_store.StoredResponse) -> Response:
     return response
 
 
+def keyed() -> bool:
+    """Whether the request sent an Idempotency-Key (then @idempotent claims it in the view's
+    transaction, before the view runs)."""
+    return request.headers.get(HEADER) is not None
+
+
 def commit_unless_keyed() -> None:
     """Commit the view's work now when the request sent no Idempotency-Key (then nothing else
     joins its transaction, and @idempotent's own commit finds nothing left to do). For a view
     whose locks should not wait for its answer to be serialized: checkout's tier locks are
     released before the order is written out as JSON. With a key the answer is stored in the
     same transaction, so @idempotent commits, once, after storing it."""
-    if request.headers.get(HEADER) is None:
+    if not keyed():
         db.session.commit()
 
 
@@ -68,7 +74,11 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if key is None:
             response = view(*args, **kwargs)
-            db.session.commit()
+            # (A view that committed already, as checkout does, left no transaction: a commit
+            # would begin an empty one in the session only to end it, ~100 Python calls.)
+            session = db.session()
+            if session.in_transaction():
+                session.commit()
             return response
         if not KEY_PATTERN.match(key):
             raise ValidationFailed(

@@ -398,3 +398,38 @@ def test_login_and_signup_are_rate_limited_per_client(limited_client):
     assert from_elsewhere.status_code == 401
     signup = client.post("/api/auth/signup", json={"email": "y@example.com"})
     assert signup.status_code == 422  # its own limit: validation still answers
+
+
+def test_the_tokens_user_read_on_the_driver_is_what_sqlalchemy_reads(app, make, auth):
+    """Every signed-in request reads its token's user and revocation with one statement, sent
+    through psycopg's raw cursor (shop.database.read_rows) unless something listens to
+    statement events: both ways give the same user, with its role as a `Role`, and the same
+    revocation."""
+    from flask_jwt_extended import decode_token
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from shop.extensions import db
+    from shop.models import Role
+    from shop.services.accounts import user_and_revocation
+
+    admin = make.user(role="admin")
+    token = auth.headers(admin)["Authorization"].split()[1]
+    with app.app_context():
+        payload = decode_token(token)
+        on_the_driver = user_and_revocation(db.session(), admin.id, payload)
+        event.listen(Engine, "before_cursor_execute", _ignore)
+        try:
+            through_sqlalchemy = user_and_revocation(db.session(), admin.id, payload)
+        finally:
+            event.remove(Engine, "before_cursor_execute", _ignore)
+        gone = user_and_revocation(db.session(), admin.id + 1000, payload)
+    assert on_the_driver == through_sqlalchemy
+    user, revoked = on_the_driver
+    assert (user.id, user.email, revoked) == (admin.id, admin.email, False)
+    assert user.role is Role.ADMIN and user.is_admin
+    assert gone == (None, False)
+
+
+def _ignore(*args):
+    pass

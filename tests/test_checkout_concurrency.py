@@ -131,3 +131,36 @@ def test_without_a_key_the_tier_is_unlocked_before_the_order_is_serialized(
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["data"]["ticketCount"] == 1
     assert seen_by_another_transaction == [1]
+
+
+def test_sold_out_refusals_keep_the_connections_statements_prepared(app, make, auth, sql):
+    """A refused checkout without an Idempotency-Key wrote nothing and ends its transaction with
+    a COMMIT: a ROLLBACK would make psycopg forget every statement it prepared on the
+    connection, so a worker answering a sold-out rush's 409s would have PostgreSQL parse and
+    plan the token's and the cart's statements again for every one (shop/services/checkout.py,
+    `transaction_is_ours`). psycopg prepares a statement on its fifth run on a connection."""
+    from sqlalchemy import text
+
+    from shop.extensions import db
+
+    tier = make.ticket_type(make.event(), capacity=2, sold=2)
+    buyers = []
+    for _ in range(7):
+        user = make.user()
+        make.cart([(tier, 1)], user=user, hold_minutes=-1)
+        buyers.append(auth.headers(user))
+    with app.app_context():
+        db.engine.dispose()  # one fresh connection serves the requests below, one at a time
+
+    client = app.test_client()
+    for headers in buyers:
+        response = client.post("/api/cart/checkout", headers=headers)
+        assert response.status_code == 409, response.get_json()
+
+    with app.app_context():
+        prepared = db.session.execute(
+            text("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        ).scalars()
+        assert [s for s in prepared if "WITH open_cart AS" in s], "the cart read was not prepared"
+    assert sql("SELECT count(*) AS n FROM cart WHERE status = 'active'") == [{"n": 7}]
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 2}]

@@ -80,6 +80,44 @@ def test_without_expected_total_a_price_raised_after_the_read_is_paid_at_the_new
     assert violations(app) == []
 
 
+def test_without_a_key_a_checkout_starting_again_rolls_everything_back_and_sells_once(
+    app, make, auth, admin, sql
+):
+    """No Idempotency-Key, so no claim to keep: a checkout whose sale found the tier changed
+    rolls its whole transaction back (no savepoint was taken) and starts again from the read,
+    then sells once, at the new price, with the cart closed once."""
+    tier = make.ticket_type(capacity=10)  # 250.00 DKK
+    user = make.user()
+    cart = make.cart([(tier, 2)], user=user, hold_minutes=-1)
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    with app.app_context():
+        from shop.extensions import db
+
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with meanwhile(
+            app, CHECKOUT_READ, admin_patches(app, admin, tier, {"price": "400.00"})
+        ) as f:
+            response = app.test_client().post("/api/cart/checkout", headers=auth.headers(user))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert f
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["data"]["total"] == {"amount": "800.00", "currency": "DKK"}
+    assert [s for s in sent if s.startswith(checkout.SAVEPOINT)] == []
+    assert len([s for s in sent if CHECKOUT_READ in s]) == 2  # read, sale refused, read again
+    assert sql("SELECT total FROM customer_order") == [{"total": 800}]
+    assert sql("SELECT sold FROM ticket_type") == [{"sold": 2}]
+    assert sql("SELECT status FROM cart WHERE id = :id", id=cart.id) == [{"status": "checked_out"}]
+    assert violations(app) == []
+
+
 def test_sales_closed_after_checkout_read_the_cart_sell_nothing(app, make, auth, admin, sql):
     tier = make.ticket_type(capacity=10)
     user = make.user()

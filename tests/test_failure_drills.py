@@ -233,6 +233,74 @@ def test_a_public_read_that_fails_raises_what_sqlalchemy_would_and_the_connectio
         engine.dispose()
 
 
+def test_checkouts_rows_read_on_the_driver_are_what_sqlalchemy_reads_and_fail_the_same(
+    database_url,
+):
+    """shop.database.read_rows (checkout's statements) runs the statement on psycopg's raw
+    cursor: the rows have the same values and attribute names as SQLAlchemy's, which the
+    statement goes through when something listens to statement events; a failure is still
+    SQLAlchemy's wrapped error, and the connection goes on after the rollback."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import DataError
+
+    from shop.database import read_rows
+
+    statement = (
+        "SELECT g AS n, CAST(%(ids)s AS int[]) AS ids, CAST(%(price)s AS numeric) AS price,"
+        " CAST(%(at)s AS timestamptz) AS at, %(title)s::text AS title, %(none)s::int AS nothing"
+        " FROM generate_series(1, %(count)s::int) g ORDER BY g"
+    )
+    values = {
+        "ids": [3, 1],
+        "price": Decimal("250.00"),
+        "at": datetime(2026, 11, 28, 15, 0, tzinfo=UTC),
+        "title": "Rock'n %(roll)s",
+        "none": None,
+        "count": 2,
+    }
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    listened = []
+
+    def listen(*args):
+        listened.append(args[2])
+
+    try:
+        with engine.connect() as connection:
+            connection.begin()  # as checkout's session has
+            on_the_driver = read_rows(connection, statement, values)
+            event.listen(engine, "before_cursor_execute", listen)
+            try:
+                through_sqlalchemy = read_rows(connection, statement, values)
+            finally:
+                event.remove(engine, "before_cursor_execute", listen)
+            assert listened == [statement]  # the listener saw the second one only
+            assert [tuple(row) for row in on_the_driver] == [
+                tuple(row) for row in through_sqlalchemy
+            ]
+            for rows in (on_the_driver, through_sqlalchemy):
+                assert [row.n for row in rows] == [1, 2]
+                assert rows[0].ids == [3, 1]
+                assert rows[0].price == Decimal("250.00")
+                assert rows[0].at == values["at"]
+                assert rows[0].title == "Rock'n %(roll)s"
+                assert rows[0].nothing is None
+
+            with pytest.raises(DataError) as raised:
+                read_rows(connection, "SELECT 1 / %(zero)s::int AS x", {"zero": 0})
+            assert raised.value.orig.sqlstate == "22012"  # division_by_zero
+            assert not raised.value.connection_invalidated
+            connection.rollback()
+            connection.begin()
+            assert read_rows(connection, "SELECT 1 AS one WHERE false", {}) == []
+            assert read_rows(connection, "SELECT 1 AS one", {})[0].one == 1
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
 def test_a_public_read_numbers_its_placeholders_once_as_psycopg_would(database_url):
     """shop.database.read_value sends `$n` placeholders (numbered once per statement text)
     through psycopg's raw cursor: a name used twice is one parameter, `%%` is a literal `%`,

@@ -11,7 +11,7 @@ from flask_jwt_extended import current_user
 from shop.cart.routes import cart_token_parameter, guest_cart_merged_first
 from shop.extensions import db
 from shop.idempotency import HEADER_DOC as IDEMPOTENCY_HEADER_DOC
-from shop.idempotency import commit_unless_keyed, idempotent
+from shop.idempotency import commit_unless_keyed, idempotent, keyed
 from shop.jwt_manager import jwt_required
 from shop.openapi import Blueprint
 from shop.orders.presenter import placed_order_body
@@ -72,6 +72,9 @@ class Checkout(MethodView):
             expected_total=checkout.Money(expected["amount"], expected["currency"])
             if expected
             else None,
+            # Without a key the transaction holds no claim, only the token's user read: the
+            # checkout may end it (no savepoint; a refusal commits its reads, see place_order).
+            transaction_is_ours=not keyed(),
         )
         # Without a key, commit before the order is written out as JSON: the tiers stay
         # locked until the commit, and every buyer of the tier waits for them. With a key,

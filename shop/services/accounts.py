@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop.database import driver_sql, read_rows
 from shop.models import RefreshToken, RevokedToken, Role, User
 from shop.services.dml import rows_changed
 from shop.services.errors import (
@@ -207,14 +208,19 @@ def user_and_revocation(
 ) -> tuple[SignedInUser | None, bool]:
     """The token's user (None if gone) and whether the token must be refused, in one query."""
     statement = _USER_AND_REVOCATION[payload.get("type") == "refresh"]
-    row = (
-        session.connection()
-        .execute(statement, {**_revocation_parameters(payload), "user_id": user_id})
-        .first()
+    # Every signed-in request runs this, checkout's sold-out 409s included: through
+    # `read_rows` (psycopg's raw cursor) rather than SQLAlchemy's execution and result objects.
+    # Its rows are the driver's values, so the role string becomes a `Role` here.
+    rows = read_rows(
+        session.connection(),
+        driver_sql(statement),
+        {**_revocation_parameters(payload), "user_id": user_id},
     )
-    if row is None:
+    if not rows:
         return None, is_revoked(session, payload)
-    return SignedInUser(row.id, row.email, row.name, row.role, row.created_at), bool(row.revoked)
+    row = rows[0]
+    user = SignedInUser(row.id, row.email, row.name, Role(row.role), row.created_at)
+    return user, bool(row.revoked)
 
 
 def signed_in_user(session: Session, user_id: int) -> SignedInUser | None:

@@ -62,16 +62,20 @@ with the right reason (`price_changed` with the new total, `not_on_sale`, the li
 that are really short, counted without our own rolled-back increments) or the checkout sells,
 at the current prices when the buyer sent no `expectedTotal`. A savepoint rather than a new
 transaction keeps the Idempotency-Key's claim, taken earlier in the same transaction; it costs
-one round trip before any lock, and none for a checkout that step 2 refuses. Inside the same
-transaction `now()` stays the checkout's start, so the retry judges sales windows at the same
-instant the order will be stamped with; only the own hold is judged on `clock_timestamp()`,
-because other carts judge it on theirs.
+one round trip before any lock, and none for a checkout that step 2 refuses. A checkout sent
+without a key has no claim to keep (its transaction has only read the token's user): it takes
+no savepoint, and rolls the whole transaction back instead (`transaction_is_ours`); a rush's
+buyers send no key, so each sale saves that round trip. Inside the same transaction `now()`
+stays the checkout's start (after a whole rollback, the new transaction's), so the retry judges
+sales windows at the same instant the order will be stamped with; only the own hold is judged
+on `clock_timestamp()`, because other carts judge it on theirs.
 This happens a few times at most (`READ_ATTEMPTS`), then 503 CheckoutContention: retry.
 
-Any refusal raises before the caller commits, so a failed checkout leaves no trace. Every
-timestamp comes from the database clock (`now()`, the transaction's start), so `createdAt` and
-`confirmedAt` are the same instant. Payment is simulated: the order is `confirmed` at once
-(docs/decisions.md says where a payment provider would plug in).
+Any refusal raises before the caller commits, so a failed checkout leaves no trace (without a
+key, a refusal at step 2 commits the transaction's reads, which is the same: see
+`place_order`). Every timestamp comes from the database clock (`now()`, the transaction's
+start), so `createdAt` and `confirmedAt` are the same instant. Payment is simulated: the order
+is `confirmed` at once (docs/decisions.md says where a payment provider would plug in).
 """
 
 from __future__ import annotations
@@ -85,9 +89,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Row, func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
+from shop.database import driver_sql, read_rows
 from shop.models import Order, OrderItem, OrderStatus, TicketStatus
 from shop.services.availability import (
     HELD_SQL,
@@ -99,6 +104,7 @@ from shop.services.errors import (
     CartEmpty,
     CheckoutContention,
     CustomerLimitExceeded,
+    DomainError,
     InsufficientAvailability,
     NotOnSale,
     PriceChanged,
@@ -154,6 +160,11 @@ class PlacedOrder:
     confirmed_at: datetime
     cancelled_at: datetime | None
     items: list[PlacedLine]
+
+
+# A row of step 1's statement (`CART_LINES`), one per cart line: a named tuple (`line.quantity`,
+# `line.price`, ...), as `read_rows` returns rows.
+CheckoutLine = Any
 
 
 # Step 1. The open cart, its lines with their tiers and events, and the seats other carts' live
@@ -335,7 +346,11 @@ ROLLBACK_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT place_order"
 
 
 def place_order(
-    session: Session, user_id: int, *, expected_total: Money | None = None
+    session: Session,
+    user_id: int,
+    *,
+    expected_total: Money | None = None,
+    transaction_is_ours: bool = False,
 ) -> PlacedOrder:
     """Turn the user's cart into a confirmed order, in the steps the module docstring lists.
     Raises CartEmpty (422), NotOnSale (409), QuantityOverLimit (422, a line over its tier's
@@ -343,17 +358,35 @@ def place_order(
     maxPerCustomer across the customer's orders), InsufficientAvailability (409, listing every
     line that cannot be filled), PriceChanged (409) or CheckoutContention (503, the cart or its
     tiers kept changing); the caller commits on success and rolls back on any error. Without
-    `expected_total` the buyer pays the prices of the moment the tiers are locked."""
+    `expected_total` the buyer pays the prices of the moment the tiers are locked.
+
+    `transaction_is_ours`: the caller's transaction has only read so far (no Idempotency-Key's
+    claim to keep), so the checkout may end it. It then starts again by rolling the whole
+    transaction back instead of rolling back to a savepoint (one round trip less per sale: no
+    SAVEPOINT), and a refusal found before any write (steps 1 and 2: a sold-out tier's 409,
+    most of an on-sale rush) ends the transaction with a COMMIT of nothing before it raises,
+    so the caller's rollback finds nothing to do. Why not leave it to that rollback: psycopg
+    forgets every statement it prepared on the connection at a ROLLBACK (and sends `DEALLOCATE
+    ALL`, a round trip more, when it had any), so a worker answering refusals would never keep
+    the token's and the cart's statements prepared, and PostgreSQL would parse and plan them
+    again for every 409 (docs/decisions.md, "Checkout and orders")."""
     # Core statements on the session's connection: no ORM objects to build on the hot path.
     connection = session.connection()
     savepoint_taken = False
     for _attempt in range(READ_ATTEMPTS):
-        lines = connection.execute(CART_LINES, {"user_id": user_id}).all()
-        if not lines:
-            raise CartEmpty()
-        total, currency = _check(session, user_id, lines, expected_total)
+        try:
+            lines = read_rows(connection, driver_sql(CART_LINES), {"user_id": user_id})
+            if not lines:
+                raise CartEmpty()
+            total, currency = _check(session, user_id, lines, expected_total)
+        except DomainError:
+            if transaction_is_ours:
+                session.commit()  # it wrote nothing: the same as a rollback, prepared or not
+            raise
         sale = _sale_parameters(user_id, lines, total, currency)
-        if not savepoint_taken:
+        # (With `transaction_is_ours` there is nothing before the checkout to keep, so no
+        # savepoint: a retry rolls the whole transaction back.)
+        if not transaction_is_ours and not savepoint_taken:
             # Taken only once the checks passed, before the first write: steps 1 and 2 write
             # nothing a rollback would have to undo, so a refusal (a sold-out tier's 409, most
             # of a rush) costs no round trip for it. A plain SAVEPOINT, never released: the
@@ -373,12 +406,16 @@ def place_order(
         # An event's title or start, a tier, or our hold changed since step 1: undo the close
         # and whatever sold, and run the checks again on what is true now; they refuse with the
         # right reason, or it sells (and the order copies the event as it is now).
-        connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
+        if transaction_is_ours:
+            session.rollback()  # the whole transaction: it read the token's user, nothing else
+            connection = session.connection()
+        else:
+            connection.exec_driver_sql(ROLLBACK_TO_SAVEPOINT)
     raise CheckoutContention()
 
 
 def _check(
-    session: Session, user_id: int, lines: Sequence[Row[Any]], expected_total: Money | None
+    session: Session, user_id: int, lines: Sequence[CheckoutLine], expected_total: Money | None
 ) -> tuple[Decimal, str]:
     """Step 2: every refusal, before any lock. Returns the total and its currency."""
     now = lines[0].now
@@ -408,7 +445,7 @@ def _check(
     return total, currency
 
 
-def _refuse_lines_over_order_limit(lines: Sequence[Row[Any]]) -> None:
+def _refuse_lines_over_order_limit(lines: Sequence[CheckoutLine]) -> None:
     """A tier's `max_per_order` as it is now: an admin may lower it (against scalpers at the
     start of a rush) after a cart was filled within the old limit, and the order must keep to
     the new one. Raises QuantityOverLimit (422) listing every line over it."""
@@ -425,7 +462,7 @@ def _refuse_lines_over_order_limit(lines: Sequence[Row[Any]]) -> None:
         )
 
 
-def _refuse_not_on_sale(lines: Sequence[Row[Any]]) -> NoReturn:
+def _refuse_not_on_sale(lines: Sequence[CheckoutLine]) -> NoReturn:
     raise NotOnSale(
         "Some tickets in your cart can no longer be bought. Remove those lines and check out"
         " again.",
@@ -441,14 +478,15 @@ class Closed(Enum):
     EVENT_CHANGED = "closed, but an event's title or start changed since step 1 (roll back)"
 
 
-def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> Closed:
+def _close_cart(connection: Connection, lines: Sequence[CheckoutLine]) -> Closed:
     """Step 3. The order line copies each event's title and start from step 1's read, so an
     event renamed or moved meanwhile must send the checkout back to step 1 too."""
     cart = lines[0]
     events = {line.event_id: line for line in lines}
     event_ids = sorted(events)
-    result = connection.execute(
-        CLOSE_CART,
+    [result] = read_rows(
+        connection,
+        driver_sql(CLOSE_CART),
         {
             "cart_id": cart.cart_id,
             "seen_updated_at": cart.cart_updated_at,
@@ -459,7 +497,7 @@ def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> Closed:
             "lock_tiers": not cart.hold_live,
             "tier_ids": [line.ticket_type_id for line in lines],
         },
-    ).one()
+    )
     if not result.closed:
         return Closed.CART_CHANGED
     if len(result.event_ids) < len(event_ids):
@@ -469,7 +507,7 @@ def _close_cart(connection: Connection, lines: Sequence[Row[Any]]) -> Closed:
     return Closed.AS_READ if result.events_as_read else Closed.EVENT_CHANGED
 
 
-def check_customer_limits(session: Session, user_id: int, lines: Sequence[Row[Any]]) -> None:
+def check_customer_limits(session: Session, user_id: int, lines: Sequence[CheckoutLine]) -> None:
     """Anti-scalping: a tier with `max_per_customer` sells one customer at most that many
     tickets across their confirmed orders, this one included. Raises CustomerLimitExceeded (409)
     listing every line over it. No lock is needed: a user has one open cart, and the next one
@@ -517,7 +555,7 @@ def check_customer_limits(session: Session, user_id: int, lines: Sequence[Row[An
         )
 
 
-def _line_ref(line: Row[Any]) -> dict[str, Any]:
+def _line_ref(line: CheckoutLine) -> dict[str, Any]:
     return {
         "item_id": line.id,
         "ticket_type_id": line.ticket_type_id,
@@ -525,7 +563,7 @@ def _line_ref(line: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _refuse_short_lines(lines_with_seats_left: list[tuple[Row[Any], int]]) -> None:
+def _refuse_short_lines(lines_with_seats_left: list[tuple[CheckoutLine, int]]) -> None:
     short = [
         {**_line_ref(line), "requested": line.quantity, "available": left}
         for line, left in lines_with_seats_left
@@ -558,7 +596,7 @@ LINE_ARRAYS = {
 
 
 def _sale_parameters(
-    user_id: int, lines: Sequence[Row[Any]], total: Decimal, currency: str
+    user_id: int, lines: Sequence[CheckoutLine], total: Decimal, currency: str
 ) -> dict[str, Any]:
     """Step 4's parameters (new ticket codes included). Built before step 3: a cart whose hold
     lapsed holds its tiers' locks from step 3 on, and every buyer of those tiers waits for
@@ -583,14 +621,14 @@ def _sale_parameters(
 
 
 def _sell_and_place(
-    connection: Connection, lines: Sequence[Row[Any]], sale: dict[str, Any]
+    connection: Connection, lines: Sequence[CheckoutLine], sale: dict[str, Any]
 ) -> PlacedOrder | None:
     """Step 4: sell every line and insert the order graph (`sale`: `_sale_parameters`). None
     when nothing was placed (a line no longer fits, a tier is not what step 1 read, or our hold
     lapsed): the caller rolls back to its savepoint, which also undoes the lines that did
     sell."""
     statement = SELL_AND_PLACE if lines[0].hold_live else SELL_AND_PLACE_AGAINST_HOLDS
-    rows = connection.execute(statement, sale).all()
+    rows = read_rows(connection, driver_sql(statement), sale)
     if not rows:
         return None
     placed = {
