@@ -212,6 +212,32 @@ def cors_client(database_url: str) -> Iterator[FlaskClient]:
         db.engine.dispose()
 
 
+@pytest.fixture
+def one_connection_app(database_url: str) -> Iterator[Flask]:
+    """An app whose pool holds one connection, never pinged: every request reuses it."""
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0},
+            "DB_PING_AFTER_IDLE_SECONDS": 100_000,
+        },
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def apps(database_url: str) -> Iterator[list[Flask]]:
+    """Two app instances on the test database (two servers, or two workers, side by side)."""
+    made = [create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url}) for _ in range(2)]
+    yield made
+    for each in made:
+        with each.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_transaction(request, app: Flask) -> Iterator[None]:
     """Every test runs inside one transaction on one connection, rolled back at the end."""

@@ -16,8 +16,6 @@ from decimal import Decimal
 
 import pytest
 
-from shop import create_app
-from shop.extensions import db
 from tests.factories import now
 from tests.helpers import run_in_threads, violations
 from tests.test_listing_equals_plain_definition import check_detail, check_listing
@@ -25,15 +23,6 @@ from tests.test_listing_equals_plain_definition import check_detail, check_listi
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 
 ROUNDS = 12
-
-
-@pytest.fixture
-def apps(database_url):
-    made = [create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url}) for _ in range(2)]
-    yield made
-    for each in made:
-        with each.app_context():
-            db.engine.dispose()
 
 
 def test_admin_writes_sales_and_reads_at_once_never_fail_and_add_up(apps, app, make, auth, sql):

@@ -32,22 +32,6 @@ pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
 SETTINGS = text("SELECT name, setting FROM pg_settings ORDER BY name")
 
 
-@pytest.fixture
-def one_connection_app(database_url):
-    """An app whose pool holds one connection, never pinged: every request reuses it."""
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0},
-            "DB_PING_AFTER_IDLE_SECONDS": 100_000,
-        },
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 def pooled(app):
     """The pool's one psycopg connection (checked out and straight back in)."""
     with app.app_context(), db.engine.connect() as connection:

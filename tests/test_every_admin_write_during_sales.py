@@ -14,22 +14,11 @@ from decimal import Decimal
 
 import pytest
 
-from shop import create_app
-from shop.extensions import db
 from tests.factories import now
 from tests.helpers import run_in_threads, violations
 from tests.test_listing_equals_plain_definition import check_detail, check_listing
 
 pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("committed")]
-
-
-@pytest.fixture
-def apps(database_url):
-    made = [create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url}) for _ in range(2)]
-    yield made
-    for each in made:
-        with each.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture

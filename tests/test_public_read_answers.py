@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from shop import create_app
 from shop.database import libpq_url
 from shop.extensions import db
 from tests.helpers import rate_limited_client, violations
@@ -325,22 +324,6 @@ def kill_pooled_connection(app, database_url: str) -> None:
         connection.rollback()
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
-
-
-@pytest.fixture
-def one_connection_app(database_url):
-    """An app whose pool holds one connection, never pinged: every request reuses it."""
-    app = create_app(
-        "testing",
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0},
-            "DB_PING_AFTER_IDLE_SECONDS": 100_000,
-        },
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize(
