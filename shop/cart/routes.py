@@ -53,8 +53,10 @@ TOKEN_HEADER_DOC = {CART_TOKEN_HEADER: CART_TOKEN_HEADER}
 
 def current_owner() -> carts.CartOwner:
     """Who the request acts for. An invalid or expired access token is a 401, never a silent
-    fallback to a guest cart."""
-    verify_jwt_in_request(optional=True)
+    fallback to a guest cart; so is an `Authorization` header in a form other than
+    `Bearer <token>` (`bearer <token>`, another scheme): its sender meant to sign in, and
+    a guest cart would hide that it did not work."""
+    verify_jwt_in_request(optional=not request.headers.get("Authorization"))
     identity = get_jwt_identity()
     return carts.CartOwner(
         user_id=int(identity) if identity is not None else None,
