@@ -52,9 +52,17 @@ def trigger_calls(sql) -> dict[str, int]:
     }
 
 
+def may_count_trigger_calls(sql) -> bool:
+    """`SET track_functions` is for superusers: a role that only owns its test database (CI's
+    run on Debian's PostgreSQL) cannot count trigger calls, and then only the rows are compared."""
+    return sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]
+
+
 @pytest.fixture
 def shop(make, auth, sql):
-    sql("SET track_functions = 'pl'")
+    counts_calls = may_count_trigger_calls(sql)
+    if counts_calls:
+        sql("SET track_functions = 'pl'")
     venue = make.venue(name="Kept Hall", city="Keptville")
     category = make.category(slug="kept")
     events = []
@@ -72,6 +80,7 @@ def shop(make, auth, sql):
     make.ticket_type(events[2], price=Decimal("5.00"), capacity=5)
     buyer = make.user()
     return {
+        "counts_calls": counts_calls,
         "events": events,
         "tiers": tiers,
         "buyer": auth.headers(buyer),
@@ -126,10 +135,12 @@ def test_holds_sales_check_ins_and_cancellations_write_no_kept_row(client, sql, 
                          ).status_code == 200  # fmt: skip
     after, calls_after = snapshot(sql), trigger_calls(sql)
     assert after == before, steps
-    new_calls = {f: n - calls_before.get(f, 0) for f, n in calls_after.items()}
-    assert {f: n for f, n in new_calls.items() if n > CALLED_ON_MAIN_BY_BUYERS.get(f, 0)} == {}, (
-        new_calls
-    )
+    if shop["counts_calls"]:
+        new_calls = {f: n - calls_before.get(f, 0) for f, n in calls_after.items()}
+        more_than_main = {
+            f: n for f, n in new_calls.items() if n > CALLED_ON_MAIN_BY_BUYERS.get(f, 0)
+        }
+        assert more_than_main == {}, new_calls
     # and what the catalogue shows moved with the seats
     for params in ({}, {"available": "true"}, {"sort": "price"}, {"q": "kept"}):
         check_listing(client, sql, params, page_sizes=(2, 20))
