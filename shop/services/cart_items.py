@@ -20,6 +20,7 @@ from shop.services.availability import live_hold
 from shop.services.carts import (
     ADDRESS_LOCK,
     MAX_LINE_QUANTITY,
+    REMOVE_LINES,
     START_COLUMNS,
     USER_CART_LOCKED,
     CartChange,
@@ -455,14 +456,13 @@ def _owned_line(change: CartChange, item_id: int) -> CartLine:
     return line
 
 
-# A line's new quantity at the current price (set_quantity), and a line removed (remove_item):
-# the lines are plain values (CartLine), written by hand.
+# A line's new quantity at the current price (set_quantity): the lines are plain values
+# (CartLine), written by hand. (remove_item deletes with the re-check's REMOVE_LINES.)
 _SET_LINE = (
     update(CartItem)
     .where(CartItem.id == bindparam("line_id"))
     .values(quantity=bindparam("new_quantity"), unit_price=bindparam("new_price"))
 )
-_REMOVE_LINE = delete(CartItem).where(CartItem.id == bindparam("line_id"))
 
 
 def set_quantity(
@@ -491,7 +491,7 @@ def remove_item(
 ) -> CartOutcome:
     change = begin_change(session, owner, policy, create=False, missing=CartItemNotFound)
     line = _owned_line(change, item_id)
-    session.connection().execute(_REMOVE_LINE, {"line_id": line.id})
+    session.connection().execute(REMOVE_LINES, {"line_ids": [line.id]})
     change.lines.remove(line)
     release_hold_if_empty(change)
     return change.outcome(lines_known=True)

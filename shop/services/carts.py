@@ -660,9 +660,9 @@ def _renew_hold(session: Session, change: CartChange, policy: HoldPolicy) -> Non
     cart.updated_at = change.now
 
 
-# A re-check's writes (_recheck_lines): the lines it removes, and the lines it lowers with their
-# new quantities (two arrays, one statement).
-_REMOVE_LINES = delete(CartItem).where(
+# A re-check's writes (_recheck_lines): the lines it removes (remove_item's one line too), and
+# the lines it lowers with their new quantities (two arrays, one statement).
+REMOVE_LINES = delete(CartItem).where(
     CartItem.id == func.any(bindparam("line_ids", type_=ARRAY(Integer)))
 )
 _LOWER_LINES = text(
@@ -722,7 +722,7 @@ def _recheck_lines(session: Session, change: CartChange) -> None:
     # one for the lowered ones, whatever their number.
     connection = session.connection()
     if removed:
-        connection.execute(_REMOVE_LINES, {"line_ids": removed})
+        connection.execute(REMOVE_LINES, {"line_ids": removed})
     if lowered:
         connection.execute(
             _LOWER_LINES,
